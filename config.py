@@ -1,0 +1,183 @@
+"""Settings, read from the environment in one place.
+
+Every setting of ``../shared/API.md`` is an environment variable with the same name as its config key.
+``Development``, ``Testing`` and ``Production`` differ only in defaults; ``Production.validate`` makes a
+misconfigured production process refuse to start with one clear line.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from typing import Any, ClassVar
+
+TRUE_WORDS = {"1", "true", "yes", "on"}
+FALSE_WORDS = {"0", "false", "no", "off", ""}
+
+
+class ConfigError(RuntimeError):
+    """A setting is missing or wrong; the message is one line for the operator."""
+
+
+def env_str(name: str, default: str | None = None) -> str | None:
+    value = os.environ.get(name)
+    return default if value is None else value.strip()
+
+
+def env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None or not raw.strip():
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, not {raw!r}") from None
+
+
+def env_bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    word = raw.strip().lower()
+    if word in TRUE_WORDS:
+        return True
+    if word in FALSE_WORDS:
+        return False
+    raise ConfigError(f"{name} must be true or false, not {raw!r}")
+
+
+def env_delay(name: str, default: tuple[float, float]) -> tuple[float, float]:
+    """A delay in seconds, written ``1.5`` or as a range ``1-2``."""
+    raw = os.environ.get(name)
+    if raw is None or not raw.strip():
+        return default
+    low, _, high = raw.partition("-")
+    try:
+        bounds = (float(low), float(high or low))
+    except ValueError:
+        raise ConfigError(f"{name} must be seconds like 1.5 or a range like 1-2, not {raw!r}") from None
+    if bounds[0] < 0 or bounds[1] < bounds[0]:
+        raise ConfigError(f"{name} must be a non-negative range low-high, not {raw!r}")
+    return bounds
+
+
+class Config:
+    """Defaults shared by every environment."""
+
+    APP_ENV: ClassVar[str] = "development"
+
+    def __init__(self) -> None:
+        self.SECRET_KEY = env_str("SECRET_KEY") or secrets.token_urlsafe(48)
+        self.JWT_SECRET_KEY = env_str("JWT_SECRET_KEY") or secrets.token_urlsafe(48)
+        # None means "the SQLite file in the instance folder", resolved by the app factory.
+        self.SQLALCHEMY_DATABASE_URI = normalise_database_url(env_str("DATABASE_URL"))
+        self.SQLALCHEMY_ENGINE_OPTIONS: dict[str, Any] = {"pool_pre_ping": True}
+
+        self.OTP_LENGTH = env_int("OTP_LENGTH", 4)
+        self.OTP_TTL_SECONDS = env_int("OTP_TTL_SECONDS", 300)
+        self.OTP_MAX_ATTEMPTS = env_int("OTP_MAX_ATTEMPTS", 5)
+        self.OTP_RESEND_SECONDS = env_int("OTP_RESEND_SECONDS", 60)
+        self.OTP_DEBUG = env_bool("OTP_DEBUG", self.APP_ENV != "production")
+
+        self.SMS_BACKEND = env_str("SMS_BACKEND", "console") or "console"
+        self.SMS_DELAY_SECONDS = env_delay("SMS_DELAY_SECONDS", (1.0, 2.0))
+        self.SMS_QUEUE_SIZE = env_int("SMS_QUEUE_SIZE", 1000)
+
+        self.ACCESS_TOKEN_TTL_SECONDS = env_int("ACCESS_TOKEN_TTL_SECONDS", 900)
+        self.REFRESH_TOKEN_TTL_SECONDS = env_int("REFRESH_TOKEN_TTL_SECONDS", 2_592_000)
+        self.DEFAULT_PHONE_REGION = (env_str("DEFAULT_PHONE_REGION", "RU") or "RU").upper()
+        self.REDIS_URL = env_str("REDIS_URL") or None
+        self.RATELIMIT_ENABLED = env_bool("RATELIMIT_ENABLED", True)
+        self.HOST = env_str("HOST", "127.0.0.1")
+        self.PORT = env_int("PORT", 5000)
+
+        # Bodies of this API are a few hundred bytes; anything near this is abuse (413).
+        self.MAX_CONTENT_LENGTH = 16 * 1024
+        self.LOG_LEVEL = (env_str("LOG_LEVEL", "INFO") or "INFO").upper()
+
+        # flask-jwt-extended: bearer header only, lifetimes from our own settings.
+        self.JWT_TOKEN_LOCATION = ["headers"]
+        self.JWT_ALGORITHM = "HS256"
+
+        # flask-smorest: the OpenAPI document at /openapi.json, Swagger UI at /docs.
+        self.API_TITLE = "referral"
+        self.API_VERSION = "1.0.0"
+        self.OPENAPI_VERSION = "3.0.3"
+        self.OPENAPI_URL_PREFIX = "/"
+        self.OPENAPI_JSON_PATH = "openapi.json"
+        self.OPENAPI_SWAGGER_UI_PATH = "docs"
+        self.OPENAPI_SWAGGER_UI_URL = "/docs/assets/"
+
+    def validate(self) -> None:
+        """Refuse settings that cannot work anywhere."""
+        if not 4 <= self.OTP_LENGTH <= 8:
+            raise ConfigError("OTP_LENGTH must be between 4 and 8")
+        for name in ("OTP_TTL_SECONDS", "OTP_MAX_ATTEMPTS", "ACCESS_TOKEN_TTL_SECONDS", "REFRESH_TOKEN_TTL_SECONDS"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be at least 1")
+        if self.OTP_RESEND_SECONDS < 0:
+            raise ConfigError("OTP_RESEND_SECONDS must not be negative")
+        if self.SMS_BACKEND not in {"console", "memory"}:
+            raise ConfigError(f"SMS_BACKEND must be console or memory, not {self.SMS_BACKEND!r}")
+
+    def as_dict(self) -> dict[str, Any]:
+        names = {name for name in dir(self) if name.isupper()}
+        return {name: getattr(self, name) for name in names}
+
+
+class Development(Config):
+    APP_ENV = "development"
+
+
+class Testing(Config):
+    APP_ENV = "testing"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.TESTING = True
+        self.SMS_BACKEND = "memory"
+        self.SMS_DELAY_SECONDS = (0.0, 0.0)
+
+
+class Production(Config):
+    APP_ENV = "production"
+
+    def validate(self) -> None:
+        super().validate()
+        for name in ("SECRET_KEY", "JWT_SECRET_KEY"):
+            value = os.environ.get(name, "")
+            if len(value.encode()) < 32:
+                raise ConfigError(f"{name} must be set to at least 32 bytes in production")
+        if not (self.SQLALCHEMY_DATABASE_URI or "").startswith("postgresql"):
+            raise ConfigError("DATABASE_URL must be a PostgreSQL URL (postgresql+psycopg://...) in production")
+        if self.OTP_DEBUG:
+            raise ConfigError("OTP_DEBUG must be off in production: it would hand out login codes")
+        if self.SMS_BACKEND == "memory":
+            raise ConfigError("SMS_BACKEND=memory delivers nothing and is refused in production")
+
+
+ENVIRONMENTS: dict[str, type[Config]] = {
+    "development": Development,
+    "testing": Testing,
+    "production": Production,
+}
+
+
+def normalise_database_url(url: str | None) -> str | None:
+    """Accept the ``postgres://`` and ``postgresql://`` forms hosting providers hand out; drive them with psycopg 3."""
+    if not url:
+        return None
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def load_config(app_env: str | None = None) -> Config:
+    """The settings object for ``APP_ENV`` (or the name given), validated."""
+    name = (app_env or env_str("APP_ENV", "development") or "development").lower()
+    if name not in ENVIRONMENTS:
+        raise ConfigError(f"APP_ENV must be one of {', '.join(ENVIRONMENTS)}, not {name!r}")
+    config = ENVIRONMENTS[name]()
+    config.validate()
+    return config

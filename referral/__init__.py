@@ -1,0 +1,78 @@
+"""referral: a referral-system backend. ``create_app`` builds the Flask application."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from flask import Flask
+
+from config import Config, load_config
+
+
+def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
+    """Build the app from ``config`` (a settings object, or overrides on top of the environment's)."""
+    app = Flask(__name__, instance_relative_config=True)
+    settings = config if isinstance(config, Config) else load_config((config or {}).get("APP_ENV"))
+    app.config.from_mapping(settings.as_dict())
+    if isinstance(config, dict):
+        app.config.update(config)
+    _default_database(app)
+    app.json.sort_keys = False  # type: ignore[attr-defined]  # bodies read in the order the contract shows
+
+    from referral.logs import configure_logging
+
+    configure_logging(app)
+    register_extensions(app)
+    register_blueprints(app)
+    register_errors(app)
+    register_commands(app)
+    return app
+
+
+def _default_database(app: Flask) -> None:
+    """Without ``DATABASE_URL``, a SQLite file in the instance folder: the zero-setup development default."""
+    if not app.config.get("SQLALCHEMY_DATABASE_URI"):
+        os.makedirs(app.instance_path, exist_ok=True)
+        app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{os.path.join(app.instance_path, 'referral.db')}"
+
+
+def register_extensions(app: Flask) -> None:
+    from referral import models  # noqa: F401  (the tables must be known to Flask-Migrate)
+    from referral.extensions import api, db, jwt, migrate
+    from referral.sessions import register_token_loaders
+    from referral.sms import init_sms
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=os.path.join(os.path.dirname(app.root_path), "migrations"))
+    jwt.init_app(app)
+    register_token_loaders(jwt)
+    api.init_app(app, spec_kwargs={"servers": [{"url": "/"}]})
+    api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"})
+    init_sms(app)
+
+
+def register_blueprints(app: Flask) -> None:
+    from referral.auth.routes import blp as auth
+    from referral.extensions import api
+    from referral.profile.routes import blp as profile
+    from referral.service import bp as service
+
+    api.register_blueprint(auth)
+    api.register_blueprint(profile)
+    app.register_blueprint(service)
+
+
+def register_errors(app: Flask) -> None:
+    from referral.errors import register_error_handlers
+    from referral.extensions import jwt
+    from referral.http import register_request_hooks
+
+    register_error_handlers(app, jwt)
+    register_request_hooks(app)
+
+
+def register_commands(app: Flask) -> None:
+    from referral.cli import register_cli
+
+    register_cli(app)

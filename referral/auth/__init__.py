@@ -1,0 +1,1 @@
+"""Sign-in: the ``/api/v1/auth`` endpoints."""

@@ -1,0 +1,136 @@
+"""Invite codes and the activation rules (used by the profile and by sign-in), and the referral lists."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Select, literal, select, tuple_, update
+
+from referral import clock
+from referral.database import lock_for_transaction
+from referral.exceptions import InviteAlreadyActivated, InviteCodeNotFound, InviteCodeOwn, InviteCycle
+from referral.extensions import db
+from referral.models import INVITE_CODE_LENGTH, BigId, User, UTCDateTime
+
+# Letters and digits without the look-alikes 0 O o 1 l I: 56 symbols, 56**6 ≈ 3.1e10 codes.
+INVITE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnpqrstuvwxyz23456789"
+# Any constant shared by every process; it names the lock that serialises activations (see activate_invite).
+ACTIVATION_LOCK_KEY = 0x5EF_E22A1
+
+
+class InvalidCursor(ValueError):
+    """The cursor was not made by this service."""
+
+
+@dataclass(frozen=True)
+class Referral:
+    phone: str
+    first_name: str
+    last_name: str
+    joined_at: datetime
+
+
+@dataclass(frozen=True)
+class ReferralPage:
+    items: list[Referral]
+    next_cursor: str | None
+    count: int
+
+
+def generate_invite_code() -> str:
+    return "".join(secrets.choice(INVITE_ALPHABET) for _ in range(INVITE_CODE_LENGTH))
+
+
+def activate_invite(user: User, invite_code: str) -> User:
+    """Make the owner of ``invite_code`` the inviter of ``user``, inside the caller's transaction.
+
+    Exactly one activation per user wins: the write is ``UPDATE ... WHERE invited_by_id IS NULL``. A cycle check
+    followed by a write could still close a loop if two users entered each other's codes at the same moment, so
+    activations take one transaction-level lock first: they are short and happen once per user, and the lock
+    costs less than any cleverer scheme would cost to get right.
+    """
+    if user.invited_by_id is not None:
+        raise InviteAlreadyActivated
+    lock_for_transaction(ACTIVATION_LOCK_KEY)
+    inviter_id = db.session.scalar(select(User.id).where(User.invite_code == invite_code))
+    if inviter_id is None:
+        raise InviteCodeNotFound
+    if inviter_id == user.id:
+        raise InviteCodeOwn
+    if is_in_referral_tree(inviter_id, root_id=user.id):
+        raise InviteCycle
+    activated = db.session.execute(
+        update(User)
+        .where(User.id == user.id, User.invited_by_id.is_(None))
+        .values(invited_by_id=inviter_id, invited_at=clock.utcnow())
+    )
+    if activated.rowcount != 1:  # type: ignore[attr-defined]
+        raise InviteAlreadyActivated
+    db.session.execute(
+        update(User).where(User.id == inviter_id).values(referrals_count=User.referrals_count + 1)
+    )
+    return user
+
+
+def is_in_referral_tree(user_id: int, root_id: int) -> bool:
+    """Whether ``root_id`` is ``user_id`` or one of its inviters, however far up: one recursive query."""
+    chain = select(User.id, User.invited_by_id).where(User.id == user_id).cte("chain", recursive=True)
+    chain = chain.union(select(User.id, User.invited_by_id).join(chain, User.id == chain.c.invited_by_id))
+    return db.session.scalar(select(chain.c.id).where(chain.c.id == root_id).limit(1)) is not None
+
+
+def inviter_code(user: User) -> str | None:
+    """The invite code ``user`` entered, or ``None``."""
+    if user.invited_by_id is None:
+        return None
+    return db.session.scalar(select(User.invite_code).where(User.id == user.invited_by_id))
+
+
+def recent_referral_phones(user: User, limit: int = 100) -> list[str]:
+    """Phones of the newest ``limit`` referrals, newest first."""
+    return list(db.session.scalars(_referrals_newest_first(user, User.phone).limit(limit)))
+
+
+def referral_page(user: User, limit: int, after: tuple[datetime, int] | None = None) -> ReferralPage:
+    """One page of ``user``'s referrals, newest first, by keyset on (invited_at, id): as cheap deep as on top.
+
+    ``after`` is a decoded cursor: the (invited_at, id) of the last row of the page before.
+    """
+    query = _referrals_newest_first(user, User.id, User.phone, User.first_name, User.last_name, User.invited_at)
+    if after is not None:
+        invited_at, user_id = after
+        bound = tuple_(literal(invited_at, UTCDateTime()), literal(user_id, BigId))
+        query = query.where(tuple_(User.invited_at, User.id) < bound)
+    rows = db.session.execute(query.limit(limit + 1)).all()
+    items = [Referral(row.phone, row.first_name, row.last_name, row.invited_at) for row in rows[:limit]]
+    next_cursor = encode_cursor(rows[limit - 1].invited_at, rows[limit - 1].id) if len(rows) > limit else None
+    return ReferralPage(items=items, next_cursor=next_cursor, count=user.referrals_count)
+
+
+def _referrals_newest_first(user: User, *columns: object) -> Select:  # type: ignore[type-arg]
+    return (
+        select(*columns)  # type: ignore[call-overload]
+        .where(User.invited_by_id == user.id)
+        .order_by(User.invited_at.desc(), User.id.desc())
+    )
+
+
+def encode_cursor(invited_at: datetime, user_id: int) -> str:
+    raw = f"{invited_at.isoformat()}|{user_id}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, int]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        stamp, _, user_id = raw.partition("|")
+        invited_at = datetime.fromisoformat(stamp)
+        if invited_at.tzinfo is None:
+            raise ValueError("naive timestamp")
+        return invited_at, int(user_id)
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise InvalidCursor("The cursor is not valid; start again without it.") from None

@@ -1,0 +1,114 @@
+"""The tables. Invariants live in the schema (unique, foreign keys, checks); no commits happen here."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from referral import clock
+from referral.extensions import db
+
+# BIGINT identities on PostgreSQL; SQLite only autoincrements a column declared INTEGER.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+PHONE_LENGTH = 16  # E.164: "+" and at most 15 digits
+INVITE_CODE_LENGTH = 6
+NAME_LENGTH = 64
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """An aware UTC datetime on the way in and out, also on SQLite, which keeps no offset."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetimes are not stored; use referral.clock.utcnow()")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class User(db.Model):  # type: ignore[name-defined,misc]
+    __tablename__ = "users"
+    __table_args__ = (
+        CheckConstraint("invited_by_id <> id", name="not_self_invited"),
+        CheckConstraint("(invited_by_id IS NULL) = (invited_at IS NULL)", name="invited_at_with_inviter"),
+        CheckConstraint("referrals_count >= 0", name="referrals_count_not_negative"),
+        # Serves "my referrals, newest first" and the keyset pages after it, read backwards in index order.
+        Index("ix_users_referrals", "invited_by_id", "invited_at", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    phone: Mapped[str] = mapped_column(String(PHONE_LENGTH), unique=True)
+    invite_code: Mapped[str] = mapped_column(String(INVITE_CODE_LENGTH), unique=True)
+    first_name: Mapped[str] = mapped_column(String(NAME_LENGTH), default="", server_default="")
+    last_name: Mapped[str] = mapped_column(String(NAME_LENGTH), default="", server_default="")
+    invited_by_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("users.id", ondelete="SET NULL"))
+    invited_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Kept by the activation itself (same transaction), so a profile never counts 100,000 rows.
+    referrals_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.utcnow)
+
+    def __repr__(self) -> str:
+        return f"<User {self.id} {self.phone}>"
+
+
+class LoginCode(db.Model):  # type: ignore[name-defined,misc]
+    """The one live one-time code for a phone and purpose; a new code replaces the row."""
+
+    __tablename__ = "login_codes"
+    __table_args__ = (
+        UniqueConstraint("purpose", "phone", name="uq_login_codes_purpose_phone"),
+        CheckConstraint("purpose IN ('login', 'phone_change')", name="known_purpose"),
+        CheckConstraint("attempts >= 0", name="attempts_not_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    purpose: Mapped[str] = mapped_column(String(16))
+    phone: Mapped[str] = mapped_column(String(PHONE_LENGTH))
+    # For a phone change: who asked. A login code belongs to no user yet.
+    user_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("users.id", ondelete="CASCADE"))
+    code_hash: Mapped[str] = mapped_column(String(64))
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    # A spent code stays until replaced, so that the resend interval still counts from when it was sent.
+    spent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class AuthSession(db.Model):  # type: ignore[name-defined,misc]
+    """One signed-in device: its tokens carry ``sid``; revoking the row ends both of them."""
+
+    __tablename__ = "sessions"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    user_id: Mapped[int] = mapped_column(BigId, ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    # The only refresh token of this session that may still be spent.
+    refresh_jti: Mapped[str] = mapped_column(String(36))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    user: Mapped[User] = relationship(lazy="joined", innerjoin=True)
+

@@ -1,0 +1,123 @@
+"""One-time codes sent by SMS: issue, store hashed, verify, expire. Used by sign-in and by phone change."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import math
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from flask import current_app
+from sqlalchemy import select, update
+
+from referral import clock
+from referral.database import upsert
+from referral.exceptions import CodeAttemptsExceeded, CodeExpired, CodeInvalid, CodeResendTooSoon
+from referral.extensions import db
+from referral.models import LoginCode
+from referral.sms import send_sms
+
+LOGIN = "login"
+PHONE_CHANGE = "phone_change"
+
+MESSAGES = {
+    LOGIN: "{code} is your referral sign-in code. It expires in {minutes} min.",
+    PHONE_CHANGE: "{code} confirms this number for your referral account. It expires in {minutes} min.",
+}
+
+
+@dataclass(frozen=True)
+class IssuedCode:
+    phone: str
+    code: str
+    expires_in: int
+    resend_in: int
+
+
+def issue_code(phone: str, purpose: str, user_id: int | None = None) -> IssuedCode:
+    """Create a code for ``phone`` (replacing any earlier one), hand it to the SMS sender and commit.
+
+    The replacement is one ``INSERT ... ON CONFLICT DO UPDATE ... WHERE`` the earlier code is older than
+    ``OTP_RESEND_SECONDS``, so two requests at once cannot both send.
+    """
+    config = current_app.config
+    now = clock.utcnow()
+    ttl, resend = config["OTP_TTL_SECONDS"], config["OTP_RESEND_SECONDS"]
+    code = "".join(secrets.choice("0123456789") for _ in range(config["OTP_LENGTH"]))
+    fresh = {
+        "user_id": user_id,
+        "code_hash": hash_code(purpose, phone, code),
+        "attempts": 0,
+        "spent_at": None,
+        "created_at": now,
+        "expires_at": now + timedelta(seconds=ttl),
+    }
+    statement = upsert(LoginCode).values(purpose=purpose, phone=phone, **fresh)
+    statement = statement.on_conflict_do_update(
+        index_elements=[LoginCode.purpose, LoginCode.phone],
+        set_=fresh,
+        where=LoginCode.created_at <= now - timedelta(seconds=resend),
+    ).returning(LoginCode.id)
+    if db.session.execute(statement).first() is None:
+        db.session.rollback()
+        raise CodeResendTooSoon(retry_after=seconds_until_resend(phone, purpose, now))
+    send_sms(phone, MESSAGES[purpose].format(code=code, minutes=math.ceil(ttl / 60)))
+    db.session.commit()
+    return IssuedCode(phone=phone, code=code, expires_in=ttl, resend_in=resend)
+
+
+def consume_code(phone: str, code: str, purpose: str, user_id: int | None = None) -> None:
+    """Spend the live code for ``phone`` if ``code`` matches, inside the caller's transaction.
+
+    The caller commits (the code is spent) or rolls back (it is not). A wrong code is counted and committed
+    at once, whatever the caller does next.
+    """
+    max_attempts = current_app.config["OTP_MAX_ATTEMPTS"]
+    now = clock.utcnow()
+    row = db.session.scalars(
+        select(LoginCode).where(LoginCode.purpose == purpose, LoginCode.phone == phone)
+    ).one_or_none()
+    if row is None or row.spent_at is not None or row.expires_at <= now or row.user_id != user_id:
+        raise CodeExpired
+    if row.attempts >= max_attempts:
+        raise CodeAttemptsExceeded(retry_after=_retry_after(row.created_at, now))
+    if not hmac.compare_digest(row.code_hash, hash_code(purpose, phone, code)):
+        attempts = db.session.scalar(
+            update(LoginCode)
+            .where(LoginCode.id == row.id, LoginCode.attempts < max_attempts)
+            .values(attempts=LoginCode.attempts + 1)
+            .returning(LoginCode.attempts)
+        )
+        db.session.commit()
+        if attempts is None:
+            raise CodeAttemptsExceeded(retry_after=_retry_after(row.created_at, now))
+        raise CodeInvalid(attempts_left=max_attempts - attempts)
+    spent = db.session.scalar(
+        update(LoginCode)
+        .where(LoginCode.id == row.id, LoginCode.spent_at.is_(None), LoginCode.attempts < max_attempts)
+        .values(spent_at=now)
+        .returning(LoginCode.id)
+    )
+    if spent is None:  # another request spent it first
+        raise CodeExpired
+
+
+def hash_code(purpose: str, phone: str, code: str) -> str:
+    """HMAC-SHA256 keyed with ``SECRET_KEY``: a leaked table gives nobody a code."""
+    key = current_app.config["SECRET_KEY"].encode()
+    return hmac.new(key, f"{purpose}:{phone}:{code}".encode(), hashlib.sha256).hexdigest()
+
+
+def seconds_until_resend(phone: str, purpose: str, now: datetime) -> int:
+    created_at = db.session.scalar(
+        select(LoginCode.created_at).where(LoginCode.purpose == purpose, LoginCode.phone == phone)
+    )
+    return _retry_after(created_at or now, now)
+
+
+def _retry_after(created_at: datetime, now: datetime) -> int:
+    """Whole seconds until a new code may be sent, at least 1."""
+    ready_at = created_at + timedelta(seconds=current_app.config["OTP_RESEND_SECONDS"])
+    return max(1, math.ceil((ready_at - now).total_seconds()))

@@ -1,0 +1,1 @@
+"""The signed-in user: the ``/api/v1/profile`` endpoints."""

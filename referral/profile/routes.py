@@ -1,0 +1,113 @@
+"""The signed-in user: profile, names, invite code, referrals, phone change."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask_jwt_extended import current_user, jwt_required
+from flask_smorest import Blueprint
+
+from referral import invites, users
+from referral.api import BEARER_AUTH, problems
+from referral.profile.schemas import (
+    InviteSchema,
+    NamesSchema,
+    PhoneChangeSchema,
+    PhoneConfirmSchema,
+    ReferralPageSchema,
+    ReferralsQuerySchema,
+)
+from referral.schemas import CodeSentSchema, ProfileSchema, SignInSchema, code_sent
+
+blp = Blueprint("profile", __name__, url_prefix="/api/v1/profile", description="The signed-in user.")
+
+TOKEN_ERRORS = {401: "token_missing, token_invalid, token_expired, token_revoked"}
+
+
+@blp.route("", methods=["GET"])
+@jwt_required()
+@blp.doc(security=BEARER_AUTH)
+@blp.response(200, ProfileSchema)
+@problems(blp, TOKEN_ERRORS)
+def get_profile() -> users.Profile:
+    """The signed-in user, with the phones of their newest 100 referrals."""
+    return users.profile_of(current_user)
+
+
+@blp.route("", methods=["PATCH"])
+@jwt_required()
+@blp.doc(security=BEARER_AUTH)
+@blp.arguments(NamesSchema, example={"first_name": "Anna", "last_name": "Petrova"})
+@blp.response(200, ProfileSchema)
+@problems(blp, {**TOKEN_ERRORS, 422: "validation_error"})
+def update_names(args: dict[str, str]) -> users.Profile:
+    """Edit names (either or both; trimmed; at most 64 characters; "" clears)."""
+    return users.update_names(current_user, args)
+
+
+@blp.route("/invite", methods=["POST"])
+@jwt_required()
+@blp.doc(security=BEARER_AUTH)
+@blp.arguments(InviteSchema, example={"invite_code": "Zy8WqP"})
+@blp.response(200, ProfileSchema)
+@problems(
+    blp,
+    {
+        **TOKEN_ERRORS,
+        404: "invite_code_not_found",
+        409: "invite_already_activated",
+        422: "invite_code_own, invite_cycle, validation_error",
+    },
+)
+def activate_invite(args: dict[str, str]) -> users.Profile:
+    """Enter someone's invite code: once, never your own, never one that closes a loop."""
+    return users.activate_invite(current_user, args["invite_code"])
+
+
+@blp.route("/referrals", methods=["GET"])
+@jwt_required()
+@blp.doc(security=BEARER_AUTH)
+@blp.arguments(ReferralsQuerySchema, location="query")
+@blp.response(200, ReferralPageSchema)
+@problems(blp, {**TOKEN_ERRORS, 422: "validation_error"})
+def list_referrals(args: dict[str, Any]) -> invites.ReferralPage:
+    """Everyone who entered your code, newest first, a page at a time (keyset cursor)."""
+    return invites.referral_page(current_user, args["limit"], args["cursor"])
+
+
+@blp.route("/phone", methods=["POST"])
+@jwt_required()
+@blp.doc(security=BEARER_AUTH)
+@blp.arguments(PhoneChangeSchema, example={"phone": "+79997654321"})
+@blp.response(202, CodeSentSchema)
+@problems(
+    blp,
+    {
+        **TOKEN_ERRORS,
+        409: "phone_taken",
+        422: "invalid_phone, phone_unchanged, validation_error",
+        429: "code_resend_too_soon, rate_limited",
+    },
+)
+def request_phone_change(args: dict[str, str]) -> dict[str, Any]:
+    """Start a phone change: a code goes to the new number."""
+    return code_sent(users.request_phone_change(current_user, args["phone"]))
+
+
+@blp.route("/phone/confirm", methods=["POST"])
+@jwt_required()
+@blp.doc(security=BEARER_AUTH)
+@blp.arguments(PhoneConfirmSchema, example={"phone": "+79997654321", "code": "1234"})
+@blp.response(200, SignInSchema)
+@problems(
+    blp,
+    {
+        401: "code_invalid, code_expired, token_missing, token_invalid, token_expired, token_revoked",
+        409: "phone_taken",
+        422: "invalid_phone, validation_error",
+        429: "code_attempts_exceeded",
+    },
+)
+def confirm_phone_change(args: dict[str, str]) -> users.SignIn:
+    """Finish a phone change with the code: every earlier session ends; a new token pair comes back."""
+    return users.confirm_phone_change(current_user, args["phone"], args["code"])

@@ -1,0 +1,114 @@
+"""Accounts: sign-in (which creates the user), names, phone change, and the profile as clients see it."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from referral import invites, otp, sessions
+from referral.exceptions import PhoneTaken, PhoneUnchanged
+from referral.extensions import db
+from referral.models import User
+from referral.phones import mask_phone
+
+log = logging.getLogger(__name__)
+
+# A fresh invite code collides with probability ~ users / 56**6; ten tries in a row never all collide.
+INVITE_CODE_TRIES = 10
+PROFILE_REFERRALS = 100
+
+
+@dataclass(frozen=True)
+class Profile:
+    user: User
+    activated_invite_code: str | None
+    referrals: list[str]
+
+
+@dataclass(frozen=True)
+class SignIn:
+    tokens: sessions.TokenPair
+    profile: Profile
+    created: bool
+
+
+def sign_in(phone: str, code: str, invite_code: str | None = None) -> SignIn:
+    """Spend the login code, find or create the user, apply ``invite_code``, start a session: all or nothing."""
+    otp.consume_code(phone, code, otp.LOGIN)
+    user = db.session.scalars(select(User).where(User.phone == phone)).one_or_none()
+    created = user is None
+    if user is None:
+        user = create_user(phone)
+    if invite_code is not None:
+        invites.activate_invite(user, invite_code)
+    tokens = sessions.start_session(user)
+    db.session.commit()
+    if created:
+        log.info("user %s signed up as %s", user.id, mask_phone(phone))
+    return SignIn(tokens=tokens, profile=profile_of(user), created=created)
+
+
+def create_user(phone: str) -> User:
+    """A new user with a fresh unique invite code, in the caller's transaction (a savepoint per try)."""
+    for _ in range(INVITE_CODE_TRIES):
+        user = User(phone=phone, invite_code=invites.generate_invite_code())
+        try:
+            with db.session.begin_nested():
+                db.session.add(user)
+        except IntegrityError as error:
+            if "phone" in str(error.orig):
+                raise PhoneTaken from None
+            continue  # the invite code was taken: draw again
+        return user
+    raise RuntimeError("could not draw a free invite code")
+
+
+def update_names(user: User, names: dict[str, str]) -> Profile:
+    """Set ``first_name`` and/or ``last_name`` (already trimmed by the schema) and commit."""
+    for field, value in names.items():
+        setattr(user, field, value)
+    db.session.commit()
+    return profile_of(user)
+
+
+def activate_invite(user: User, invite_code: str) -> Profile:
+    invites.activate_invite(user, invite_code)
+    db.session.commit()
+    return profile_of(user)
+
+
+def request_phone_change(user: User, new_phone: str) -> otp.IssuedCode:
+    """Send a confirmation code to ``new_phone`` if it is free and not already the user's."""
+    if new_phone == user.phone:
+        raise PhoneUnchanged
+    if db.session.scalar(select(User.id).where(User.phone == new_phone)) is not None:
+        raise PhoneTaken
+    return otp.issue_code(new_phone, otp.PHONE_CHANGE, user_id=user.id)
+
+
+def confirm_phone_change(user: User, new_phone: str, code: str) -> SignIn:
+    """Spend the code, move the user to ``new_phone``, end every earlier session and start a new one."""
+    otp.consume_code(new_phone, code, otp.PHONE_CHANGE, user_id=user.id)
+    old_phone = user.phone
+    user.phone = new_phone
+    try:
+        db.session.flush()
+    except IntegrityError:
+        raise PhoneTaken from None
+    sessions.revoke_user_sessions(user.id)
+    tokens = sessions.start_session(user)
+    db.session.commit()
+    log.info("security: user %s changed phone %s -> %s", user.id, mask_phone(old_phone), mask_phone(new_phone))
+    return SignIn(tokens=tokens, profile=profile_of(user), created=False)
+
+
+def profile_of(user: User) -> Profile:
+    """The profile of ``user``: two small queries, whatever the number of referrals."""
+    return Profile(
+        user=user,
+        activated_invite_code=invites.inviter_code(user),
+        referrals=invites.recent_referral_phones(user, PROFILE_REFERRALS),
+    )

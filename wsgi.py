@@ -1,0 +1,3 @@
+from referral import create_app
+
+app = create_app()
