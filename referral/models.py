@@ -29,6 +29,11 @@ INVITE_CODE_LENGTH = 6
 NAME_LENGTH = 64
 
 
+def now() -> datetime:
+    """Column default: read through ``referral.clock`` at insert time, so tests can move the clock."""
+    return clock.utcnow()
+
+
 class UTCDateTime(TypeDecorator[datetime]):
     """An aware UTC datetime on the way in and out, also on SQLite, which keeps no offset."""
 
@@ -68,7 +73,7 @@ class User(db.Model):  # type: ignore[name-defined,misc]
     invited_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # Kept by the activation itself (same transaction), so a profile never counts 100,000 rows.
     referrals_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=now)
 
     def __repr__(self) -> str:
         return f"<User {self.id} {self.phone}>"
@@ -91,7 +96,7 @@ class LoginCode(db.Model):  # type: ignore[name-defined,misc]
     user_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("users.id", ondelete="CASCADE"))
     code_hash: Mapped[str] = mapped_column(String(64))
     attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=now)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     # A spent code stays until replaced, so that the resend interval still counts from when it was sent.
     spent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -106,7 +111,7 @@ class AuthSession(db.Model):  # type: ignore[name-defined,misc]
     user_id: Mapped[int] = mapped_column(BigId, ForeignKey("users.id", ondelete="CASCADE"), index=True)
     # The only refresh token of this session that may still be spent.
     refresh_jti: Mapped[str] = mapped_column(String(36))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=now)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 

@@ -1,0 +1,247 @@
+"""Fixtures: one app and one migrated database per run; each test rolled back, unless it must commit.
+
+Which database: ``TEST_DATABASE_URL`` when set; otherwise a throwaway PostgreSQL cluster that
+pytest-postgresql starts where PostgreSQL's server binaries are installed; only where neither exists,
+SQLite, with a notice in the report header of what that leaves untested.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import tempfile
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import psycopg
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from flask_migrate import upgrade
+from flask_sqlalchemy.session import Session as FlaskSession
+from pytest_postgresql import factories
+from sqlalchemy import event, text
+
+from config import normalise_database_url
+from referral import clock as clock_module
+from referral import create_app
+from referral.extensions import db
+from referral.sms import outbox
+from tests import factories as model_factories
+
+THROWAWAY_DB = "referral_test"
+
+
+def _pg_ctl() -> str | None:
+    found = shutil.which("pg_ctl") or sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"))
+    if isinstance(found, list):
+        return found[-1] if found else None
+    return found
+
+
+def _database_plan() -> str:
+    if os.environ.get("TEST_DATABASE_URL"):
+        return "url"
+    # initdb refuses to run as root, so a root shell without TEST_DATABASE_URL gets SQLite.
+    if _pg_ctl() and os.geteuid() != 0:
+        return "throwaway"
+    return "sqlite"
+
+
+PLAN = _database_plan()
+postgresql_proc = factories.postgresql_proc(executable=_pg_ctl() or "pg_ctl", dbname=THROWAWAY_DB)
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    if PLAN == "url":
+        return ["database: TEST_DATABASE_URL (PostgreSQL)"]
+    if PLAN == "throwaway":
+        return ["database: a throwaway PostgreSQL cluster (pytest-postgresql)"]
+    return [
+        "database: SQLite. NOTICE: no TEST_DATABASE_URL and no usable PostgreSQL server binaries, so the",
+        "  PostgreSQL-only tests (row locks under concurrency, advisory locks, EXPLAIN plans) are skipped.",
+    ]
+
+
+def _database_url(request: pytest.FixtureRequest, tmp_dir: str) -> str:
+    if PLAN == "url":
+        return normalise_database_url(os.environ["TEST_DATABASE_URL"]) or ""
+    if PLAN == "throwaway":
+        proc = request.getfixturevalue("postgresql_proc")
+        admin = f"host={proc.host} port={proc.port} user={proc.user} dbname=postgres"
+        with psycopg.connect(admin, autocommit=True) as connection:
+            connection.execute(f'DROP DATABASE IF EXISTS "{THROWAWAY_DB}"')
+            connection.execute(f'CREATE DATABASE "{THROWAWAY_DB}"')
+        return f"postgresql+psycopg://{proc.user}@{proc.host}:{proc.port}/{THROWAWAY_DB}"
+    return f"sqlite:///{tmp_dir}/referral-test.db"
+
+
+def _reset_schema() -> None:
+    """Start from an empty database, then build it with the migrations (which are tested this way too)."""
+    db.drop_all()
+    with db.engine.begin() as connection:
+        connection.execute(text("DROP TABLE IF EXISTS alembic_version"))
+    upgrade()
+
+
+@pytest.fixture(scope="session")
+def _app(request: pytest.FixtureRequest) -> Iterator[Flask]:
+    tmp_dir = tempfile.mkdtemp(prefix="referral-test-")
+    app = create_app(
+        {
+            "APP_ENV": "testing",
+            "SQLALCHEMY_DATABASE_URI": _database_url(request, tmp_dir),
+            "SECRET_KEY": "test-secret-key-" + "x" * 32,
+            "JWT_SECRET_KEY": "test-jwt-secret-key-" + "x" * 32,
+        }
+    )
+    with app.app_context():
+        _reset_schema()
+        yield app
+        db.session.remove()
+        db.engine.dispose()
+    shutil.rmtree(tmp_dir, ignore_errors=True)
+
+
+class BoundSession(FlaskSession):
+    """A Flask-SQLAlchemy session that always uses the test's connection (whose transaction is rolled back)."""
+
+    def get_bind(self, *args: Any, **kwargs: Any) -> Any:
+        return self.bind
+
+
+@pytest.fixture
+def app(_app: Flask, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[Flask]:
+    """The app, with every write of the test undone afterwards.
+
+    Tests marked ``committing`` (threads, several connections) commit for real and empty the tables after.
+    """
+    outbox(_app).clear()
+    for key, value in list(_app.config.items()):
+        monkeypatch.setitem(_app.config, key, value)  # a test may change settings; they come back
+    if request.node.get_closest_marker("committing"):
+        yield _app
+        _empty_tables()
+        return
+    connection = db.engine.connect()
+    transaction = connection.begin()
+    original = db.session
+    db.session = db._make_scoped_session(
+        {"class_": BoundSession, "bind": connection, "join_transaction_mode": "create_savepoint"}
+    )
+    try:
+        yield _app
+    finally:
+        db.session.remove()
+        db.session = original
+        transaction.rollback()
+        connection.close()
+
+
+def _empty_tables() -> None:
+    db.session.remove()
+    with db.engine.begin() as connection:
+        for table in reversed(db.metadata.sorted_tables):
+            connection.execute(table.delete())
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app: Flask) -> Any:
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def postgres_only(app: Flask) -> None:
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("needs PostgreSQL (see the report header)")
+
+
+@dataclass
+class Clock:
+    """The app's clock, stopped, moved by hand."""
+
+    now: datetime = field(default_factory=lambda: datetime.now(UTC).replace(microsecond=0))
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    stopped = Clock()
+    monkeypatch.setattr(clock_module, "utcnow", stopped)
+    return stopped
+
+
+@pytest.fixture
+def sms(app: Flask) -> list[tuple[str, str]]:
+    """The messages the app has sent, oldest first."""
+    return outbox(app)
+
+
+@dataclass
+class Api:
+    """The calls most tests make, spelled once."""
+
+    client: FlaskClient
+
+    def request_code(self, phone: str) -> str:
+        response = self.client.post("/api/v1/auth/code", json={"phone": phone})
+        assert response.status_code == 202, response.json
+        return response.json["debug_code"]
+
+    def sign_in(self, phone: str, invite_code: str | None = None) -> dict[str, Any]:
+        """Sign in (signing up when new) and return the token response, with ``headers`` added for the user."""
+        code = self.request_code(phone)
+        body = {"phone": phone, "code": code} | ({"invite_code": invite_code} if invite_code else {})
+        response = self.client.post("/api/v1/auth/token", json=body)
+        assert response.status_code in (200, 201), response.json
+        tokens = response.json
+        tokens["headers"] = bearer(tokens["access_token"])
+        return tokens
+
+    def profile(self, tokens: dict[str, Any]) -> dict[str, Any]:
+        response = self.client.get("/api/v1/profile", headers=tokens["headers"])
+        assert response.status_code == 200, response.json
+        return response.json
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture
+def api(client: FlaskClient) -> Api:
+    return Api(client)
+
+
+@pytest.fixture
+def user_factory(app: Flask) -> type[model_factories.UserFactory]:
+    return model_factories.UserFactory
+
+
+@pytest.fixture
+def count_queries(app: Flask) -> Callable[[], list[str]]:
+    """Start recording SQL statements; the returned callable gives those recorded so far."""
+    statements: list[str] = []
+    lock = threading.Lock()
+
+    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        with lock:
+            statements.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", record)
+    yield lambda: [s for s in statements if not s.lstrip().upper().startswith(("SAVEPOINT", "RELEASE"))]
+    event.remove(db.engine, "before_cursor_execute", record)

@@ -1,0 +1,138 @@
+"""POST /api/v1/auth/code: send a login code."""
+
+import pytest
+from sqlalchemy import select
+
+from referral.extensions import db
+from referral.models import LoginCode
+
+URL = "/api/v1/auth/code"
+
+
+@pytest.mark.parametrize(
+    "written",
+    ["+79991234567", "89991234567", "79991234567", "9991234567", "+7 (999) 123-45-67", " +7 999 123 45 67 "],
+)
+def test_every_common_spelling_of_a_phone_is_accepted_and_answered_in_e164(client, written):
+    response = client.post(URL, json={"phone": written})
+    assert response.status_code == 202
+    assert response.json["phone"] == "+79991234567"
+
+
+def test_answer_has_the_documented_shape(client, app):
+    response = client.post(URL, json={"phone": "+79991234567"})
+    body = response.json
+    assert list(body) == ["detail", "phone", "expires_in", "resend_in", "debug_code"]
+    assert body["detail"] == "Code sent."
+    assert body["expires_in"] == app.config["OTP_TTL_SECONDS"] == 300
+    assert body["resend_in"] == app.config["OTP_RESEND_SECONDS"] == 60
+    assert len(body["debug_code"]) == 4 and body["debug_code"].isdigit()
+
+
+def test_debug_code_is_left_out_when_otp_debug_is_off(client, app):
+    app.config["OTP_DEBUG"] = False
+    response = client.post(URL, json={"phone": "+79991234567"})
+    assert response.status_code == 202
+    assert "debug_code" not in response.json
+
+
+def test_code_length_follows_the_setting(client, app):
+    app.config["OTP_LENGTH"] = 6
+    assert len(client.post(URL, json={"phone": "+79991234567"}).json["debug_code"]) == 6
+
+
+def test_the_code_goes_out_by_sms_to_the_e164_number(client, sms):
+    code = client.post(URL, json={"phone": "8 999 123-45-67"}).json["debug_code"]
+    assert len(sms) == 1
+    phone, text = sms[0]
+    assert phone == "+79991234567"
+    assert code in text
+
+
+def test_answer_is_the_same_for_registered_and_unknown_phones(client, api, clock):
+    api.sign_in("+79991112233")
+    clock.advance(seconds=60)
+    known = client.post(URL, json={"phone": "+79991112233"})
+    unknown = client.post(URL, json={"phone": "+79994445566"})
+    assert known.status_code == unknown.status_code == 202
+    assert set(known.json) == set(unknown.json)
+
+
+def test_code_is_stored_hashed_never_in_clear(client, app):
+    code = client.post(URL, json={"phone": "+79991234567"}).json["debug_code"]
+    row = db.session.scalars(select(LoginCode)).one()
+    assert code not in row.code_hash
+    assert len(row.code_hash) == 64
+
+
+@pytest.mark.parametrize(
+    "phone", ["12345", "+7999123456789", "+74951234567", "8 (800) 555-35-35", "not a phone", "", "+" + "7" * 40]
+)
+def test_a_number_that_is_not_a_valid_mobile_is_rejected(client, phone):
+    response = client.post(URL, json={"phone": phone})
+    assert response.status_code == 422
+    assert response.json["code"] == "invalid_phone"
+    assert response.json["errors"] == {"phone": ["Enter a valid mobile phone number."]}
+    assert response.content_type == "application/problem+json"
+
+
+@pytest.mark.parametrize("body", [{}, {"phone": None}, {"phone": 79991234567}, {"phone": ["+79991234567"]}])
+def test_a_missing_or_mistyped_phone_is_a_validation_error(client, body):
+    response = client.post(URL, json=body)
+    assert response.status_code == 422
+    assert response.json["code"] == "validation_error"
+    assert "phone" in response.json["errors"]
+
+
+def test_unknown_fields_are_rejected(client):
+    response = client.post(URL, json={"phone": "+79991234567", "phnoe": "x"})
+    assert response.status_code == 422
+    assert response.json["code"] == "validation_error"
+    assert response.json["errors"] == {"phnoe": ["Unknown field."]}
+
+
+def test_a_second_code_within_the_resend_interval_is_refused_with_retry_after(client, clock):
+    client.post(URL, json={"phone": "+79991234567"})
+    clock.advance(seconds=20)
+    response = client.post(URL, json={"phone": "+79991234567"})
+    assert response.status_code == 429
+    assert response.json["code"] == "code_resend_too_soon"
+    assert response.headers["Retry-After"] == "40"
+
+
+def test_resend_interval_counts_from_the_last_code_even_after_it_was_used(client, api, clock):
+    api.sign_in("+79991234567")
+    response = client.post(URL, json={"phone": "+79991234567"})
+    assert response.status_code == 429
+    assert response.json["code"] == "code_resend_too_soon"
+
+
+def test_a_new_code_after_the_interval_replaces_the_previous_one(client, clock):
+    first = client.post(URL, json={"phone": "+79991234567"}).json["debug_code"]
+    clock.advance(seconds=60)
+    second = client.post(URL, json={"phone": "+79991234567"}).json["debug_code"]
+    assert db.session.scalar(select(db.func.count()).select_from(LoginCode)) == 1
+    if first != second:
+        wrong = client.post("/api/v1/auth/token", json={"phone": "+79991234567", "code": first})
+        assert wrong.status_code == 401
+    right = client.post("/api/v1/auth/token", json={"phone": "+79991234567", "code": second})
+    assert right.status_code == 201
+
+
+def test_the_resend_interval_is_per_phone(client):
+    assert client.post(URL, json={"phone": "+79991234567"}).status_code == 202
+    assert client.post(URL, json={"phone": "+79991234568"}).status_code == 202
+
+
+def test_a_full_sms_queue_answers_503_and_keeps_no_code(client, app, monkeypatch):
+    from referral.sms import SmsQueueFull
+
+    def full(phone, text):
+        raise SmsQueueFull
+
+    monkeypatch.setattr(app.extensions["referral.sms"], "submit", full)
+    response = client.post(URL, json={"phone": "+79991234567"})
+    assert response.status_code == 503
+    assert response.json["code"] == "service_unavailable"
+    assert "Retry-After" in response.headers
+    assert db.session.scalar(select(db.func.count()).select_from(LoginCode)) == 0

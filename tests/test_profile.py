@@ -1,0 +1,116 @@
+"""GET and PATCH /api/v1/profile."""
+
+import pytest
+
+from tests.conftest import bearer
+
+URL = "/api/v1/profile"
+
+
+def test_profile_has_the_documented_fields_in_order(api):
+    tokens = api.sign_in("+79991234567")
+    profile = api.profile(tokens)
+    assert list(profile) == [
+        "id",
+        "phone",
+        "invite_code",
+        "first_name",
+        "last_name",
+        "activated_invite_code",
+        "invited_at",
+        "referrals_count",
+        "referrals",
+        "created_at",
+    ]
+    assert profile["phone"] == "+79991234567"
+    assert profile["activated_invite_code"] is None
+    assert profile["invited_at"] is None
+    assert profile["referrals_count"] == 0
+    assert profile["referrals"] == []
+    assert profile["created_at"].endswith(("Z", "+00:00"))
+
+
+def test_profile_lists_referral_phones_newest_first(api, clock):
+    me = api.sign_in("+79990000000")
+    for n in (1, 2, 3):
+        clock.advance(seconds=1)
+        api.sign_in(f"+7999000000{n}", invite_code=me["user"]["invite_code"])
+    profile = api.profile(me)
+    assert profile["referrals"] == ["+79990000003", "+79990000002", "+79990000001"]
+    assert profile["referrals_count"] == 3
+
+
+def test_profile_shows_at_most_100_referral_phones_but_counts_all(api, user_factory):
+    me = api.sign_in("+79990000000")
+    owner = user_factory._meta.sqlalchemy_session_factory().get(user_factory._meta.model, me["user"]["id"])
+    for _ in range(105):
+        user_factory.invited_by(owner)
+    profile = api.profile(me)
+    assert profile["referrals_count"] == 105
+    assert len(profile["referrals"]) == 100
+
+
+def test_names_are_set_trimmed_and_returned(client, api):
+    tokens = api.sign_in("+79991234567")
+    response = client.patch(URL, headers=tokens["headers"], json={"first_name": "  Anna ", "last_name": "Petrova"})
+    assert response.status_code == 200
+    assert (response.json["first_name"], response.json["last_name"]) == ("Anna", "Petrova")
+    assert api.profile(tokens)["first_name"] == "Anna"
+
+
+def test_one_name_alone_leaves_the_other(client, api):
+    tokens = api.sign_in("+79991234567")
+    client.patch(URL, headers=tokens["headers"], json={"first_name": "Anna", "last_name": "Petrova"})
+    response = client.patch(URL, headers=tokens["headers"], json={"last_name": "Ivanova"})
+    assert (response.json["first_name"], response.json["last_name"]) == ("Anna", "Ivanova")
+
+
+def test_an_empty_string_clears_a_name(client, api):
+    tokens = api.sign_in("+79991234567")
+    client.patch(URL, headers=tokens["headers"], json={"first_name": "Anna"})
+    assert client.patch(URL, headers=tokens["headers"], json={"first_name": ""}).json["first_name"] == ""
+
+
+def test_sixty_four_characters_fit_after_trimming(client, api):
+    tokens = api.sign_in("+79991234567")
+    response = client.patch(URL, headers=tokens["headers"], json={"first_name": " " + "Я" * 64 + " "})
+    assert response.status_code == 200
+    assert response.json["first_name"] == "Я" * 64
+
+
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        ({"first_name": "x" * 65}, "first_name"),
+        ({"first_name": 5}, "first_name"),
+        ({"first_name": None}, "first_name"),
+        ({"last_name": "Pe\u0000trova"}, "last_name"),
+        ({"nickname": "Ann"}, "nickname"),
+        ({}, "body"),
+    ],
+)
+def test_bad_names_are_validation_errors_and_change_nothing(client, api, body, field):
+    tokens = api.sign_in("+79991234567")
+    response = client.patch(URL, headers=tokens["headers"], json=body)
+    assert response.status_code == 422
+    assert response.json["code"] == "validation_error"
+    assert field in response.json["errors"]
+    assert api.profile(tokens)["first_name"] == ""
+
+
+def test_a_json_array_body_is_a_validation_error(client, api):
+    tokens = api.sign_in("+79991234567")
+    response = client.patch(URL, headers=tokens["headers"], json=["Anna"])
+    assert response.status_code == 422
+    assert response.json["code"] == "validation_error"
+
+
+def test_profile_needs_a_token(client):
+    assert client.get(URL).json["code"] == "token_missing"
+    assert client.patch(URL, json={"first_name": "A"}).json["code"] == "token_missing"
+
+
+def test_profile_of_one_user_is_never_shown_to_another(client, api):
+    anna = api.sign_in("+79990000001")
+    boris = api.sign_in("+79990000002")
+    assert client.get(URL, headers=bearer(boris["access_token"])).json["id"] != anna["user"]["id"]
