@@ -16,7 +16,7 @@ class UserFactory(SQLAlchemyModelFactory):
         sqlalchemy_session_factory = lambda: db.session  # noqa: E731  (db.session is swapped per test)
         sqlalchemy_session_persistence = "commit"
 
-    phone = factory.Sequence(lambda n: f"+7999{n:07d}")
+    phone = factory.Sequence(lambda n: f"+7900{n:07d}")
     invite_code = factory.LazyFunction(invites.generate_invite_code)
     first_name = factory.Faker("first_name")
     last_name = factory.Faker("last_name")

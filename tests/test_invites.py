@@ -1,0 +1,170 @@
+"""POST /api/v1/profile/invite: enter someone's invite code, once."""
+
+import threading
+
+import pytest
+from sqlalchemy import func, select
+
+from referral.extensions import db
+from referral.models import User
+
+URL = "/api/v1/profile/invite"
+
+
+@pytest.fixture
+def people(api):
+    """Four signed-in users, by name."""
+    return {name: api.sign_in(f"+7999000000{n}") for n, name in enumerate(["anna", "boris", "vera", "gleb"], 1)}
+
+
+def enter(client, who, whose_code_owner):
+    return client.post(URL, headers=who["headers"], json={"invite_code": whose_code_owner["user"]["invite_code"]})
+
+
+def test_entering_a_code_links_the_users_and_answers_the_profile(client, api, people):
+    response = enter(client, people["boris"], people["anna"])
+    assert response.status_code == 200
+    assert response.json["activated_invite_code"] == people["anna"]["user"]["invite_code"]
+    assert response.json["invited_at"] is not None
+    anna = api.profile(people["anna"])
+    assert anna["referrals"] == ["+79990000002"]
+    assert anna["referrals_count"] == 1
+
+
+def test_codes_are_case_sensitive(client, people):
+    code = people["anna"]["user"]["invite_code"]
+    swapped = code.swapcase()
+    if swapped == code:
+        pytest.skip("code has no letters")
+    response = client.post(URL, headers=people["boris"]["headers"], json={"invite_code": swapped})
+    assert response.status_code == 404
+
+
+def test_surrounding_spaces_are_ignored(client, people):
+    code = people["anna"]["user"]["invite_code"]
+    response = client.post(URL, headers=people["boris"]["headers"], json={"invite_code": f"  {code} "})
+    assert response.status_code == 200
+
+
+def test_an_unknown_code_is_404(client, people):
+    response = client.post(URL, headers=people["boris"]["headers"], json={"invite_code": "ZZZZZZ"})
+    assert response.status_code == 404
+    assert response.json["code"] == "invite_code_not_found"
+
+
+def test_a_code_can_be_entered_only_once(client, api, people):
+    enter(client, people["boris"], people["anna"])
+    response = enter(client, people["boris"], people["vera"])
+    assert response.status_code == 409
+    assert response.json["code"] == "invite_already_activated"
+    assert api.profile(people["vera"])["referrals_count"] == 0
+    assert api.profile(people["boris"])["activated_invite_code"] == people["anna"]["user"]["invite_code"]
+
+
+def test_the_same_code_twice_is_still_409(client, people):
+    enter(client, people["boris"], people["anna"])
+    assert enter(client, people["boris"], people["anna"]).status_code == 409
+
+
+def test_your_own_code_is_refused(client, people):
+    response = enter(client, people["anna"], people["anna"])
+    assert response.status_code == 422
+    assert response.json["code"] == "invite_code_own"
+
+
+def test_a_direct_loop_is_refused(client, people):
+    enter(client, people["boris"], people["anna"])  # anna invited boris
+    response = enter(client, people["anna"], people["boris"])
+    assert response.status_code == 422
+    assert response.json["code"] == "invite_cycle"
+
+
+def test_a_loop_three_levels_deep_is_refused(client, api, people):
+    enter(client, people["boris"], people["anna"])  # anna -> boris
+    enter(client, people["vera"], people["boris"])  # boris -> vera
+    enter(client, people["gleb"], people["vera"])  # vera -> gleb
+    response = enter(client, people["anna"], people["gleb"])
+    assert response.status_code == 422
+    assert response.json["code"] == "invite_cycle"
+    assert api.profile(people["anna"])["activated_invite_code"] is None
+
+
+def test_entering_a_code_from_another_branch_of_the_tree_is_fine(client, people):
+    enter(client, people["boris"], people["anna"])  # anna -> boris
+    enter(client, people["vera"], people["anna"])  # anna -> vera
+    assert enter(client, people["gleb"], people["boris"]).status_code == 200  # boris -> gleb
+    # gleb's inviter chain is boris, anna: vera is not in it, so vera may not... vera already has anna
+    assert enter(client, people["vera"], people["gleb"]).status_code == 409
+
+
+def test_a_long_chain_is_checked_to_its_root(client, api, user_factory):
+    root = api.sign_in("+79990000001")
+    session = user_factory._meta.sqlalchemy_session_factory()
+    previous = session.get(User, root["user"]["id"])
+    for _ in range(200):
+        previous = user_factory.invited_by(previous)
+    response = client.post(URL, headers=root["headers"], json={"invite_code": previous.invite_code})
+    assert response.status_code == 422
+    assert response.json["code"] == "invite_cycle"
+
+
+@pytest.mark.parametrize("body", [{}, {"invite_code": ""}, {"invite_code": "a" * 33}, {"invite_code": 123456},
+                                  {"invite_code": "abc def"}, {"invite_code": "Zy8WqP", "extra": True}])
+def test_malformed_bodies_are_validation_errors(client, people, body):
+    response = client.post(URL, headers=people["anna"]["headers"], json=body)
+    assert response.status_code == 422
+    assert response.json["code"] == "validation_error"
+
+
+def test_the_referral_counter_matches_the_rows(client, people):
+    for name in ("boris", "vera", "gleb"):
+        enter(client, people[name], people["anna"])
+    anna = db.session.get(User, people["anna"]["user"]["id"])
+    db.session.refresh(anna)
+    real = db.session.scalar(select(func.count()).select_from(User).where(User.invited_by_id == anna.id))
+    assert anna.referrals_count == real == 3
+
+
+@pytest.mark.committing
+def test_concurrent_activations_by_one_user_have_exactly_one_winner(app, api, postgres_only):
+    inviters = [api.sign_in(f"+7999100000{n}") for n in range(6)]
+    me = api.sign_in("+79992000000")
+    results = run_together(
+        app, [(me["headers"], {"invite_code": inviter["user"]["invite_code"]}) for inviter in inviters]
+    )
+    assert sorted(results) == [200] + [409] * 5
+    counts = db.session.scalars(select(User.referrals_count).where(User.phone.like("+7999100000%"))).all()
+    assert sorted(counts) == [0] * 5 + [1]
+
+
+@pytest.mark.committing
+def test_two_users_entering_each_others_codes_at_once_never_make_a_loop(app, api, postgres_only):
+    for round_ in range(5):
+        anna = api.sign_in(f"+79993{round_}00001")
+        boris = api.sign_in(f"+79993{round_}00002")
+        results = run_together(
+            app,
+            [
+                (anna["headers"], {"invite_code": boris["user"]["invite_code"]}),
+                (boris["headers"], {"invite_code": anna["user"]["invite_code"]}),
+            ],
+        )
+        assert sorted(results) == [200, 422]
+
+
+def run_together(app, calls):
+    """POST each (headers, body) to the invite endpoint from its own thread, all released at once."""
+    barrier = threading.Barrier(len(calls))
+    results = [None] * len(calls)
+
+    def call(index, headers, body):
+        client = app.test_client()
+        barrier.wait()
+        results[index] = client.post(URL, headers=headers, json=body).status_code
+
+    threads = [threading.Thread(target=call, args=(i, *c)) for i, c in enumerate(calls)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    return results

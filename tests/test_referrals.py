@@ -1,0 +1,116 @@
+"""GET /api/v1/profile/referrals: the full list, newest first, by keyset cursor."""
+
+import pytest
+
+from referral.extensions import db
+from referral.models import User
+
+URL = "/api/v1/profile/referrals"
+
+
+@pytest.fixture
+def owner(api):
+    return api.sign_in("+79990000000")
+
+
+@pytest.fixture
+def invite(owner, user_factory, clock):
+    """Make ``n`` referrals of the owner, one second apart, and return them newest first."""
+    owner_row = db.session.get(User, owner["user"]["id"])
+
+    def make(n):
+        made = []
+        for _ in range(n):
+            clock.advance(seconds=1)
+            made.append(user_factory.invited_by(owner_row))
+        return [user.phone for user in reversed(made)]
+
+    return make
+
+
+def pages(client, headers, limit):
+    cursor, seen = None, []
+    while True:
+        query = {"limit": limit} | ({"cursor": cursor} if cursor else {})
+        body = client.get(URL, headers=headers, query_string=query).json
+        seen.append(body)
+        cursor = body["next_cursor"]
+        if cursor is None:
+            return seen
+
+
+def test_items_have_the_documented_fields(client, owner, invite):
+    invite(1)
+    body = client.get(URL, headers=owner["headers"]).json
+    assert list(body) == ["items", "next_cursor", "count"]
+    assert list(body["items"][0]) == ["phone", "first_name", "last_name", "joined_at"]
+    assert body["next_cursor"] is None
+    assert body["count"] == 1
+
+
+def test_an_empty_list(client, owner):
+    assert client.get(URL, headers=owner["headers"]).json == {"items": [], "next_cursor": None, "count": 0}
+
+
+def test_the_default_page_is_50_newest_first(client, owner, invite):
+    phones = invite(60)
+    body = client.get(URL, headers=owner["headers"]).json
+    assert [item["phone"] for item in body["items"]] == phones[:50]
+    assert body["count"] == 60
+    assert body["next_cursor"]
+
+
+def test_walking_the_cursor_visits_everyone_once_in_order(client, owner, invite):
+    phones = invite(23)
+    seen = pages(client, owner["headers"], limit=5)
+    assert [len(page["items"]) for page in seen] == [5, 5, 5, 5, 3]
+    assert [item["phone"] for page in seen for item in page["items"]] == phones
+
+
+def test_an_exact_last_page_has_no_next_cursor(client, owner, invite):
+    invite(10)
+    seen = pages(client, owner["headers"], limit=5)
+    assert [len(page["items"]) for page in seen] == [5, 5]
+
+
+def test_referrals_with_the_same_timestamp_are_split_by_id(client, owner, user_factory):
+    owner_row = db.session.get(User, owner["user"]["id"])
+    made = [user_factory.invited_by(owner_row) for _ in range(7)]  # the clock is not moved: one instant
+    seen = pages(client, owner["headers"], limit=3)
+    assert sorted(item["phone"] for page in seen for item in page["items"]) == sorted(u.phone for u in made)
+
+
+def test_pages_stay_stable_while_new_referrals_arrive(client, owner, invite):
+    phones = invite(10)
+    first = client.get(URL, headers=owner["headers"], query_string={"limit": 5}).json
+    invite(3)  # newer ones join the top; the next page still continues where the first ended
+    second = client.get(URL, headers=owner["headers"], query_string={"limit": 5, "cursor": first["next_cursor"]}).json
+    assert [i["phone"] for i in first["items"] + second["items"]] == phones
+    assert second["count"] == 13
+
+
+@pytest.mark.parametrize("limit", ["0", "101", "-1", "ten"])
+def test_a_limit_outside_1_to_100_is_a_validation_error(client, owner, limit):
+    response = client.get(URL, headers=owner["headers"], query_string={"limit": limit})
+    assert response.status_code == 422
+    assert response.json["code"] == "validation_error"
+    assert "limit" in response.json["errors"]
+
+
+@pytest.mark.parametrize("cursor", ["garbage", "!!!", "MjAyNnwx", "bm90LWEtZGF0ZXwxMg"])
+def test_a_cursor_not_made_by_us_is_a_validation_error(client, owner, cursor):
+    response = client.get(URL, headers=owner["headers"], query_string={"cursor": cursor})
+    assert response.status_code == 422
+    assert response.json["code"] == "validation_error"
+    assert "cursor" in response.json["errors"]
+
+
+def test_limit_100_is_allowed(client, owner, invite):
+    invite(3)
+    assert client.get(URL, headers=owner["headers"], query_string={"limit": 100}).status_code == 200
+
+
+def test_referrals_of_others_are_not_listed(client, api, owner, invite):
+    invite(2)
+    other = api.sign_in("+79990000009")
+    assert client.get(URL, headers=other["headers"]).json["items"] == []
