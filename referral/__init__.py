@@ -39,11 +39,15 @@ def _default_database(app: Flask) -> None:
 
 def register_extensions(app: Flask) -> None:
     from referral import models  # noqa: F401  (the tables must be known to Flask-Migrate)
+    from referral.database import configure_sqlite
     from referral.extensions import api, db, jwt, migrate
     from referral.sessions import register_token_loaders
     from referral.sms import init_sms
 
     db.init_app(app)
+    with app.app_context():
+        if db.engine.dialect.name == "sqlite":
+            configure_sqlite(db.engine)
     migrate.init_app(app, db, directory=os.path.join(os.path.dirname(app.root_path), "migrations"))
     jwt.init_app(app)
     register_token_loaders(jwt)

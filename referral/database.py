@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import Engine, event, text
 from sqlalchemy.dialects import postgresql, sqlite
 
 from referral.extensions import db
@@ -26,3 +26,23 @@ def lock_for_transaction(key: int) -> None:
     """
     if dialect_name() == "postgresql":
         db.session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+
+
+def configure_sqlite(engine: Engine) -> None:
+    """Make SQLite behave like the database the code is written for.
+
+    Python's sqlite3 driver opens transactions late and on its own terms, which breaks savepoints; SQLAlchemy's
+    documented fix is to switch that off and say ``BEGIN`` ourselves. ``IMMEDIATE`` takes the write lock at
+    the start, so concurrent requests of the development server queue up instead of failing half way. Foreign
+    keys are off in SQLite unless asked for.
+    """
+
+    @event.listens_for(engine, "connect")
+    def on_connect(dbapi_connection: Any, connection_record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        dbapi_connection.execute("PRAGMA foreign_keys = ON")
+        dbapi_connection.execute("PRAGMA busy_timeout = 10000")
+
+    @event.listens_for(engine, "begin")
+    def on_begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from flask import current_app
+from flask import current_app, g
 from flask_jwt_extended import JWTManager, create_access_token, create_refresh_token
 from sqlalchemy import update
 
@@ -125,8 +125,11 @@ def register_token_loaders(jwt: JWTManager) -> None:
     @jwt.token_in_blocklist_loader
     def session_has_ended(header: dict[str, Any], payload: dict[str, Any]) -> bool:
         session_id = payload.get("sid")
-        return not isinstance(session_id, str) or live_session(session_id) is None
+        # Held on ``g`` for the request: the identity map only keeps objects someone references.
+        g.auth_session = live_session(session_id) if isinstance(session_id, str) else None
+        return g.auth_session is None
 
     @jwt.user_lookup_loader
     def session_user(header: dict[str, Any], payload: dict[str, Any]) -> User | None:
-        return db.session.get(User, int(payload["sub"]))
+        session = g.get("auth_session")
+        return session.user if session is not None and str(session.user_id) == payload["sub"] else None

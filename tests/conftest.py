@@ -11,7 +11,6 @@ import glob
 import os
 import shutil
 import tempfile
-import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -232,16 +231,26 @@ def user_factory(app: Flask) -> type[model_factories.UserFactory]:
     return model_factories.UserFactory
 
 
+@dataclass
+class QueryLog:
+    """SQL statements the app sent, savepoint bookkeeping left out."""
+
+    statements: list[str] = field(default_factory=list)
+
+    def record(self, conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if "SAVEPOINT" not in statement.upper():
+            self.statements.append(statement)
+
+    def during(self, action: Callable[[], Any]) -> list[str]:
+        """The statements sent while ``action`` ran."""
+        start = len(self.statements)
+        action()
+        return self.statements[start:]
+
+
 @pytest.fixture
-def count_queries(app: Flask) -> Callable[[], list[str]]:
-    """Start recording SQL statements; the returned callable gives those recorded so far."""
-    statements: list[str] = []
-    lock = threading.Lock()
-
-    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        with lock:
-            statements.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", record)
-    yield lambda: [s for s in statements if not s.lstrip().upper().startswith(("SAVEPOINT", "RELEASE"))]
-    event.remove(db.engine, "before_cursor_execute", record)
+def queries(app: Flask) -> Iterator[QueryLog]:
+    log = QueryLog()
+    event.listen(db.engine, "before_cursor_execute", log.record)
+    yield log
+    event.remove(db.engine, "before_cursor_execute", log.record)

@@ -8,13 +8,12 @@ from referral.extensions import db
 
 
 def test_migrations_and_models_agree(app):
-    with db.engine.connect() as connection:
-        context = MigrationContext.configure(connection, opts={"compare_type": True})
-        assert compare_metadata(context, db.metadata) == []
+    context = MigrationContext.configure(db.session.connection(), opts={"compare_type": True})
+    assert compare_metadata(context, db.metadata) == []
 
 
 def test_the_schema_keeps_the_invariants(app):
-    inspector = inspect(db.engine)
+    inspector = inspect(db.session.connection())
     uniques = {tuple(u["column_names"]) for u in inspector.get_unique_constraints("users")}
     assert {("phone",), ("invite_code",)} <= uniques
     foreign_keys = inspector.get_foreign_keys("users")

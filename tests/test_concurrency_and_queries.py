@@ -1,0 +1,100 @@
+"""What must hold under load: one winner per code, a fixed number of queries, index-served lookups."""
+
+import threading
+
+import pytest
+from sqlalchemy import func, select, text
+
+from referral.extensions import db
+from referral.models import AuthSession, User
+
+TOKEN = "/api/v1/auth/token"
+
+
+@pytest.mark.committing
+def test_one_code_exchanged_from_many_threads_signs_in_exactly_once(app, api, postgres_only):
+    code = api.request_code("+79991234567")
+    barrier = threading.Barrier(8)
+    statuses = []
+
+    def exchange():
+        client = app.test_client()
+        barrier.wait()
+        statuses.append(client.post(TOKEN, json={"phone": "+79991234567", "code": code}).status_code)
+
+    threads = [threading.Thread(target=exchange) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert sorted(statuses) == [201] + [401] * 7
+    assert db.session.scalar(select(func.count()).select_from(User)) == 1
+    assert db.session.scalar(select(func.count()).select_from(AuthSession)) == 1
+
+
+@pytest.mark.committing
+def test_concurrent_code_requests_for_one_phone_send_one_code(app, postgres_only):
+    barrier = threading.Barrier(6)
+    statuses = []
+
+    def ask():
+        client = app.test_client()
+        barrier.wait()
+        statuses.append(client.post("/api/v1/auth/code", json={"phone": "+79991234567"}).status_code)
+
+    threads = [threading.Thread(target=ask) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert sorted(statuses) == [202] + [429] * 5
+
+
+def test_a_profile_costs_at_most_three_queries_whatever_the_number_of_referrals(client, api, user_factory, queries):
+    owner = api.sign_in("+79990000000")
+    invited = api.sign_in("+79990000001", invite_code=owner["user"]["invite_code"])
+    row = db.session.get(User, owner["user"]["id"])
+    for _ in range(150):
+        user_factory.invited_by(row)
+    for tokens in (owner, invited):
+        sent = queries.during(lambda: client.get("/api/v1/profile", headers=tokens["headers"]))  # noqa: B023
+        assert len(sent) <= 3, sent
+
+
+def plan(sql, **params):
+    rows = db.session.execute(text("EXPLAIN " + sql), params).scalars().all()
+    return "\n".join(rows)
+
+
+@pytest.fixture
+def many_users(postgres_only, user_factory):
+    """Enough rows, analysed, that PostgreSQL would rather scan than use a useless index."""
+    db.session.execute(
+        text(
+            "INSERT INTO users (phone, invite_code, created_at) "
+            "SELECT '+7901' || lpad(n::text, 7, '0'), lpad(to_hex(n), 6, 'x'), now() FROM generate_series(1, 20000) n"
+        )
+    )
+    db.session.execute(
+        text(
+            "UPDATE users SET invited_by_id = (SELECT min(id) FROM users), invited_at = now() "
+            "WHERE id > (SELECT min(id) FROM users) AND id % 2 = 0"
+        )
+    )
+    db.session.execute(text("ANALYZE users"))
+
+
+def test_the_referral_list_is_read_from_its_index(many_users):
+    sql = (
+        "SELECT id, phone FROM users WHERE invited_by_id = :owner "
+        "AND (invited_at, id) < (now(), 1000000) ORDER BY invited_at DESC, id DESC LIMIT 51"
+    )
+    text_plan = plan(sql, owner=1)
+    assert "ix_users_referrals" in text_plan
+    assert "Seq Scan" not in text_plan
+
+
+def test_the_invite_code_lookup_uses_its_unique_index(many_users):
+    text_plan = plan("SELECT id FROM users WHERE invite_code = :code", code="Zy8WqP")
+    assert "uq_users_invite_code" in text_plan
+    assert "Seq Scan" not in text_plan
