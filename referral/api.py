@@ -12,7 +12,7 @@ from referral.schemas import ProblemSchema
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-BEARER_AUTH = [{"bearerAuth": []}]
+BEARER_AUTH: list[dict[str, list[str]]] = [{"bearerAuth": []}]
 
 
 class ProblemApi(Api):

@@ -178,7 +178,7 @@ def _validation_code(errors: dict[str, list[str]]) -> tuple[str, str]:
     if errors and all(messages == [INVALID_PHONE_MESSAGE] for messages in errors.values()):
         return "invalid_phone", INVALID_PHONE_MESSAGE
     if len(errors) == 1:
-        (field, messages), = errors.items()
+        ((field, messages),) = errors.items()
         return "validation_error", f"{field}: {messages[0]}"
     return "validation_error", f"Some fields are not valid: {', '.join(sorted(errors))}."
 

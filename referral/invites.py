@@ -70,9 +70,7 @@ def activate_invite(user: User, invite_code: str) -> User:
     )
     if activated.rowcount != 1:  # type: ignore[attr-defined]
         raise InviteAlreadyActivated
-    db.session.execute(
-        update(User).where(User.id == inviter_id).values(referrals_count=User.referrals_count + 1)
-    )
+    db.session.execute(update(User).where(User.id == inviter_id).values(referrals_count=User.referrals_count + 1))
     return user
 
 

@@ -116,4 +116,3 @@ class AuthSession(db.Model):  # type: ignore[name-defined,misc]
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     user: Mapped[User] = relationship(lazy="joined", innerjoin=True)
-

@@ -114,7 +114,12 @@ class CodeSentSchema(Schema):
 
 def code_sent(issued: Any) -> dict[str, Any]:
     """The 202 body for a code that went out."""
-    body = {"detail": "Code sent.", "phone": issued.phone, "expires_in": issued.expires_in, "resend_in": issued.resend_in}
+    body = {
+        "detail": "Code sent.",
+        "phone": issued.phone,
+        "expires_in": issued.expires_in,
+        "resend_in": issued.resend_in,
+    }
     if current_app.config["OTP_DEBUG"]:
         body["debug_code"] = issued.code
     return body

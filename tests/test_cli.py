@@ -1,6 +1,5 @@
 """``flask`` commands, through the CLI runner."""
 
-
 from sqlalchemy import func, select
 
 from referral.extensions import db

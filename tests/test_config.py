@@ -67,8 +67,16 @@ def test_settings_are_read_from_the_environment(environ):
 
 
 @pytest.mark.parametrize(
-    "name, value", [("OTP_LENGTH", "3"), ("OTP_LENGTH", "9"), ("OTP_LENGTH", "four"), ("OTP_DEBUG", "maybe"),
-                    ("SMS_DELAY_SECONDS", "2-1"), ("SMS_BACKEND", "pigeon"), ("APP_ENV", "staging")]
+    "name, value",
+    [
+        ("OTP_LENGTH", "3"),
+        ("OTP_LENGTH", "9"),
+        ("OTP_LENGTH", "four"),
+        ("OTP_DEBUG", "maybe"),
+        ("SMS_DELAY_SECONDS", "2-1"),
+        ("SMS_BACKEND", "pigeon"),
+        ("APP_ENV", "staging"),
+    ],
 )
 def test_nonsense_settings_are_refused(environ, name, value):
     environ(**{name: value})

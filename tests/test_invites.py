@@ -108,8 +108,17 @@ def test_a_long_chain_is_checked_to_its_root(client, api, user_factory):
     assert response.json["code"] == "invite_cycle"
 
 
-@pytest.mark.parametrize("body", [{}, {"invite_code": ""}, {"invite_code": "a" * 33}, {"invite_code": 123456},
-                                  {"invite_code": "abc def"}, {"invite_code": "Zy8WqP", "extra": True}])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {},
+        {"invite_code": ""},
+        {"invite_code": "a" * 33},
+        {"invite_code": 123456},
+        {"invite_code": "abc def"},
+        {"invite_code": "Zy8WqP", "extra": True},
+    ],
+)
 def test_malformed_bodies_are_validation_errors(client, people, body):
     response = client.post(URL, headers=people["anna"]["headers"], json=body)
     assert response.status_code == 422

@@ -48,7 +48,11 @@ def test_the_openapi_document_is_valid(spec):
 
 def test_the_openapi_document_has_every_endpoint_of_the_contract(spec):
     operations = {(path, method.upper()) for path, item in spec["paths"].items() for method in item}
-    documented = set(re.findall(r"^### `(GET|POST|PATCH) (/api/v1/[a-z/]+)", CONTRACT.read_text(), re.M)) if CONTRACT.exists() else set()
+    documented = (
+        set(re.findall(r"^### `(GET|POST|PATCH) (/api/v1/[a-z/]+)", CONTRACT.read_text(), re.M))
+        if CONTRACT.exists()
+        else set()
+    )
     expected = {
         ("/api/v1/auth/code", "POST"),
         ("/api/v1/auth/token", "POST"),

@@ -56,7 +56,10 @@ def test_logout_ends_the_session_and_answers_204(client, api):
     response = client.post(LOGOUT, headers=tokens["headers"])
     assert response.status_code == 204
     assert response.data == b""
-    for token, url, method in [(tokens["access_token"], PROFILE, client.get), (tokens["refresh_token"], REFRESH, client.post)]:
+    for token, url, method in [
+        (tokens["access_token"], PROFILE, client.get),
+        (tokens["refresh_token"], REFRESH, client.post),
+    ]:
         after = method(url, headers=bearer(token))
         assert after.status_code == 401
         assert after.json["code"] == "token_revoked"

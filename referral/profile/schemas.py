@@ -26,12 +26,14 @@ class InviteSchema(Schema):
     invite_code = invite_code_field(required=True)
 
 
-class CursorField(fields.String):
-    """The opaque keyset cursor a previous page handed out."""
+class CursorField(fields.Field[tuple[datetime, int]]):
+    """The opaque keyset cursor a previous page handed out, decoded."""
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> tuple[datetime, int]:
         try:
-            return decode_cursor(super()._deserialize(value, attr, data, **kwargs))
+            if not isinstance(value, str):
+                raise InvalidCursor("The cursor is not valid; start again without it.")
+            return decode_cursor(value)
         except InvalidCursor as error:
             raise ValidationError(str(error)) from None
 
@@ -41,7 +43,9 @@ class ReferralsQuerySchema(Schema):
         unknown = EXCLUDE  # query strings pick up cache-busters; only bodies are strict
 
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=100))
-    cursor = CursorField(load_default=None, metadata={"description": "next_cursor of the page before."})
+    cursor = CursorField(
+        load_default=None, metadata={"type": "string", "description": "next_cursor of the page before."}
+    )
 
 
 class ReferralSchema(Schema):

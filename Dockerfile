@@ -1,0 +1,28 @@
+# syntax=docker/dockerfile:1
+# Build stage: wheels for the pinned requirements, compiled where needed.
+FROM python:3.12-slim AS build
+ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+WORKDIR /build
+COPY requirements.txt .
+RUN python -m venv /venv && /venv/bin/pip install -r requirements.txt
+
+# Run stage: the virtualenv and the code, as a user that owns nothing it could damage.
+FROM python:3.12-slim
+ENV PATH=/venv/bin:$PATH \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    APP_ENV=production \
+    FLASK_APP=wsgi \
+    HOST=0.0.0.0 \
+    PORT=8000
+RUN groupadd --system app && useradd --system --gid app --home-dir /app --no-create-home app
+WORKDIR /app
+COPY --from=build /venv /venv
+COPY --chown=app:app referral ./referral
+COPY --chown=app:app migrations ./migrations
+COPY --chown=app:app config.py wsgi.py gunicorn.conf.py boot.sh ./
+USER app
+EXPOSE 8000
+HEALTHCHECK --interval=15s --timeout=3s --start-period=20s --retries=3 \
+    CMD python -c "import urllib.request,os; urllib.request.urlopen(f'http://127.0.0.1:{os.environ[\"PORT\"]}/healthz', timeout=2)"
+ENTRYPOINT ["./boot.sh"]

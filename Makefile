@@ -1,0 +1,54 @@
+# The two commands a newcomer types: `make run` and `make test`. Everything else is for developers.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 5000
+export FLASK_APP := wsgi
+
+.PHONY: run test lint format check migrate-check clean
+
+# Serve on HOST:PORT: SQLite in instance/ unless DATABASE_URL says otherwise.
+run: $(VENV)/.runtime
+	$(BIN)/flask db upgrade
+	$(BIN)/flask run --host $(HOST) --port $(PORT)
+
+# The suite on TEST_DATABASE_URL, else a throwaway PostgreSQL, else SQLite (the report header says which).
+test: $(VENV)/.dev
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: $(VENV)/.dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: $(VENV)/.dev
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+check: lint test
+
+# Upgrade an empty database from nothing and prove the models need no new migration.
+migrate-check: $(VENV)/.runtime
+	$(BIN)/flask db upgrade
+	$(BIN)/flask db check
+	$(BIN)/flask db downgrade base
+	$(BIN)/flask db upgrade
+
+$(VENV)/.python:
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+		{ echo "referral needs Python 3.11 or newer; set PYTHON=python3.12 (or similar)"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	@touch $@
+
+$(VENV)/.runtime: $(VENV)/.python requirements.txt
+	$(BIN)/pip install --quiet -r requirements.txt
+	@touch $@
+
+$(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	@touch $@
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache .mypy_cache .ruff_cache
