@@ -1,28 +1,26 @@
 """Fixtures: one app and one migrated database per run; each test rolled back, unless it must commit.
 
-Which database: ``TEST_DATABASE_URL`` when set; otherwise a throwaway PostgreSQL cluster that
-pytest-postgresql starts where PostgreSQL's server binaries are installed; only where neither exists,
+Which database: ``TEST_DATABASE_URL`` when set; otherwise a throwaway PostgreSQL cluster started for the
+run where PostgreSQL's server binaries are installed (``tests/pg_cluster.py``); only where neither exists,
 SQLite, with a notice in the report header of what that leaves untested.
 """
 
 from __future__ import annotations
 
-import glob
 import os
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import psycopg
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from flask_migrate import upgrade
 from flask_sqlalchemy.session import Session as FlaskSession
-from pytest_postgresql import factories
 from sqlalchemy import event, text
 
 from config import normalise_database_url
@@ -31,52 +29,38 @@ from referral import create_app
 from referral.extensions import db
 from referral.sms import outbox
 from tests import factories as model_factories
-
-THROWAWAY_DB = "referral_test"
-
-
-def _pg_ctl() -> str | None:
-    found = shutil.which("pg_ctl") or sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"))
-    if isinstance(found, list):
-        return found[-1] if found else None
-    return found
+from tests import pg_cluster
 
 
 def _database_plan() -> str:
     if os.environ.get("TEST_DATABASE_URL"):
         return "url"
-    # initdb refuses to run as root, so a root shell without TEST_DATABASE_URL gets SQLite.
-    if _pg_ctl() and os.geteuid() != 0:
-        return "throwaway"
-    return "sqlite"
+    return "throwaway" if pg_cluster.usable() else "sqlite"
 
 
 PLAN = _database_plan()
-postgresql_proc = factories.postgresql_proc(executable=_pg_ctl() or "pg_ctl", dbname=THROWAWAY_DB)
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
     if PLAN == "url":
-        return ["database: TEST_DATABASE_URL (PostgreSQL)"]
+        return ["database: TEST_DATABASE_URL"]
     if PLAN == "throwaway":
-        return ["database: a throwaway PostgreSQL cluster (pytest-postgresql)"]
+        return [f"database: a throwaway PostgreSQL cluster ({pg_cluster.find_bindir()})"]
     return [
-        "database: SQLite. NOTICE: no TEST_DATABASE_URL and no usable PostgreSQL server binaries, so the",
+        "database: SQLite. NOTICE: no TEST_DATABASE_URL and no PostgreSQL server binaries, so the",
         "  PostgreSQL-only tests (row locks under concurrency, advisory locks, EXPLAIN plans) are skipped.",
     ]
 
 
-def _database_url(request: pytest.FixtureRequest, tmp_dir: str) -> str:
+@contextmanager
+def _database_url(tmp_dir: str) -> Iterator[str]:
     if PLAN == "url":
-        return normalise_database_url(os.environ["TEST_DATABASE_URL"]) or ""
-    if PLAN == "throwaway":
-        proc = request.getfixturevalue("postgresql_proc")
-        admin = f"host={proc.host} port={proc.port} user={proc.user} dbname=postgres"
-        with psycopg.connect(admin, autocommit=True) as connection:
-            connection.execute(f'DROP DATABASE IF EXISTS "{THROWAWAY_DB}"')
-            connection.execute(f'CREATE DATABASE "{THROWAWAY_DB}"')
-        return f"postgresql+psycopg://{proc.user}@{proc.host}:{proc.port}/{THROWAWAY_DB}"
-    return f"sqlite:///{tmp_dir}/referral-test.db"
+        yield normalise_database_url(os.environ["TEST_DATABASE_URL"]) or ""
+    elif PLAN == "throwaway":
+        with pg_cluster.throwaway_cluster() as url:
+            yield url
+    else:
+        yield f"sqlite:///{tmp_dir}/referral-test.db"
 
 
 def _reset_schema() -> None:
@@ -88,21 +72,22 @@ def _reset_schema() -> None:
 
 
 @pytest.fixture(scope="session")
-def _app(request: pytest.FixtureRequest) -> Iterator[Flask]:
+def _app() -> Iterator[Flask]:
     tmp_dir = tempfile.mkdtemp(prefix="referral-test-")
-    app = create_app(
-        {
-            "APP_ENV": "testing",
-            "SQLALCHEMY_DATABASE_URI": _database_url(request, tmp_dir),
-            "SECRET_KEY": "test-secret-key-" + "x" * 32,
-            "JWT_SECRET_KEY": "test-jwt-secret-key-" + "x" * 32,
-        }
-    )
-    with app.app_context():
-        _reset_schema()
-        yield app
-        db.session.remove()
-        db.engine.dispose()
+    with _database_url(tmp_dir) as url:
+        app = create_app(
+            {
+                "APP_ENV": "testing",
+                "SQLALCHEMY_DATABASE_URI": url,
+                "SECRET_KEY": "test-secret-key-" + "x" * 32,
+                "JWT_SECRET_KEY": "test-jwt-secret-key-" + "x" * 32,
+            }
+        )
+        with app.app_context():
+            _reset_schema()
+            yield app
+            db.session.remove()
+            db.engine.dispose()
     shutil.rmtree(tmp_dir, ignore_errors=True)
 
 
