@@ -1,12 +1,11 @@
 """What must hold under load: one winner per code, a fixed number of queries, index-served lookups."""
 
-import threading
-
 import pytest
 from sqlalchemy import func, select, text
 
 from referral.extensions import db
 from referral.models import AuthSession, User
+from tests.conftest import run_together
 
 TOKEN = "/api/v1/auth/token"
 
@@ -14,19 +13,11 @@ TOKEN = "/api/v1/auth/token"
 @pytest.mark.committing
 def test_one_code_exchanged_from_many_threads_signs_in_exactly_once(app, api, postgres_only):
     code = api.request_code("+79991234567")
-    barrier = threading.Barrier(8)
-    statuses = []
 
     def exchange():
-        client = app.test_client()
-        barrier.wait()
-        statuses.append(client.post(TOKEN, json={"phone": "+79991234567", "code": code}).status_code)
+        return app.test_client().post(TOKEN, json={"phone": "+79991234567", "code": code}).status_code
 
-    threads = [threading.Thread(target=exchange) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(30)
+    statuses = run_together(*[exchange] * 8)
     assert sorted(statuses) == [201] + [401] * 7
     assert db.session.scalar(select(func.count()).select_from(User)) == 1
     assert db.session.scalar(select(func.count()).select_from(AuthSession)) == 1
@@ -34,19 +25,10 @@ def test_one_code_exchanged_from_many_threads_signs_in_exactly_once(app, api, po
 
 @pytest.mark.committing
 def test_concurrent_code_requests_for_one_phone_send_one_code(app, postgres_only):
-    barrier = threading.Barrier(6)
-    statuses = []
-
     def ask():
-        client = app.test_client()
-        barrier.wait()
-        statuses.append(client.post("/api/v1/auth/code", json={"phone": "+79991234567"}).status_code)
+        return app.test_client().post("/api/v1/auth/code", json={"phone": "+79991234567"}).status_code
 
-    threads = [threading.Thread(target=ask) for _ in range(6)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(30)
+    statuses = run_together(*[ask] * 6)
     assert sorted(statuses) == [202] + [429] * 5
 
 

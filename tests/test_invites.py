@@ -1,12 +1,11 @@
 """POST /api/v1/profile/invite: enter someone's invite code, once."""
 
-import threading
-
 import pytest
 from sqlalchemy import func, select
 
 from referral.extensions import db
 from referral.models import User
+from tests.conftest import run_together
 
 URL = "/api/v1/profile/invite"
 
@@ -138,7 +137,7 @@ def test_the_referral_counter_matches_the_rows(client, people):
 def test_concurrent_activations_by_one_user_have_exactly_one_winner(app, api, postgres_only):
     inviters = [api.sign_in(f"+7999100000{n}") for n in range(6)]
     me = api.sign_in("+79992000000")
-    results = run_together(
+    results = enter_together(
         app, [(me["headers"], {"invite_code": inviter["user"]["invite_code"]}) for inviter in inviters]
     )
     assert sorted(results) == [200] + [409] * 5
@@ -151,7 +150,7 @@ def test_two_users_entering_each_others_codes_at_once_never_make_a_loop(app, api
     for round_ in range(5):
         anna = api.sign_in(f"+79993{round_}00001")
         boris = api.sign_in(f"+79993{round_}00002")
-        results = run_together(
+        results = enter_together(
             app,
             [
                 (anna["headers"], {"invite_code": boris["user"]["invite_code"]}),
@@ -161,19 +160,10 @@ def test_two_users_entering_each_others_codes_at_once_never_make_a_loop(app, api
         assert sorted(results) == [200, 422]
 
 
-def run_together(app, calls):
-    """POST each (headers, body) to the invite endpoint from its own thread, all released at once."""
-    barrier = threading.Barrier(len(calls))
-    results = [None] * len(calls)
+def enter_together(app, calls):
+    """POST each (headers, body) to the invite endpoint at the same moment; their statuses."""
 
-    def call(index, headers, body):
-        client = app.test_client()
-        barrier.wait()
-        results[index] = client.post(URL, headers=headers, json=body).status_code
+    def call(headers, body):
+        return lambda: app.test_client().post(URL, headers=headers, json=body).status_code
 
-    threads = [threading.Thread(target=call, args=(i, *c)) for i, c in enumerate(calls)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(30)
-    return results
+    return run_together(*[call(headers, body) for headers, body in calls])
