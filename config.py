@@ -8,6 +8,7 @@ misconfigured production process refuse to start with one clear line.
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from typing import Any, ClassVar
 
@@ -61,6 +62,29 @@ def env_delay(name: str, default: tuple[float, float]) -> tuple[float, float]:
     return bounds
 
 
+def env_list(name: str, default: list[str]) -> list[str]:
+    """Comma-separated words, upper-cased (region codes)."""
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    return [word.strip().upper() for word in raw.split(",") if word.strip()]
+
+
+TEST_NUMBER = re.compile(r"^\+[1-9][0-9]{6,14}:[0-9]{4,8}$")
+
+
+def env_test_numbers(name: str) -> dict[str, str]:
+    """``+79990000001:1234,+79990000002:5678`` as ``{phone: code}``; phones in E.164."""
+    raw = os.environ.get(name, "")
+    numbers: dict[str, str] = {}
+    for pair in filter(None, (part.strip() for part in raw.split(","))):
+        if not TEST_NUMBER.match(pair):
+            raise ConfigError(f"{name} takes +E164:digits pairs separated by commas, not {pair!r}")
+        phone, code = pair.split(":")
+        numbers[phone] = code
+    return numbers
+
+
 class Config:
     """Defaults shared by every environment."""
 
@@ -78,6 +102,13 @@ class Config:
         self.OTP_MAX_ATTEMPTS = env_int("OTP_MAX_ATTEMPTS", 5)
         self.OTP_RESEND_SECONDS = env_int("OTP_RESEND_SECONDS", 60)
         self.OTP_DEBUG = env_bool("OTP_DEBUG", self.APP_ENV != "production")
+        self.OTP_MAX_SENDS_PER_HOUR = env_int("OTP_MAX_SENDS_PER_HOUR", 5)
+        self.OTP_MAX_SENDS_PER_DAY = env_int("OTP_MAX_SENDS_PER_DAY", 10)
+        self.OTP_LOCKOUT_FAILURES = env_int("OTP_LOCKOUT_FAILURES", 10)
+        self.OTP_LOCKOUT_SECONDS = env_int("OTP_LOCKOUT_SECONDS", 3600)
+        self.SMS_ALLOWED_REGIONS = env_list("SMS_ALLOWED_REGIONS", ["RU"])
+        self.TEST_PHONE_NUMBERS = env_test_numbers("TEST_PHONE_NUMBERS")
+        self.TEST_PHONE_NUMBERS_IN_PRODUCTION = env_bool("TEST_PHONE_NUMBERS_IN_PRODUCTION", False)
 
         self.SMS_BACKEND = env_str("SMS_BACKEND", "console") or "console"
         self.SMS_DELAY_SECONDS = env_delay("SMS_DELAY_SECONDS", (1.0, 2.0))
@@ -87,7 +118,15 @@ class Config:
         self.REFRESH_TOKEN_TTL_SECONDS = env_int("REFRESH_TOKEN_TTL_SECONDS", 2_592_000)
         self.DEFAULT_PHONE_REGION = (env_str("DEFAULT_PHONE_REGION", "RU") or "RU").upper()
         self.REDIS_URL = env_str("REDIS_URL") or None
+        # Flask-Limiter reads the RATELIMIT_* keys itself; the per-phone caps read RATELIMIT_ENABLED too.
         self.RATELIMIT_ENABLED = env_bool("RATELIMIT_ENABLED", True)
+        self.RATELIMIT_STORAGE_URI = self.REDIS_URL or "memory://"
+        self.RATELIMIT_KEY_PREFIX = env_str("RATELIMIT_KEY_PREFIX", "referral") or "referral"
+        self.RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True  # Redis down: limit per process rather than not at all
+        self.RATELIMIT_HEADERS_ENABLED = False  # errors.py sets Retry-After on the 429 itself
+        self.RATELIMIT_AUTH_CODE = env_str("RATELIMIT_AUTH_CODE", "5 per minute;30 per hour;100 per day")
+        self.RATELIMIT_AUTH_TOKEN = env_str("RATELIMIT_AUTH_TOKEN", "20 per minute;200 per hour;1000 per day")
+        self.TRUSTED_PROXIES = env_int("TRUSTED_PROXIES", 0)
         self.HOST = env_str("HOST", "127.0.0.1")
         self.PORT = env_int("PORT", 5000)
 
@@ -117,6 +156,11 @@ class Config:
                 raise ConfigError(f"{name} must be at least 1")
         if self.OTP_RESEND_SECONDS < 0:
             raise ConfigError("OTP_RESEND_SECONDS must not be negative")
+        for name in ("OTP_MAX_SENDS_PER_HOUR", "OTP_MAX_SENDS_PER_DAY", "OTP_LOCKOUT_FAILURES", "OTP_LOCKOUT_SECONDS"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be at least 1")
+        if self.TRUSTED_PROXIES < 0:
+            raise ConfigError("TRUSTED_PROXIES must not be negative")
         if self.SMS_BACKEND not in {"console", "memory"}:
             raise ConfigError(f"SMS_BACKEND must be console or memory, not {self.SMS_BACKEND!r}")
 
@@ -154,6 +198,11 @@ class Production(Config):
             raise ConfigError("OTP_DEBUG must be off in production: it would hand out login codes")
         if self.SMS_BACKEND == "memory":
             raise ConfigError("SMS_BACKEND=memory delivers nothing and is refused in production")
+        if self.TEST_PHONE_NUMBERS and not self.TEST_PHONE_NUMBERS_IN_PRODUCTION:
+            raise ConfigError(
+                "TEST_PHONE_NUMBERS sign in with fixed codes; in production set TEST_PHONE_NUMBERS_IN_PRODUCTION=true "
+                "to allow them on purpose"
+            )
 
 
 ENVIRONMENTS: dict[str, type[Config]] = {

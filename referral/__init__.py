@@ -41,6 +41,7 @@ def register_extensions(app: Flask) -> None:
     from referral import models  # noqa: F401  (the tables must be known to Flask-Migrate)
     from referral.database import configure_sqlite
     from referral.extensions import api, db, jwt, migrate
+    from referral.limits import init_limits
     from referral.sessions import register_token_loaders
     from referral.sms import init_sms
 
@@ -54,6 +55,7 @@ def register_extensions(app: Flask) -> None:
     api.init_app(app, spec_kwargs={"servers": [{"url": "/"}]})
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"})
     init_sms(app)
+    init_limits(app)
 
 
 def register_blueprints(app: Flask) -> None:

@@ -12,11 +12,14 @@ from typing import Any
 
 from flask import Flask, Response, json
 from flask_jwt_extended import JWTManager
+from flask_limiter.errors import RateLimitExceeded
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from werkzeug.exceptions import HTTPException
 
 from referral import exceptions as domain
+from referral import limits
+from referral.audit import security_event
 from referral.extensions import db
 from referral.phones import INVALID_PHONE_MESSAGE
 from referral.sms import SmsQueueFull
@@ -37,6 +40,9 @@ STATUS_OF_DOMAIN_ERROR: dict[type[domain.DomainError], int] = {
     domain.PhoneTaken: 409,
     domain.PhoneUnchanged: 422,
     domain.TokenRevoked: 401,
+    domain.RateLimited: 429,
+    domain.PhoneRegionNotAllowed: 422,
+    domain.DomainError: 422,
 }
 
 CODE_OF_HTTP_STATUS = {
@@ -106,8 +112,9 @@ def handle_http_exception(error: HTTPException) -> Response:
     headers = {}
     if status == 405:
         headers = {k: v for k, v in error.get_headers() if k == "Allow"}
-    if retry_after := getattr(error, "retry_after", None):
-        headers["Retry-After"] = str(retry_after)
+    if isinstance(error, RateLimitExceeded):
+        headers["Retry-After"] = str(limits.retry_after())
+        security_event("ip_rate_limited", limit=str(error.limit.limit))
     errors = None
     if status == 422:
         errors = _field_errors(getattr(error, "data", {}).get("messages", {}))
@@ -118,7 +125,7 @@ def handle_http_exception(error: HTTPException) -> Response:
 def handle_domain_error(error: domain.DomainError) -> Response:
     _rollback()
     headers = {"Retry-After": str(error.retry_after)} if error.retry_after else {}
-    status = STATUS_OF_DOMAIN_ERROR.get(type(error), 422)
+    status = next(STATUS_OF_DOMAIN_ERROR[kind] for kind in type(error).__mro__ if kind in STATUS_OF_DOMAIN_ERROR)
     if status == 401:
         headers["WWW-Authenticate"] = 'Bearer error="invalid_token"' if error.code.startswith("token_") else "Bearer"
     return problem(status, error.code, error.detail, headers=headers, **error.extra)

@@ -71,3 +71,21 @@ class PhoneUnchanged(DomainError):
 class TokenRevoked(DomainError):
     code = "token_revoked"
     detail = "This session has ended. Sign in again."
+
+
+class RateLimited(DomainError):
+    code = "rate_limited"
+    detail = "Too many requests. Try again later."
+
+
+class SendLimitReached(RateLimited):
+    detail = "This number has been sent too many codes. Try again later."
+
+
+class PhoneLocked(RateLimited):
+    detail = "Too many wrong codes for this number. It is locked for a while."
+
+
+class PhoneRegionNotAllowed(DomainError):
+    code = "phone_region_not_allowed"
+    detail = "We do not send codes to numbers of this country."

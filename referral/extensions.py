@@ -1,6 +1,8 @@
 """The extension objects, bound to no app: ``create_app`` binds them."""
 
 from flask_jwt_extended import JWTManager
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import MetaData
@@ -26,3 +28,5 @@ db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
 jwt = JWTManager()
 api = ProblemApi()
+# Keyed by client IP; behind TRUSTED_PROXIES hops, ProxyFix has already put the real one in remote_addr.
+limiter = Limiter(key_func=get_remote_address)

@@ -116,3 +116,26 @@ class AuthSession(db.Model):  # type: ignore[name-defined,misc]
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     user: Mapped[User] = relationship(lazy="joined", innerjoin=True)
+
+
+class SmsSend(db.Model):  # type: ignore[name-defined,misc]
+    """One code sent to a phone: the history the hourly and daily caps count."""
+
+    __tablename__ = "sms_sends"
+    __table_args__ = (Index("ix_sms_sends_phone_sent_at", "phone", "sent_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    phone: Mapped[str] = mapped_column(String(PHONE_LENGTH))
+    purpose: Mapped[str] = mapped_column(String(16))
+    sent_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=now, index=True)
+
+
+class PhoneLockout(db.Model):  # type: ignore[name-defined,misc]
+    """Consecutive wrong codes for a phone, across codes, and the lock they earned."""
+
+    __tablename__ = "phone_lockouts"
+    __table_args__ = (CheckConstraint("failures >= 0", name="failures_not_negative"),)
+
+    phone: Mapped[str] = mapped_column(String(PHONE_LENGTH), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())

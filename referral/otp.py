@@ -12,7 +12,8 @@ from datetime import datetime, timedelta
 from flask import current_app
 from sqlalchemy import select, update
 
-from referral import clock
+from referral import clock, defences
+from referral.audit import security_event
 from referral.database import upsert
 from referral.exceptions import CodeAttemptsExceeded, CodeExpired, CodeInvalid, CodeResendTooSoon
 from referral.extensions import db
@@ -39,13 +40,20 @@ class IssuedCode:
 def issue_code(phone: str, purpose: str, user_id: int | None = None) -> IssuedCode:
     """Create a code for ``phone`` (replacing any earlier one), hand it to the SMS sender and commit.
 
-    The replacement is one ``INSERT ... ON CONFLICT DO UPDATE ... WHERE`` the earlier code is older than
-    ``OTP_RESEND_SECONDS``, so two requests at once cannot both send.
+    The defences come first: the region, the lockout, and (unless ``RATELIMIT_ENABLED`` is off) the hourly and
+    daily caps, counted while other sends to the phone wait. The replacement itself is one ``INSERT ... ON
+    CONFLICT DO UPDATE ... WHERE`` the earlier code is older than ``OTP_RESEND_SECONDS``. Test numbers get
+    their fixed code, send nothing, and so skip the region check and the send caps.
     """
     config = current_app.config
     now = clock.utcnow()
     ttl, resend = config["OTP_TTL_SECONDS"], config["OTP_RESEND_SECONDS"]
-    code = "".join(secrets.choice("0123456789") for _ in range(config["OTP_LENGTH"]))
+    test_code = defences.test_code_for(phone)
+    if test_code is None:
+        defences.check_region(phone)
+    defences.serialise_phone(phone)
+    defences.check_lockout(phone, now)
+    code = test_code or "".join(secrets.choice("0123456789") for _ in range(config["OTP_LENGTH"]))
     fresh = {
         "user_id": user_id,
         "code_hash": hash_code(purpose, phone, code),
@@ -58,24 +66,30 @@ def issue_code(phone: str, purpose: str, user_id: int | None = None) -> IssuedCo
     statement = statement.on_conflict_do_update(
         index_elements=[LoginCode.purpose, LoginCode.phone],
         set_=fresh,
-        where=LoginCode.created_at <= now - timedelta(seconds=resend),
+        where=None if test_code else LoginCode.created_at <= now - timedelta(seconds=resend),
     ).returning(LoginCode.id)
     if db.session.execute(statement).first() is None:
         db.session.rollback()
         raise CodeResendTooSoon(retry_after=seconds_until_resend(phone, purpose, now))
-    send_sms(phone, MESSAGES[purpose].format(code=code, minutes=math.ceil(ttl / 60)))
+    if test_code is None:
+        if config["RATELIMIT_ENABLED"]:
+            defences.check_send_caps(phone, now)
+        defences.record_send(phone, purpose, now)
+        send_sms(phone, MESSAGES[purpose].format(code=code, minutes=math.ceil(ttl / 60)))
     db.session.commit()
+    security_event("code_requested", phone, purpose=purpose, test_number=test_code is not None)
     return IssuedCode(phone=phone, code=code, expires_in=ttl, resend_in=resend)
 
 
 def consume_code(phone: str, code: str, purpose: str, user_id: int | None = None) -> None:
     """Spend the live code for ``phone`` if ``code`` matches, inside the caller's transaction.
 
-    The caller commits (the code is spent) or rolls back (it is not). A wrong code is counted and committed
-    at once, whatever the caller does next.
+    The caller commits (the code is spent) or rolls back (it is not). A wrong code is counted, against the
+    code and against the phone's run of failures, and committed at once, whatever the caller does next.
     """
     max_attempts = current_app.config["OTP_MAX_ATTEMPTS"]
     now = clock.utcnow()
+    defences.check_lockout(phone, now)
     row = db.session.scalars(
         select(LoginCode).where(LoginCode.purpose == purpose, LoginCode.phone == phone)
     ).one_or_none()
@@ -90,7 +104,9 @@ def consume_code(phone: str, code: str, purpose: str, user_id: int | None = None
             .values(attempts=LoginCode.attempts + 1)
             .returning(LoginCode.attempts)
         )
+        defences.record_failure(phone, now)
         db.session.commit()
+        security_event("code_wrong", phone, purpose=purpose, attempts=attempts)
         if attempts is None:
             raise CodeAttemptsExceeded(retry_after=_retry_after(row.created_at, now))
         raise CodeInvalid(attempts_left=max_attempts - attempts)
@@ -102,6 +118,7 @@ def consume_code(phone: str, code: str, purpose: str, user_id: int | None = None
     )
     if spent is None:  # another request spent it first
         raise CodeExpired
+    defences.clear_failures(phone)
 
 
 def hash_code(purpose: str, phone: str, code: str) -> str:

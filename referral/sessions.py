@@ -7,7 +7,6 @@ spent one again means it was stolen or replayed, and ends the whole session.
 
 from __future__ import annotations
 
-import logging
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
@@ -18,11 +17,10 @@ from flask_jwt_extended import JWTManager, create_access_token, create_refresh_t
 from sqlalchemy import update
 
 from referral import clock
+from referral.audit import security_event
 from referral.exceptions import TokenRevoked
 from referral.extensions import db
 from referral.models import AuthSession, User
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -65,9 +63,8 @@ def rotate_session(session_id: str, refresh_jti: str) -> TokenPair:
         .returning(AuthSession.user_id)
     )
     if user_id is None:
-        revoked = revoke_session(session_id)
-        if revoked:
-            log.warning("security: refresh token reused; session %s revoked", session_id)
+        if revoke_session(session_id):
+            security_event("refresh_token_reused", session=session_id)
         raise TokenRevoked
     db.session.commit()
     return _token_pair(user_id, session_id, new_jti)

@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from referral import invites, otp, sessions
+from referral.audit import security_event
 from referral.exceptions import PhoneTaken, PhoneUnchanged
 from referral.extensions import db
 from referral.models import User
@@ -101,7 +102,7 @@ def confirm_phone_change(user: User, new_phone: str, code: str) -> SignIn:
     sessions.revoke_user_sessions(user.id)
     tokens = sessions.start_session(user)
     db.session.commit()
-    log.info("security: user %s changed phone %s -> %s", user.id, mask_phone(old_phone), mask_phone(new_phone))
+    security_event("phone_changed", new_phone, user=user.id, old_phone=mask_phone(old_phone))
     return SignIn(tokens=tokens, profile=profile_of(user), created=False)
 
 

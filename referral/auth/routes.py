@@ -10,6 +10,7 @@ from flask_smorest import Blueprint
 from referral import otp, sessions, users
 from referral.api import BEARER_AUTH, problems
 from referral.auth.schemas import CodeRequestSchema, TokenRequestSchema
+from referral.limits import check_code_limit, send_code_limit
 from referral.schemas import CodeSentSchema, SignInSchema, TokenPairSchema, code_sent
 
 blp = Blueprint("auth", __name__, url_prefix="/api/v1/auth", description="Sign in with a phone number and an SMS code.")
@@ -19,15 +20,23 @@ INVITE_ERRORS = {404: "invite_code_not_found", 409: "invite_already_activated"}
 
 
 @blp.route("/code", methods=["POST"])
+@send_code_limit
 @blp.arguments(CodeRequestSchema, example={"phone": "+7 999 123-45-67"})
 @blp.response(202, CodeSentSchema)
-@problems(blp, {422: "invalid_phone, validation_error", 429: "code_resend_too_soon, rate_limited"})
+@problems(
+    blp,
+    {
+        422: "invalid_phone, phone_region_not_allowed, validation_error",
+        429: "code_resend_too_soon, rate_limited (per-IP or per-phone hourly/daily cap, or a locked phone)",
+    },
+)
 def request_login_code(args: dict[str, Any]) -> dict[str, Any]:
     """Send a login code by SMS (the same answer whether or not the phone is registered)."""
     return code_sent(otp.issue_code(args["phone"], otp.LOGIN))
 
 
 @blp.route("/token", methods=["POST"])
+@check_code_limit
 @blp.arguments(TokenRequestSchema, example={"phone": "+79991234567", "code": "1234", "invite_code": "Zy8WqP"})
 @blp.response(200, SignInSchema, description="Signed in.")
 @blp.alt_response(201, schema=SignInSchema, description="Signed up: this request created the user.", success=True)
@@ -36,7 +45,7 @@ def request_login_code(args: dict[str, Any]) -> dict[str, Any]:
     {
         401: "code_invalid (with attempts_left), code_expired",
         422: "invalid_phone, validation_error, invite_code_own, invite_cycle",
-        429: "code_attempts_exceeded, rate_limited",
+        429: "code_attempts_exceeded, rate_limited (per-IP cap, or the phone is locked after wrong codes)",
         **INVITE_ERRORS,
     },
 )

@@ -9,6 +9,7 @@ from flask_smorest import Blueprint
 
 from referral import invites, users
 from referral.api import BEARER_AUTH, problems
+from referral.limits import check_code_limit, send_code_limit
 from referral.profile.schemas import (
     InviteSchema,
     NamesSchema,
@@ -76,6 +77,7 @@ def list_referrals(args: dict[str, Any]) -> invites.ReferralPage:
 
 
 @blp.route("/phone", methods=["POST"])
+@send_code_limit
 @jwt_required()
 @blp.doc(security=BEARER_AUTH)
 @blp.arguments(PhoneChangeSchema, example={"phone": "+79997654321"})
@@ -85,7 +87,7 @@ def list_referrals(args: dict[str, Any]) -> invites.ReferralPage:
     {
         **TOKEN_ERRORS,
         409: "phone_taken",
-        422: "invalid_phone, phone_unchanged, validation_error",
+        422: "invalid_phone, phone_region_not_allowed, phone_unchanged, validation_error",
         429: "code_resend_too_soon, rate_limited",
     },
 )
@@ -95,6 +97,7 @@ def request_phone_change(args: dict[str, str]) -> dict[str, Any]:
 
 
 @blp.route("/phone/confirm", methods=["POST"])
+@check_code_limit
 @jwt_required()
 @blp.doc(security=BEARER_AUTH)
 @blp.arguments(PhoneConfirmSchema, example={"phone": "+79997654321", "code": "1234"})
@@ -105,7 +108,7 @@ def request_phone_change(args: dict[str, str]) -> dict[str, Any]:
         401: "code_invalid, code_expired, token_missing, token_invalid, token_expired, token_revoked",
         409: "phone_taken",
         422: "invalid_phone, validation_error",
-        429: "code_attempts_exceeded",
+        429: "code_attempts_exceeded, rate_limited",
     },
 )
 def confirm_phone_change(args: dict[str, str]) -> users.SignIn:
