@@ -85,6 +85,15 @@ def env_test_numbers(name: str) -> dict[str, str]:
     return numbers
 
 
+# Each backend, with the settings it cannot work without.
+SMS_BACKENDS: dict[str, tuple[str, ...]] = {
+    "console": (),
+    "memory": (),
+    "twilio": ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_FROM"),
+    "smsru": ("SMSRU_API_ID",),
+}
+
+
 class Config:
     """Defaults shared by every environment."""
 
@@ -110,9 +119,18 @@ class Config:
         self.TEST_PHONE_NUMBERS = env_test_numbers("TEST_PHONE_NUMBERS")
         self.TEST_PHONE_NUMBERS_IN_PRODUCTION = env_bool("TEST_PHONE_NUMBERS_IN_PRODUCTION", False)
 
-        self.SMS_BACKEND = env_str("SMS_BACKEND", "console") or "console"
+        self.SMS_BACKEND = (env_str("SMS_BACKEND", "console") or "console").lower()
         self.SMS_DELAY_SECONDS = env_delay("SMS_DELAY_SECONDS", (1.0, 2.0))
-        self.SMS_QUEUE_SIZE = env_int("SMS_QUEUE_SIZE", 1000)
+        self.SMS_QUEUE_SIZE = env_int("SMS_QUEUE_SIZE", 10_000)
+        self.SMS_WORKERS = env_int("SMS_WORKERS", 16)
+        self.SMS_TIMEOUT_SECONDS = env_int("SMS_TIMEOUT_SECONDS", 10)
+        self.TWILIO_ACCOUNT_SID = env_str("TWILIO_ACCOUNT_SID", "")
+        self.TWILIO_AUTH_TOKEN = env_str("TWILIO_AUTH_TOKEN", "")
+        self.TWILIO_FROM = env_str("TWILIO_FROM", "")  # a number, or a Messaging Service SID (MG...)
+        self.TWILIO_BASE_URL = env_str("TWILIO_BASE_URL", "https://api.twilio.com")
+        self.SMSRU_API_ID = env_str("SMSRU_API_ID", "")
+        self.SMSRU_FROM = env_str("SMSRU_FROM") or None
+        self.SMSRU_BASE_URL = env_str("SMSRU_BASE_URL", "https://sms.ru")
 
         self.ACCESS_TOKEN_TTL_SECONDS = env_int("ACCESS_TOKEN_TTL_SECONDS", 900)
         self.REFRESH_TOKEN_TTL_SECONDS = env_int("REFRESH_TOKEN_TTL_SECONDS", 2_592_000)
@@ -161,8 +179,13 @@ class Config:
                 raise ConfigError(f"{name} must be at least 1")
         if self.TRUSTED_PROXIES < 0:
             raise ConfigError("TRUSTED_PROXIES must not be negative")
-        if self.SMS_BACKEND not in {"console", "memory"}:
-            raise ConfigError(f"SMS_BACKEND must be console or memory, not {self.SMS_BACKEND!r}")
+        if self.SMS_BACKEND not in SMS_BACKENDS:
+            raise ConfigError(f"SMS_BACKEND must be one of {', '.join(SMS_BACKENDS)}, not {self.SMS_BACKEND!r}")
+        for name in SMS_BACKENDS[self.SMS_BACKEND]:
+            if not getattr(self, name):
+                raise ConfigError(f"SMS_BACKEND={self.SMS_BACKEND} needs {name}")
+        if self.SMS_WORKERS < 1 or self.SMS_QUEUE_SIZE < 1 or self.SMS_TIMEOUT_SECONDS < 1:
+            raise ConfigError("SMS_WORKERS, SMS_QUEUE_SIZE and SMS_TIMEOUT_SECONDS must be at least 1")
 
     def as_dict(self) -> dict[str, Any]:
         names = {name for name in dir(self) if name.isupper()}
@@ -196,8 +219,11 @@ class Production(Config):
             raise ConfigError("DATABASE_URL must be a PostgreSQL URL (postgresql+psycopg://...) in production")
         if self.OTP_DEBUG:
             raise ConfigError("OTP_DEBUG must be off in production: it would hand out login codes")
-        if self.SMS_BACKEND == "memory":
-            raise ConfigError("SMS_BACKEND=memory delivers nothing and is refused in production")
+        if self.SMS_BACKEND in {"memory", "console"}:
+            raise ConfigError(
+                f"SMS_BACKEND={self.SMS_BACKEND} delivers nothing (and console logs the codes); "
+                "use twilio or smsru in production"
+            )
         if self.TEST_PHONE_NUMBERS and not self.TEST_PHONE_NUMBERS_IN_PRODUCTION:
             raise ConfigError(
                 "TEST_PHONE_NUMBERS sign in with fixed codes; in production set TEST_PHONE_NUMBERS_IN_PRODUCTION=true "

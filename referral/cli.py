@@ -2,22 +2,32 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import click
-from flask import Flask
+from flask import Flask, current_app
 from flask.cli import AppGroup
-from sqlalchemy import delete, or_
+from rq import SimpleWorker
+from sqlalchemy import delete, func, or_, select
 
 from referral import clock
 from referral.extensions import db
-from referral.models import AuthSession, LoginCode
+from referral.models import AuthSession, LoginCode, SmsSend
+from referral.phones import mask_phone
+from referral.sms.delivery import EXTENSION_KEY
+from referral.sms.dispatch import RqDispatcher
+
+SMS_STATUSES = ("queued", "sent", "retrying", "failed")
 
 maintenance = AppGroup("maintenance", help="Keep the database tidy.")
 
 
 @maintenance.command("purge")
 def purge() -> None:
-    """Delete expired login codes and sessions that have expired or were revoked."""
+    """Delete expired login codes, sessions that have expired or were revoked, and week-old SMS records."""
     now = clock.utcnow()
+    # The send caps look back one day; status keeps a week for `flask sms status --hours`.
+    db.session.execute(delete(SmsSend).where(SmsSend.sent_at <= now - timedelta(days=7)))
     codes = db.session.execute(delete(LoginCode).where(LoginCode.expires_at <= now))
     sessions = db.session.execute(
         delete(AuthSession).where(or_(AuthSession.expires_at <= now, AuthSession.revoked_at.is_not(None)))
@@ -26,5 +36,51 @@ def purge() -> None:
     click.echo(f"purged {codes.rowcount} login codes and {sessions.rowcount} sessions")  # type: ignore[attr-defined]
 
 
+sms = AppGroup("sms", help="SMS delivery: the worker and what it has done.")
+
+
+@sms.command("worker")
+@click.option("--burst", is_flag=True, help="Deliver what is queued now, then exit.")
+def sms_worker(burst: bool) -> None:
+    """Deliver queued codes from Redis (REDIS_URL); run as many as the gateway's latency calls for."""
+    dispatcher = current_app.extensions[EXTENSION_KEY]
+    if not isinstance(dispatcher, RqDispatcher):
+        raise click.ClickException(
+            "no queue to work on: without REDIS_URL (or with SMS_BACKEND=memory) codes are delivered by threads "
+            "inside each app process"
+        )
+    worker = SimpleWorker([dispatcher.queue], connection=dispatcher.connection)
+    worker.work(burst=burst, with_scheduler=not burst, logging_level=current_app.config["LOG_LEVEL"])
+
+
+@sms.command("status")
+@click.option("--hours", default=24, show_default=True, help="How far back to look.")
+def sms_status(hours: int) -> None:
+    """Codes sent in the last HOURS by delivery status, the latest failures, and the Redis queue."""
+    since = clock.utcnow() - timedelta(hours=hours)
+    counts = dict(
+        db.session.execute(
+            select(SmsSend.status, func.count()).where(SmsSend.sent_at > since).group_by(SmsSend.status)
+        ).all()
+    )
+    click.echo(f"last {hours} h: " + ", ".join(f"{status} {counts.get(status, 0)}" for status in SMS_STATUSES))
+    failures = db.session.scalars(
+        select(SmsSend)
+        .where(SmsSend.sent_at > since, SmsSend.status.in_(["failed", "retrying"]))
+        .order_by(SmsSend.sent_at.desc())
+        .limit(10)
+    ).all()
+    for send in failures:
+        click.echo(
+            f"  {send.sent_at:%Y-%m-%d %H:%M:%S} {mask_phone(send.phone)} {send.status} "
+            f"after {send.attempts} attempt(s): {send.last_error}"
+        )
+    dispatcher = current_app.extensions[EXTENSION_KEY]
+    if isinstance(dispatcher, RqDispatcher):
+        failed = dispatcher.queue.failed_job_registry.count
+        click.echo(f"redis queue '{dispatcher.queue.name}': {dispatcher.queue.count} waiting, {failed} failed jobs")
+
+
 def register_cli(app: Flask) -> None:
     app.cli.add_command(maintenance)
+    app.cli.add_command(sms)

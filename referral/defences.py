@@ -61,8 +61,12 @@ def check_send_caps(phone: str, now: datetime) -> None:
     raise SendLimitReached(retry_after=_seconds(wait))
 
 
-def record_send(phone: str, purpose: str, now: datetime) -> None:
-    db.session.add(SmsSend(phone=phone, purpose=purpose, sent_at=now))
+def record_send(phone: str, purpose: str, now: datetime) -> SmsSend:
+    """The send, counted by the caps and tracked to delivery; flushed, so it has its id."""
+    send = SmsSend(phone=phone, purpose=purpose, sent_at=now)
+    db.session.add(send)
+    db.session.flush()
+    return send
 
 
 def check_lockout(phone: str, now: datetime) -> None:

@@ -128,6 +128,11 @@ class SmsSend(db.Model):  # type: ignore[name-defined,misc]
     phone: Mapped[str] = mapped_column(String(PHONE_LENGTH))
     purpose: Mapped[str] = mapped_column(String(16))
     sent_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=now, index=True)
+    # queued -> sent, or -> retrying -> ... -> sent | failed: what `flask sms status` reports.
+    status: Mapped[str] = mapped_column(String(16), default="queued", server_default="queued", index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    last_error: Mapped[str | None] = mapped_column(String(200))
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class PhoneLockout(db.Model):  # type: ignore[name-defined,misc]

@@ -10,15 +10,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 
 from referral import clock, defences
 from referral.audit import security_event
 from referral.database import upsert
 from referral.exceptions import CodeAttemptsExceeded, CodeExpired, CodeInvalid, CodeResendTooSoon
 from referral.extensions import db
-from referral.models import LoginCode
-from referral.sms import send_sms
+from referral.models import LoginCode, SmsSend
+from referral.sms import SmsQueueFull, ensure_room, send_sms
 
 LOGIN = "login"
 PHONE_CHANGE = "phone_change"
@@ -71,14 +71,33 @@ def issue_code(phone: str, purpose: str, user_id: int | None = None) -> IssuedCo
     if db.session.execute(statement).first() is None:
         db.session.rollback()
         raise CodeResendTooSoon(retry_after=seconds_until_resend(phone, purpose, now))
+    send = None
     if test_code is None:
         if config["RATELIMIT_ENABLED"]:
             defences.check_send_caps(phone, now)
-        defences.record_send(phone, purpose, now)
-        send_sms(phone, MESSAGES[purpose].format(code=code, minutes=math.ceil(ttl / 60)))
+        send = defences.record_send(phone, purpose, now)
+        ensure_room()
+    send_id = send.id if send is not None else None
     db.session.commit()
+    if send_id is not None:
+        _hand_to_sender(send_id, phone, MESSAGES[purpose].format(code=code, minutes=math.ceil(ttl / 60)), purpose)
     security_event("code_requested", phone, purpose=purpose, test_number=test_code is not None)
     return IssuedCode(phone=phone, code=code, expires_in=ttl, resend_in=resend)
+
+
+def _hand_to_sender(send_id: int, phone: str, text: str, purpose: str) -> None:
+    """After the commit, so that the delivery worker finds the row. If the queue refuses the message after
+    all (Redis went away), the code is withdrawn, so the caller may ask again at once instead of waiting out a
+    resend interval for a code that never came."""
+    try:
+        send_sms(send_id, phone, text)
+    except SmsQueueFull:
+        db.session.execute(delete(LoginCode).where(LoginCode.purpose == purpose, LoginCode.phone == phone))
+        db.session.execute(
+            update(SmsSend).where(SmsSend.id == send_id).values(status="failed", last_error="could not be queued")
+        )
+        db.session.commit()
+        raise
 
 
 def consume_code(phone: str, code: str, purpose: str, user_id: int | None = None) -> None:

@@ -4,7 +4,7 @@ import pytest
 from sqlalchemy import select
 
 from referral.extensions import db
-from referral.models import LoginCode
+from referral.models import LoginCode, SmsSend
 
 URL = "/api/v1/auth/code"
 
@@ -125,14 +125,35 @@ def test_the_resend_interval_is_per_phone(client):
 
 
 def test_a_full_sms_queue_answers_503_and_keeps_no_code(client, app, monkeypatch):
-    from referral.sms import SmsQueueFull
-
-    def full(phone, text):
-        raise SmsQueueFull
-
-    monkeypatch.setattr(app.extensions["referral.sms"], "submit", full)
+    monkeypatch.setattr(app.extensions["referral.sms"], "has_room", lambda: False)
     response = client.post(URL, json={"phone": "+79991234567"})
     assert response.status_code == 503
     assert response.json["code"] == "service_unavailable"
     assert "Retry-After" in response.headers
     assert db.session.scalar(select(db.func.count()).select_from(LoginCode)) == 0
+    assert db.session.scalar(select(db.func.count()).select_from(SmsSend)) == 0
+
+
+def test_a_queue_that_refuses_after_the_commit_withdraws_the_code(client, app, monkeypatch, sms):
+    from referral.sms import SmsQueueFull
+
+    dispatcher = app.extensions["referral.sms"]
+
+    def refuse(send_id, phone, text):
+        raise SmsQueueFull
+
+    monkeypatch.setattr(dispatcher, "submit", refuse)
+    response = client.post(URL, json={"phone": "+79991234567"})
+    assert response.status_code == 503
+    assert db.session.scalar(select(db.func.count()).select_from(LoginCode)) == 0
+    assert db.session.scalars(select(SmsSend.status)).one() == "failed"
+    monkeypatch.undo()
+    assert client.post(URL, json={"phone": "+79991234567"}).status_code == 202  # no resend wait
+    assert len(sms) == 1
+
+
+def test_a_delivered_code_is_recorded_as_sent(client):
+    client.post(URL, json={"phone": "+79991234567"})
+    send = db.session.scalars(select(SmsSend)).one()
+    assert (send.status, send.attempts, send.purpose) == ("sent", 1, "login")
+    assert send.delivered_at is not None

@@ -16,12 +16,27 @@ PROD_ENV = {
     "DATABASE_URL": "postgresql://app:pw@db/referral",
     "SECRET_KEY": GOOD_SECRET,
     "JWT_SECRET_KEY": GOOD_SECRET,
+    "SMS_BACKEND": "smsru",
+    "SMSRU_API_ID": "test-api-id",
 }
 
 
 @pytest.fixture
 def environ(monkeypatch):
-    for name in ("APP_ENV", "DATABASE_URL", "SECRET_KEY", "JWT_SECRET_KEY", "OTP_DEBUG", "OTP_LENGTH"):
+    for name in (
+        "APP_ENV",
+        "DATABASE_URL",
+        "SECRET_KEY",
+        "JWT_SECRET_KEY",
+        "OTP_DEBUG",
+        "OTP_LENGTH",
+        "SMS_BACKEND",
+        "SMSRU_API_ID",
+        "TWILIO_ACCOUNT_SID",
+        "TWILIO_AUTH_TOKEN",
+        "TWILIO_FROM",
+        "TEST_PHONE_NUMBERS",
+    ):
         monkeypatch.delenv(name, raising=False)
 
     def set_env(**values):
@@ -98,11 +113,37 @@ def test_a_good_production_configuration_loads(environ):
         ({"SECRET_KEY": "short"}, "SECRET_KEY"),
         ({"JWT_SECRET_KEY": ""}, "JWT_SECRET_KEY"),
         ({"OTP_DEBUG": "true"}, "OTP_DEBUG"),
+        ({"SMS_BACKEND": "console"}, "SMS_BACKEND=console"),
+        ({"SMS_BACKEND": "memory"}, "SMS_BACKEND=memory"),
+        ({"SMSRU_API_ID": ""}, "SMSRU_API_ID"),
+        ({"TEST_PHONE_NUMBERS": "+79990000001:1234"}, "TEST_PHONE_NUMBERS_IN_PRODUCTION"),
     ],
 )
 def test_production_refuses_a_bad_configuration(environ, change, message):
     environ(**(PROD_ENV | change))
     with pytest.raises(ConfigError, match=message):
+        load_config()
+
+
+def test_production_may_allow_test_numbers_on_purpose(environ):
+    environ(**PROD_ENV, TEST_PHONE_NUMBERS="+79990000001:1234", TEST_PHONE_NUMBERS_IN_PRODUCTION="true")
+    assert load_config().TEST_PHONE_NUMBERS == {"+79990000001": "1234"}
+
+
+@pytest.mark.parametrize("value", ["79990000001:1234", "+79990000001", "+79990000001:12", "+79990000001:abcd"])
+def test_malformed_test_numbers_are_refused(environ, value):
+    environ(TEST_PHONE_NUMBERS=value)
+    with pytest.raises(ConfigError, match="TEST_PHONE_NUMBERS"):
+        load_config()
+
+
+@pytest.mark.parametrize(
+    "backend, needs",
+    [("twilio", "TWILIO_ACCOUNT_SID"), ("smsru", "SMSRU_API_ID")],
+)
+def test_a_gateway_backend_needs_its_credentials(environ, backend, needs):
+    environ(SMS_BACKEND=backend)
+    with pytest.raises(ConfigError, match=needs):
         load_config()
 
 

@@ -1,36 +1,79 @@
 """SMS delivery: senders behind one small interface, and a dispatcher that keeps them off the request path.
 
-``send_sms`` is what the domain calls. It hands the message to the app's dispatcher and returns at once; the
-dispatcher delivers it in the background (console sender) or inline (memory sender, for tests).
+``send_sms`` is what the domain calls once the code is committed; ``ensure_room`` is asked before, so that a
+request the dispatcher cannot take fails whole (503) instead of promising a code that never comes.
 """
 
 from __future__ import annotations
 
 from flask import Flask, current_app
 
-from referral.sms.dispatch import BackgroundDispatcher, Dispatcher, InlineDispatcher, SmsQueueFull
-from referral.sms.senders import ConsoleSender, MemorySender, SmsSender
+from referral.sms.delivery import EXTENSION_KEY
+from referral.sms.dispatch import BackgroundDispatcher, Dispatcher, InlineDispatcher, RqDispatcher, SmsQueueFull
+from referral.sms.senders import (
+    ConsoleSender,
+    MemorySender,
+    SmsGatewayError,
+    SmsRuSender,
+    SmsSender,
+    TwilioSender,
+)
 
-__all__ = ["ConsoleSender", "MemorySender", "SmsQueueFull", "SmsSender", "init_sms", "send_sms", "outbox"]
+__all__ = [
+    "ConsoleSender",
+    "MemorySender",
+    "SmsGatewayError",
+    "SmsQueueFull",
+    "SmsRuSender",
+    "SmsSender",
+    "TwilioSender",
+    "ensure_room",
+    "init_sms",
+    "outbox",
+    "send_sms",
+]
 
-EXTENSION_KEY = "referral.sms"
+
+def build_sender(config: dict) -> SmsSender:  # type: ignore[type-arg]
+    backend, timeout = config["SMS_BACKEND"], config["SMS_TIMEOUT_SECONDS"]
+    if backend == "memory":
+        return MemorySender()
+    if backend == "twilio":
+        return TwilioSender(
+            config["TWILIO_ACCOUNT_SID"],
+            config["TWILIO_AUTH_TOKEN"],
+            config["TWILIO_FROM"],
+            config["TWILIO_BASE_URL"],
+            timeout,
+        )
+    if backend == "smsru":
+        return SmsRuSender(config["SMSRU_API_ID"], config["SMSRU_FROM"], config["SMSRU_BASE_URL"], timeout)
+    return ConsoleSender(*config["SMS_DELAY_SECONDS"])
 
 
 def init_sms(app: Flask) -> None:
-    """Build the sender named by ``SMS_BACKEND`` and its dispatcher."""
-    backend = app.config["SMS_BACKEND"]
+    """Build the sender named by ``SMS_BACKEND`` and the dispatcher that fits (see ``dispatch.py``)."""
+    sender = build_sender(app.config)
     dispatcher: Dispatcher
-    if backend == "memory":
-        dispatcher = InlineDispatcher(MemorySender())
+    if isinstance(sender, MemorySender):
+        dispatcher = InlineDispatcher(sender)
+    elif app.config["REDIS_URL"]:
+        dispatcher = RqDispatcher(sender, app.config["REDIS_URL"])
     else:
-        low, high = app.config["SMS_DELAY_SECONDS"]
-        dispatcher = BackgroundDispatcher(ConsoleSender(low, high), max_queued=app.config["SMS_QUEUE_SIZE"])
+        dispatcher = BackgroundDispatcher(
+            app, sender, workers=app.config["SMS_WORKERS"], max_queued=app.config["SMS_QUEUE_SIZE"]
+        )
     app.extensions[EXTENSION_KEY] = dispatcher
 
 
-def send_sms(phone: str, text: str) -> None:
-    """Queue ``text`` for ``phone``; raises ``SmsQueueFull`` when the sender is hopelessly behind."""
-    current_app.extensions[EXTENSION_KEY].submit(phone, text)
+def ensure_room() -> None:
+    if not current_app.extensions[EXTENSION_KEY].has_room():
+        raise SmsQueueFull
+
+
+def send_sms(send_id: int, phone: str, text: str) -> None:
+    """Queue ``text`` for ``phone``; ``send_id`` is its row in ``sms_sends``, where the outcome is recorded."""
+    current_app.extensions[EXTENSION_KEY].submit(send_id, phone, text)
 
 
 def outbox(app: Flask) -> list[tuple[str, str]]:
