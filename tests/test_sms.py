@@ -18,14 +18,18 @@ PHONE = "+79991234567"
 def new_send() -> int:
     send = SmsSend(phone=PHONE, purpose="login")
     db.session.add(send)
-    db.session.commit()
-    return send.id
+    db.session.flush()
+    send_id = send.id
+    db.session.commit()  # and hold no transaction open: on SQLite it would lock the workers out
+    return send_id
 
 
 def status_of(send_id):
-    db.session.expire_all()
-    send = db.session.get(SmsSend, send_id)
-    return send.status, send.attempts, send.last_error
+    try:
+        send = db.session.get(SmsSend, send_id, populate_existing=True)
+        return send.status, send.attempts, send.last_error
+    finally:
+        db.session.rollback()
 
 
 class SlowSender(MemorySender):
