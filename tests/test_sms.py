@@ -160,3 +160,14 @@ def test_the_console_backend_answers_the_request_before_the_delay(app, client):
     finally:
         app.config.update(SMS_BACKEND="memory", SMS_DELAY_SECONDS=(0.0, 0.0))
         init_sms(app)
+
+
+@pytest.mark.committing
+def test_at_exit_the_queue_is_drained_before_the_process_ends(app):
+    sender = SlowSender(0.1)
+    dispatcher = BackgroundDispatcher(app, sender, workers=2, drain_seconds=5)
+    for _ in range(6):
+        dispatcher.submit(new_send(), PHONE, "code")
+    dispatcher._shutdown()  # what atexit runs
+    assert len(sender.messages) == 6
+    assert not any(thread.is_alive() for thread in dispatcher._threads)
