@@ -151,6 +151,7 @@ class Config:
         # Bodies of this API are a few hundred bytes; anything near this is abuse (413).
         self.MAX_CONTENT_LENGTH = 16 * 1024
         self.LOG_LEVEL = (env_str("LOG_LEVEL", "INFO") or "INFO").upper()
+        self.LOG_FORMAT = (env_str("LOG_FORMAT") or ("text" if self.APP_ENV == "development" else "json")).lower()
 
         # flask-jwt-extended: bearer header only, lifetimes from our own settings.
         self.JWT_TOKEN_LOCATION = ["headers"]
@@ -172,6 +173,8 @@ class Config:
         for name in ("OTP_TTL_SECONDS", "OTP_MAX_ATTEMPTS", "ACCESS_TOKEN_TTL_SECONDS", "REFRESH_TOKEN_TTL_SECONDS"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be at least 1")
+        if self.LOG_FORMAT not in {"json", "text"}:
+            raise ConfigError(f"LOG_FORMAT must be json or text, not {self.LOG_FORMAT!r}")
         if self.OTP_RESEND_SECONDS < 0:
             raise ConfigError("OTP_RESEND_SECONDS must not be negative")
         for name in ("OTP_MAX_SENDS_PER_HOUR", "OTP_MAX_SENDS_PER_DAY", "OTP_LOCKOUT_FAILURES", "OTP_LOCKOUT_SECONDS"):

@@ -10,8 +10,10 @@ config = context.config
 
 # Interpret the config file for Python logging.
 # This line sets up loggers basically.
-# Keep the app's loggers: a migration run inside the app (tests, start-up) must not silence them.
-fileConfig(config.config_file_name, disable_existing_loggers=False)
+# The app has set up logging already (flask db ... builds the app first): keep it, so migrations log like the
+# rest of the service. Only a bare alembic run uses alembic.ini's logging.
+if not logging.getLogger().handlers:
+    fileConfig(config.config_file_name, disable_existing_loggers=False)
 logger = logging.getLogger("alembic.env")
 
 
