@@ -22,8 +22,21 @@ class ProblemApi(Api):
     DEFAULT_ERROR_RESPONSE_NAME = None
 
 
-def problems(blp: Blueprint, errors: dict[int, str]) -> Callable[[F], F]:
-    """Document each status with the ``code`` values it can carry, e.g. ``{422: "invalid_phone, validation_error"}``."""
+# What any endpoint can answer, and what any endpoint that takes a body can answer.
+EVERY_ENDPOINT = {503: "service_unavailable (the database or the SMS queue cannot take the request)"}
+BODY_ERRORS = {
+    400: "malformed_json",
+    413: "payload_too_large (bodies over 16 KiB)",
+    415: "unsupported_media_type (a body that is not application/json)",
+}
+
+
+def problems(blp: Blueprint, errors: dict[int, str], *, takes_body: bool = True) -> Callable[[F], F]:
+    """Document each status with the ``code`` values it can carry, e.g. ``{422: "invalid_phone, validation_error"}``.
+
+    The errors every endpoint shares (and those of every endpoint that takes a body) are added here.
+    """
+    errors = {**EVERY_ENDPOINT, **(BODY_ERRORS if takes_body else {}), **errors}
 
     def decorate(view: F) -> F:
         for status, codes in sorted(errors.items(), reverse=True):

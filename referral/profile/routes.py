@@ -29,7 +29,7 @@ TOKEN_ERRORS = {401: "token_missing, token_invalid, token_expired, token_revoked
 @jwt_required()
 @blp.doc(security=BEARER_AUTH)
 @blp.response(200, ProfileSchema)
-@problems(blp, TOKEN_ERRORS)
+@problems(blp, TOKEN_ERRORS, takes_body=False)
 def get_profile() -> users.Profile:
     """The signed-in user, with the phones of their newest 100 referrals."""
     return users.profile_of(current_user)
@@ -70,7 +70,7 @@ def activate_invite(args: dict[str, str]) -> users.Profile:
 @blp.doc(security=BEARER_AUTH)
 @blp.arguments(ReferralsQuerySchema, location="query")
 @blp.response(200, ReferralPageSchema)
-@problems(blp, {**TOKEN_ERRORS, 422: "validation_error"})
+@problems(blp, {**TOKEN_ERRORS, 422: "validation_error"}, takes_body=False)
 def list_referrals(args: dict[str, Any]) -> invites.ReferralPage:
     """Everyone who entered your code, newest first, a page at a time (keyset cursor)."""
     return invites.referral_page(current_user, args["limit"], args["cursor"])
