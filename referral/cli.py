@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 import click
@@ -10,16 +11,132 @@ from flask.cli import AppGroup
 from rq import SimpleWorker
 from sqlalchemy import delete, func, or_, select
 
-from referral import clock
+from referral import clock, users
 from referral.extensions import db
-from referral.models import AuthSession, LoginCode, SmsSend
-from referral.phones import mask_phone
+from referral.models import AuthSession, LoginCode, SmsSend, User
+from referral.phones import InvalidPhone, mask_phone, normalise_phone
+from referral.seed import SeedPlan, seed_users
 from referral.sms.delivery import EXTENSION_KEY
 from referral.sms.dispatch import RqDispatcher
 
 SMS_STATUSES = ("queued", "sent", "retrying", "failed")
 
+users_cli = AppGroup("users", help="Look up and remove users.")
+referrals_cli = AppGroup("referrals", help="The referral tree as a whole.")
 maintenance = AppGroup("maintenance", help="Keep the database tidy.")
+sms = AppGroup("sms", help="SMS delivery: the worker and what it has done.")
+demo = AppGroup("demo", help="Data for trying the API and for benchmarks.")
+
+
+def find_user(phone: str) -> User:
+    try:
+        e164 = normalise_phone(phone, current_app.config["DEFAULT_PHONE_REGION"])
+    except InvalidPhone:
+        raise click.BadParameter(f"{phone!r} is not a mobile number", param_hint="PHONE") from None
+    user = db.session.scalars(select(User).where(User.phone == e164)).one_or_none()
+    if user is None:
+        raise click.ClickException(f"no user has the phone {e164}")
+    return user
+
+
+def user_line(user: User) -> str:
+    name = f"{user.first_name} {user.last_name}".strip() or "-"
+    return (
+        f"{user.id:>8}  {user.phone:<16} {user.invite_code}  {user.referrals_count:>6}  "
+        f"{user.created_at:%Y-%m-%d}  {name}"
+    )
+
+
+@users_cli.command("list")
+@click.option("--search", help="Part of the phone number.")
+@click.option("--invited/--not-invited", default=None, help="Only those who did / did not enter a code.")
+@click.option("--invited-by", metavar="PHONE", help="Only the referrals of this user.")
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 1000))
+@click.option("--after", "after_id", type=int, help="Start after this user id (the 'next' of the page before).")
+def list_users(
+    search: str | None, invited: bool | None, invited_by: str | None, limit: int, after_id: int | None
+) -> None:
+    """Users by id, a page at a time, with filters."""
+    query = select(User).order_by(User.id).limit(limit)
+    if search:
+        query = query.where(User.phone.contains(search.strip(), autoescape=True))
+    if invited is not None:
+        query = query.where(User.invited_by_id.is_not(None) if invited else User.invited_by_id.is_(None))
+    if invited_by:
+        query = query.where(User.invited_by_id == find_user(invited_by).id)
+    if after_id is not None:
+        query = query.where(User.id > after_id)
+    page = db.session.scalars(query).all()
+    click.echo(f"{'id':>8}  {'phone':<16} {'code':<6}  {'refs':>6}  {'joined':<10}  name")
+    for user in page:
+        click.echo(user_line(user))
+    if len(page) == limit:
+        click.echo(f"next: --after {page[-1].id}")
+
+
+@users_cli.command("show")
+@click.argument("phone")
+@click.option("--depth", default=3, show_default=True, type=click.IntRange(1, 10), help="Levels of the tree below.")
+@click.option("--width", default=20, show_default=True, type=click.IntRange(1, 1000), help="Referrals shown per user.")
+def show_user(phone: str, depth: int, width: int) -> None:
+    """A user's profile, who invited them (up to the root), and the tree of their referrals."""
+    user = find_user(phone)
+    profile = users.profile_of(user)
+    click.echo(f"id {user.id}, phone {user.phone}, invite code {user.invite_code}")
+    click.echo(f"name: {user.first_name} {user.last_name}".rstrip())
+    click.echo(f"joined {user.created_at:%Y-%m-%d %H:%M} UTC; {user.referrals_count} referrals")
+    if profile.activated_invite_code:
+        click.echo(f"entered code {profile.activated_invite_code} on {user.invited_at:%Y-%m-%d %H:%M} UTC")
+    chain, inviter_id = [], user.invited_by_id
+    while inviter_id is not None:
+        inviter = db.session.get(User, inviter_id)
+        if inviter is None:
+            break
+        chain.append(inviter.phone)
+        inviter_id = inviter.invited_by_id
+    if chain:
+        click.echo("invited by: " + " <- ".join(chain))
+    click.echo("referrals:")
+    _print_tree(user, depth, width, "  ")
+
+
+def _print_tree(user: User, depth: int, width: int, indent: str) -> None:
+    children = db.session.scalars(
+        select(User).where(User.invited_by_id == user.id).order_by(User.invited_at.desc(), User.id.desc()).limit(width)
+    ).all()
+    for child in children:
+        click.echo(f"{indent}{child.phone} ({child.referrals_count} referrals, joined {child.invited_at:%Y-%m-%d})")
+        if depth > 1 and child.referrals_count:
+            _print_tree(child, depth - 1, width, indent + "  ")
+    if user.referrals_count > len(children):
+        click.echo(f"{indent}... and {user.referrals_count - len(children)} more")
+
+
+@users_cli.command("delete")
+@click.argument("phone")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def delete_user(phone: str, yes: bool) -> None:
+    """Delete a user. Their referrals keep their accounts but are detached (they may enter another code)."""
+    user = find_user(phone)
+    if not yes:
+        click.confirm(f"Delete {user.phone} (id {user.id}) and detach {user.referrals_count} referrals?", abort=True)
+    shown = user.phone
+    detached = users.delete_user(user)
+    click.echo(f"deleted {shown}; {detached} referrals detached")
+
+
+@referrals_cli.command("top")
+@click.option("--limit", default=10, show_default=True, type=click.IntRange(1, 1000))
+def top_referrers(limit: int) -> None:
+    """The leaderboard: users with the most referrals."""
+    leaders = db.session.scalars(
+        select(User).where(User.referrals_count > 0).order_by(User.referrals_count.desc(), User.id).limit(limit)
+    ).all()
+    for place, user in enumerate(leaders, 1):
+        name = f"{user.first_name} {user.last_name}".strip()
+        click.echo(f"{place:>4}. {user.phone:<16} {user.referrals_count:>8}  {name}")
+    if not leaders:
+        click.echo("nobody has referrals yet")
 
 
 @maintenance.command("purge")
@@ -34,9 +151,6 @@ def purge() -> None:
     )
     db.session.commit()
     click.echo(f"purged {codes.rowcount} login codes and {sessions.rowcount} sessions")  # type: ignore[attr-defined]
-
-
-sms = AppGroup("sms", help="SMS delivery: the worker and what it has done.")
 
 
 @sms.command("worker")
@@ -81,6 +195,23 @@ def sms_status(hours: int) -> None:
         click.echo(f"redis queue '{dispatcher.queue.name}': {dispatcher.queue.count} waiting, {failed} failed jobs")
 
 
+@demo.command("seed")
+@click.option("--users", "count", default=1000, show_default=True, type=click.IntRange(1, 10_000_000))
+@click.option("--influencer-referrals", default=0, show_default=True, help="Referrals of the first seeded user.")
+@click.option("--chain", default=0, show_default=True, help="Length of a chain of invites at the end.")
+@click.option("--seed", "random_seed", type=int, help="Seed for the random choices, to repeat a run.")
+def seed(count: int, influencer_referrals: int, chain: int, random_seed: int | None) -> None:
+    """Add realistic users with a referral forest, fast (COPY on PostgreSQL)."""
+    started = time.perf_counter()
+    plan = SeedPlan(users=count, influencer_referrals=influencer_referrals, chain=chain, seed=random_seed)
+    seeded = seed_users(plan)
+    click.echo(f"seeded {seeded.users} users (ids from {seeded.first_id}) in {time.perf_counter() - started:.1f} s")
+    if seeded.influencer_phone:
+        click.echo(f"influencer: {seeded.influencer_phone} with {influencer_referrals} referrals")
+    if seeded.chain_tail_phone:
+        click.echo(f"end of the chain of {chain}: {seeded.chain_tail_phone}")
+
+
 def register_cli(app: Flask) -> None:
-    app.cli.add_command(maintenance)
-    app.cli.add_command(sms)
+    for group in (users_cli, referrals_cli, maintenance, sms, demo):
+        app.cli.add_command(group)

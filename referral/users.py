@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from referral import invites, otp, sessions
@@ -113,3 +113,22 @@ def profile_of(user: User) -> Profile:
         activated_invite_code=invites.inviter_code(user),
         referrals=invites.recent_referral_phones(user, PROFILE_REFERRALS),
     )
+
+
+def delete_user(user: User) -> int:
+    """Delete ``user`` and commit; the number of referrals that were detached.
+
+    The people they invited keep their accounts (and their own referrals) but are no longer anyone's referral,
+    so they may enter another invite code. The user's inviter counts one referral fewer. Sessions and codes go
+    with the user (foreign keys cascade).
+    """
+    detached = db.session.execute(
+        update(User).where(User.invited_by_id == user.id).values(invited_by_id=None, invited_at=None)
+    ).rowcount  # type: ignore[attr-defined]
+    if user.invited_by_id is not None:
+        db.session.execute(
+            update(User).where(User.id == user.invited_by_id).values(referrals_count=User.referrals_count - 1)
+        )
+    db.session.delete(user)
+    db.session.commit()
+    return int(detached)
