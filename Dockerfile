@@ -15,14 +15,16 @@ ENV PATH=/venv/bin:$PATH \
     FLASK_APP=wsgi \
     HOST=0.0.0.0 \
     PORT=8000
-RUN groupadd --system app && useradd --system --gid app --home-dir /app --no-create-home app
+RUN groupadd --system --gid 10001 app \
+    && useradd --system --uid 10001 --gid 10001 --home-dir /app --no-create-home app
 WORKDIR /app
 COPY --from=build /venv /venv
-COPY --chown=app:app referral ./referral
-COPY --chown=app:app migrations ./migrations
-COPY --chown=app:app config.py wsgi.py gunicorn.conf.py boot.sh ./
-USER app
+# Owned by root and read-only to the app: a compromised process cannot rewrite its own code.
+COPY referral ./referral
+COPY migrations ./migrations
+COPY config.py wsgi.py gunicorn.conf.py boot.sh ./
+USER 10001:10001
 EXPOSE 8000
 HEALTHCHECK --interval=15s --timeout=3s --start-period=20s --retries=3 \
-    CMD python -c "import urllib.request,os; urllib.request.urlopen(f'http://127.0.0.1:{os.environ[\"PORT\"]}/healthz', timeout=2)"
+    CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:' + os.environ['PORT'] + '/healthz', timeout=2)"]
 ENTRYPOINT ["./boot.sh"]
