@@ -1,0 +1,115 @@
+"""Seed the benchmark database and write what the load scripts need: tokens, a deep cursor, live login codes.
+
+Run inside the app's environment: ``python bench/prepare.py OUT_DIR`` (bench/run does it).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+import uuid
+from datetime import timedelta
+from pathlib import Path
+
+from flask_jwt_extended import create_access_token
+from sqlalchemy import select, text
+
+from referral import clock, create_app, otp, sessions
+from referral.extensions import db
+from referral.invites import encode_cursor
+from referral.models import User
+from referral.seed import SeedPlan, seed_users
+
+USERS = 1_000_000
+INFLUENCER_REFERRALS = 100_000
+CHAIN = 1_000
+FRESH_USERS = 60_000  # one activation each: POST /profile/invite
+LIVE_CODES = 60_000  # one sign-up each: POST /auth/token
+DEEP = 50_000
+CODE = "1234"
+
+
+def main(out: Path, users: int) -> None:
+    app = create_app()
+    with app.app_context():
+        started = time.perf_counter()
+        seeded = seed_users(
+            SeedPlan(users=users, influencer_referrals=min(INFLUENCER_REFERRALS, users // 2), chain=CHAIN, seed=1)
+        )
+        seed_seconds = time.perf_counter() - started
+        influencer = db.session.get(User, seeded.first_id)
+        typical = db.session.scalars(
+            select(User)
+            .where(User.invited_by_id.is_not(None), User.referrals_count.between(1, 10), User.id > seeded.first_id + 1)
+            .limit(1)
+        ).one()
+        fresh = seed_users(SeedPlan(users=min(FRESH_USERS, users), invited_share=0.0, seed=2))
+        (out / "typical.token").write_text(sessions.start_session(typical).access_token + "\n")
+        (out / "influencer.token").write_text(sessions.start_session(influencer).access_token + "\n")
+        db.session.commit()
+        fresh_ids = range(fresh.first_id, fresh.first_id + fresh.users)
+        (out / "fresh.tokens").write_text("\n".join(_bulk_sessions(fresh_ids)) + "\n")
+        deep = min(DEEP, max(influencer.referrals_count - 100, 1))  # smaller on a smoke run
+        deep_row = db.session.execute(
+            select(User.invited_at, User.id)
+            .where(User.invited_by_id == influencer.id)
+            .order_by(User.invited_at.desc(), User.id.desc())
+            .offset(deep - 1)
+            .limit(1)
+        ).one()
+        phones = [f"+7998{n:07d}" for n in range(LIVE_CODES)]
+        _bulk_codes(phones)
+        (out / "phones.txt").write_text("\n".join(phones) + "\n")
+        db.session.execute(text("ANALYZE"))
+        db.session.commit()
+        meta = {
+            "users": seeded.users + fresh.users,
+            "seed_seconds": round(seed_seconds, 1),
+            "influencer_id": influencer.id,
+            "influencer_referrals": influencer.referrals_count,
+            "influencer_code": influencer.invite_code,
+            "typical_id": typical.id,
+            "typical_referrals": typical.referrals_count,
+            "deep": deep,
+            "deep_cursor": encode_cursor(deep_row.invited_at, deep_row.id),
+            "fresh_tokens": fresh.users,
+            "live_codes": LIVE_CODES,
+            "code": CODE,
+        }
+        (out / "meta.json").write_text(json.dumps(meta, indent=2))
+        print(json.dumps(meta))
+
+
+def _bulk_sessions(user_ids: range) -> list[str]:
+    """A session and an access token for each user, written with COPY (start_session one by one is slow)."""
+    now, expires = clock.utcnow(), clock.utcnow() + timedelta(days=1)
+    rows, tokens = [], []
+    for user_id in user_ids:
+        sid = uuid.uuid4().hex
+        rows.append((sid, user_id, str(uuid.uuid4()), now, expires))
+        tokens.append(
+            create_access_token(str(user_id), additional_claims={"sid": sid}, expires_delta=timedelta(hours=2))
+        )
+    _copy("sessions (id, user_id, refresh_jti, created_at, expires_at)", rows)
+    return tokens
+
+
+def _bulk_codes(phones: list[str]) -> None:
+    now = clock.utcnow()
+    rows = [
+        ("login", phone, otp.hash_code(otp.LOGIN, phone, CODE), 0, now, now + timedelta(hours=2)) for phone in phones
+    ]
+    _copy("login_codes (purpose, phone, code_hash, attempts, created_at, expires_at)", rows)
+
+
+def _copy(target: str, rows: list[tuple[object, ...]]) -> None:
+    cursor = db.session.connection().connection.driver_connection.cursor()  # type: ignore[union-attr]
+    with cursor.copy(f"COPY {target} FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(row)
+    db.session.commit()
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1]), int(sys.argv[2]) if len(sys.argv) > 2 else USERS)

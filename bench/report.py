@@ -1,0 +1,124 @@
+"""Turn the wrk results of bench/run into one table, check the targets, and write RESULTS.md."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import sys
+from pathlib import Path
+
+LABELS = {
+    "ceiling": "bare Flask (the ceiling)",
+    "profile_typical": "GET /profile (typical user)",
+    "profile_influencer": "GET /profile (influencer)",
+    "referrals_page_1": "GET /profile/referrals, page 1",
+    "referrals_depth_50000": "GET /profile/referrals, 50,000 deep",
+    "profile_invite": "POST /profile/invite",
+    "auth_code": "POST /auth/code",
+    "auth_token": "POST /auth/token",
+}
+
+
+def main(out: Path, duration: str, connections: str, threads: str) -> None:
+    results = {}
+    for line in (out / "results.txt").read_text().splitlines():
+        name, _, body = line.partition(" ")
+        results[name] = json.loads(body)
+    meta = json.loads((out / "meta.json").read_text())
+    ceiling = results["ceiling"]["rps"]
+    rows = [
+        "| endpoint | requests/s | p50 ms | p99 ms | errors | of ceiling |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    labels = LABELS | {"referrals_depth_50000": f"GET /profile/referrals, {meta['deep']:,} deep"}
+    for name, label in labels.items():
+        r = results.get(name)
+        if r is None:
+            continue
+        rows.append(
+            f"| {label} | {r['rps']:,.0f} | {r['p50_ms']:.1f} | {r['p99_ms']:.1f} | {r['errors']} | "
+            f"{r['rps'] / ceiling:.0%} |"
+        )
+    rss = [int(line.split()[1]) for line in (out / "rss.txt").read_text().splitlines() if line.strip()]
+    checks = targets(results, meta)
+    text = "\n".join(
+        [
+            "# Benchmark results",
+            "",
+            f"`bench/run` on {machine()}.",
+            f"{meta['users']:,} users (seeded in {meta['seed_seconds']} s by COPY); the influencer has "
+            f"{meta['influencer_referrals']:,} referrals, the typical user {meta['typical_referrals']}. "
+            f"wrk: {threads} threads, {connections} connections, {duration} s per endpoint after a warm-up, from a "
+            "second process on the same machine. The app and the ceiling run under the same gunicorn config "
+            f"(`gunicorn.conf.py`: {gunicorn_settings()}).",
+            "",
+            *rows,
+            "",
+            f"Resident memory per app worker after the run: {', '.join(f'{kb / 1024:.0f} MiB' for kb in rss)}.",
+            "",
+            "Targets:",
+            *[f"- {'✅' if ok else '❌'} {what}" for what, ok in checks],
+            "",
+        ]
+    )
+    (out / "RESULTS.md").write_text(text)
+    print(text)
+
+
+def targets(results: dict, meta: dict) -> list[tuple[str, bool]]:
+    ceiling = results["ceiling"]["rps"]
+    typical, influencer = results["profile_typical"], results["profile_influencer"]
+    first, deep = results["referrals_page_1"], results["referrals_depth_50000"]
+    code = results["auth_code"]
+    return [
+        (f"GET /profile at ≥ 50% of the ceiling: {typical['rps'] / ceiling:.0%}", typical["rps"] >= 0.5 * ceiling),
+        (
+            f"the influencer's profile within 20% of a typical user's: {influencer['rps'] / typical['rps']:.0%}",
+            influencer["rps"] >= 0.8 * typical["rps"],
+        ),
+        (
+            f"a referral page {meta['deep']:,} deep costs what page 1 does: {deep['rps'] / first['rps']:.0%} of its throughput",
+            deep["rps"] >= 0.8 * first["rps"],
+        ),
+        (f"POST /auth/code p99 under 50 ms with a 1-2 s gateway: {code['p99_ms']:.1f} ms", code["p99_ms"] < 50),
+        (
+            f"zero errors: {sum(r['errors'] for r in results.values())}",
+            all(r["errors"] == 0 for r in results.values()),
+        ),
+        (
+            f"no one-shot list ran out (invite {results['profile_invite']['requests']:,} of {meta['fresh_tokens']:,}, "
+            f"sign-in {results['auth_token']['requests']:,} of {meta['live_codes']:,})",
+            results["profile_invite"]["requests"] <= meta["fresh_tokens"]
+            and results["auth_token"]["requests"] <= meta["live_codes"],
+        ),
+    ]
+
+
+def machine() -> str:
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if "model name" in line
+        ),
+        platform.processor() or "unknown CPU",
+    )
+    memory_kb = next(
+        int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines() if line.startswith("MemTotal")
+    )
+    postgres = subprocess.run(["psql", "-d", "postgres", "-Atc", "SHOW server_version"], capture_output=True, text=True)
+    return (
+        f"{os.cpu_count()} cores ({cpu}), {memory_kb / 1024 / 1024:.0f} GiB, Linux {platform.release()}, "
+        f"Python {platform.python_version()}, PostgreSQL {postgres.stdout.strip() or '?'}"
+    )
+
+
+def gunicorn_settings() -> str:
+    workers = os.environ.get("GUNICORN_WORKERS", f"{(os.cpu_count() or 1) * 2}")
+    return f"{workers} workers × {os.environ.get('GUNICORN_THREADS', '4')} threads, gthread"
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1]), *sys.argv[2:5])
