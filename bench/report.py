@@ -79,7 +79,8 @@ def targets(results: dict, meta: dict) -> list[tuple[str, bool]]:
             influencer["rps"] >= 0.8 * typical["rps"],
         ),
         (
-            f"a referral page {meta['deep']:,} deep costs what page 1 does: {deep['rps'] / first['rps']:.0%} of its throughput",
+            f"a referral page {meta['deep']:,} deep costs what page 1 does: "
+            f"{deep['rps'] / first['rps']:.0%} of its throughput",
             deep["rps"] >= 0.8 * first["rps"],
         ),
         (f"POST /auth/code p99 under 50 ms with a 1-2 s gateway: {code['p99_ms']:.1f} ms", code["p99_ms"] < 50),
