@@ -104,7 +104,13 @@ class Config:
         self.JWT_SECRET_KEY = env_str("JWT_SECRET_KEY") or secrets.token_urlsafe(48)
         # None means "the SQLite file in the instance folder", resolved by the app factory.
         self.SQLALCHEMY_DATABASE_URI = normalise_database_url(env_str("DATABASE_URL"))
-        self.SQLALCHEMY_ENGINE_OPTIONS: dict[str, Any] = {"pool_pre_ping": True}
+        # No pre-ping: it costs a round trip per request. Connections are recycled before servers or proxies
+        # drop idle ones; a connection that died anyway fails one request with a 503 and leaves the pool.
+        self.SQLALCHEMY_ENGINE_OPTIONS: dict[str, Any] = {
+            "pool_size": env_int("DB_POOL_SIZE", 5),
+            "max_overflow": env_int("DB_MAX_OVERFLOW", 5),
+            "pool_recycle": env_int("DB_POOL_RECYCLE_SECONDS", 1800),
+        }
 
         self.OTP_LENGTH = env_int("OTP_LENGTH", 4)
         self.OTP_TTL_SECONDS = env_int("OTP_TTL_SECONDS", 300)

@@ -1,7 +1,7 @@
 -- One script for every scenario; the mode and its file come after `--` on the wrk command line.
 --   get TOKENFILE         GET with the bearer token on the file's first line
 --   invite TOKENFILE CODE POST /profile/invite, each request with the next fresh user's token
---   code                  POST /auth/code for a random phone each time
+--   code                  POST /auth/code for a new phone each time
 --   token PHONEFILE CODE  POST /auth/token, each request with the next phone that has a live CODE
 local threads = {}
 local counter = 0
@@ -22,7 +22,6 @@ function init(args)
   mode = args[1]
   stride = #threads > 0 and #threads or 8  -- each thread takes every stride-th line, so no line is used twice
   index = (id or 0) + 1
-  math.randomseed(os.time() + (id or 0) * 7919)
   if mode == "get" then
     local token = lines(args[2])[1]
     if token then wrk.headers["Authorization"] = "Bearer " .. token end
@@ -50,7 +49,9 @@ function request()
     if token == nil then return wrk.format("GET", "/healthz") end
     return wrk.format("POST", nil, {["Authorization"] = "Bearer " .. token, ["Content-Type"] = "application/json"}, body)
   elseif mode == "code" then
-    local phone = string.format("+7999%07d", math.random(0, 9999999))
+    -- Distinct numbers (a repeat within the resend interval would rightly be refused): per thread, in order.
+    index = index + 1
+    local phone = string.format("+7997%07d", ((id or 0) * 1000000 + index) % 10000000)
     return wrk.format("POST", nil, nil, '{"phone": "' .. phone .. '"}')
   elseif mode == "token" then
     local phone = next_line(phones)

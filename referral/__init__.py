@@ -35,6 +35,9 @@ def _default_database(app: Flask) -> None:
     if not app.config.get("SQLALCHEMY_DATABASE_URI"):
         os.makedirs(app.instance_path, exist_ok=True)
         app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{os.path.join(app.instance_path, 'referral.db')}"
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        # SQLite has no server to pool connections to; the pool sizes are PostgreSQL's.
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {}
 
 
 def register_extensions(app: Flask) -> None:

@@ -81,13 +81,6 @@ def is_in_referral_tree(user_id: int, root_id: int) -> bool:
     return db.session.scalar(select(chain.c.id).where(chain.c.id == root_id).limit(1)) is not None
 
 
-def inviter_code(user: User) -> str | None:
-    """The invite code ``user`` entered, or ``None``."""
-    if user.invited_by_id is None:
-        return None
-    return db.session.scalar(select(User.invite_code).where(User.id == user.invited_by_id))
-
-
 def recent_referral_phones(user: User, limit: int = 100) -> list[str]:
     """Phones of the newest ``limit`` referrals, newest first."""
     return list(db.session.scalars(_referrals_newest_first(user, User.phone).limit(limit)))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import (
     BigInteger,
@@ -15,8 +16,9 @@ from sqlalchemy import (
     String,
     TypeDecorator,
     UniqueConstraint,
+    select,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, aliased, column_property, mapped_column, relationship
 
 from referral import clock
 from referral.extensions import db
@@ -75,8 +77,19 @@ class User(db.Model):  # type: ignore[name-defined,misc]
     referrals_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=now)
 
+    if TYPE_CHECKING:
+        activated_invite_code: str | None  # mapped below, once the class exists to alias
+
     def __repr__(self) -> str:
         return f"<User {self.id} {self.phone}>"
+
+
+# The invite code this user entered (their inviter's), loaded with the user in the same query: a profile is
+# then one query for session, user and code, and one for the newest referrals.
+_inviter = aliased(User)
+User.activated_invite_code = column_property(  # type: ignore[misc,assignment]
+    select(_inviter.invite_code).where(_inviter.id == User.invited_by_id).scalar_subquery()
+)
 
 
 class LoginCode(db.Model):  # type: ignore[name-defined,misc]

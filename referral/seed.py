@@ -11,6 +11,7 @@ import random
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import func, insert, select, text
 
@@ -56,7 +57,7 @@ def seed_users(plan: SeedPlan) -> Seeded:
     """Add ``plan.users`` users in one transaction and commit."""
     rng = random.Random(plan.seed)
     first_id = (db.session.scalar(select(func.max(User.id))) or 0) + 1
-    rows = list(_rows(plan, rng, first_id))
+    rows = list(_rows(plan, rng, first_id, checking=first_id > 1))
     if db.session.get_bind().dialect.name == "postgresql":
         _copy(rows)
     else:
@@ -73,7 +74,7 @@ def seed_users(plan: SeedPlan) -> Seeded:
     )
 
 
-def _rows(plan: SeedPlan, rng: random.Random, first_id: int) -> Iterator[tuple[object, ...]]:
+def _rows(plan: SeedPlan, rng: random.Random, first_id: int, checking: bool) -> Iterator[tuple[object, ...]]:
     n = plan.users
     parents = _parents(plan, rng)
     counts = [0] * n
@@ -83,14 +84,14 @@ def _rows(plan: SeedPlan, rng: random.Random, first_id: int) -> Iterator[tuple[o
     now = clock.utcnow()
     start = now - timedelta(days=365)
     step = timedelta(days=365) / max(n, 1)
-    phone_offset = rng.randrange(10**7)
-    codes = _unique_codes(n, rng)
+    phones = _fresh(_phones(n, rng), n, User.phone, checking)
+    codes = _fresh(_codes(rng), n, User.invite_code, checking)
     for i in range(n):
         created_at: datetime = start + step * i
         parent = parents[i]
         yield (
             first_id + i,
-            f"+7999{(phone_offset + i) % 10**7:07d}" if n <= 10**7 else f"+79{(phone_offset + i) % 10**9:09d}",
+            phones[i],
             codes[i],
             rng.choice(FIRST_NAMES),
             rng.choice(LAST_NAMES),
@@ -117,15 +118,37 @@ def _parents(plan: SeedPlan, rng: random.Random) -> list[int | None]:
     return parents
 
 
-def _unique_codes(n: int, rng: random.Random) -> list[str]:
-    codes: set[str] = set()
-    ordered: list[str] = []
-    while len(ordered) < n:
-        code = "".join(rng.choices(INVITE_ALPHABET, k=INVITE_CODE_LENGTH))
-        if code not in codes:
-            codes.add(code)
-            ordered.append(code)
-    return ordered
+def _phones(n: int, rng: random.Random) -> Iterator[str]:
+    """Mobile numbers from a random start, one after another (+7 999 while they fit, wider after)."""
+    space = 10**7 if n <= 10**6 else 10**9
+    offset = rng.randrange(space)
+    for i in range(space):
+        number = (offset + i) % space
+        yield f"+7999{number:07d}" if space == 10**7 else f"+79{number:09d}"
+
+
+def _codes(rng: random.Random) -> Iterator[str]:
+    while True:
+        yield "".join(rng.choices(INVITE_ALPHABET, k=INVITE_CODE_LENGTH))
+
+
+def _fresh(candidates: Iterator[str], n: int, column: Any, checking: bool) -> list[str]:
+    """``n`` distinct values, none of them already in ``column`` (looked up in chunks when the table has rows)."""
+    chosen: list[str] = []
+    seen: set[str] = set()
+    while len(chosen) < n:
+        chunk = []
+        for value in candidates:
+            if value not in seen:
+                seen.add(value)
+                chunk.append(value)
+                if len(chunk) == min(BATCH, n - len(chosen)):
+                    break
+        if not chunk:
+            raise RuntimeError(f"ran out of fresh values for {column}")
+        taken = set(db.session.scalars(select(column).where(column.in_(chunk)))) if checking else set()
+        chosen.extend(value for value in chunk if value not in taken)
+    return chosen
 
 
 def _copy(rows: list[tuple[object, ...]]) -> None:

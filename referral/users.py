@@ -107,10 +107,10 @@ def confirm_phone_change(user: User, new_phone: str, code: str) -> SignIn:
 
 
 def profile_of(user: User) -> Profile:
-    """The profile of ``user``: two small queries, whatever the number of referrals."""
+    """The profile of ``user``; one small query for the newest referrals, whatever their number."""
     return Profile(
         user=user,
-        activated_invite_code=invites.inviter_code(user),
+        activated_invite_code=user.activated_invite_code,
         referrals=invites.recent_referral_phones(user, PROFILE_REFERRALS),
     )
 
