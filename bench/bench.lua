@@ -1,15 +1,14 @@
 -- One script for every scenario; the mode and its file come after `--` on the wrk command line.
---   get TOKENFILE         GET with the bearer token on the file's first line
---   invite TOKENFILE CODE POST /profile/invite, each request with the next fresh user's token
---   code                  POST /auth/code for a new phone each time
---   token PHONEFILE CODE  POST /auth/token, each request with the next phone that has a live CODE
-local threads = {}
+--   get TOKENFILE                GET with the bearer token on the file's first line
+--   invite TOKENFILE CODE PREFIX SKIP BLOCK  POST /profile/invite, each request with the next fresh user's token
+--   code PREFIX                  POST /auth/code for a new phone each time (+79PREFIX...)
+--   token PHONEFILE CODE PREFIX SKIP BLOCK   POST /auth/token, each request with the next phone with a live CODE
+-- SKIP: lines of the file earlier runs took; from there each thread takes its own BLOCK of lines.
 local counter = 0
 
 function setup(thread)
   thread:set("id", counter)
   counter = counter + 1
-  table.insert(threads, thread)
 end
 
 local function lines(path)
@@ -20,24 +19,27 @@ end
 
 function init(args)
   mode = args[1]
-  stride = #threads > 0 and #threads or 8  -- each thread takes every stride-th line, so no line is used twice
-  index = (id or 0) + 1
+  index = 1
   if mode == "get" then
     local token = lines(args[2])[1]
     if token then wrk.headers["Authorization"] = "Bearer " .. token end
   elseif mode == "invite" then
     tokens = lines(args[2])
     body = '{"invite_code": "' .. args[3] .. '"}'
+    index = tonumber(args[5]) + (id or 0) * tonumber(args[6]) + 1
   elseif mode == "token" then
     phones = lines(args[2])
     code = args[3]
+    index = tonumber(args[5]) + (id or 0) * tonumber(args[6]) + 1
+  elseif mode == "code" then
+    prefix = tonumber(args[2])
   end
   wrk.headers["Content-Type"] = "application/json"
 end
 
 local function next_line(list)
   local line = list[index]
-  index = index + stride
+  index = index + 1
   return line
 end
 
@@ -46,16 +48,16 @@ function request()
     return wrk.format("GET")
   elseif mode == "invite" then
     local token = next_line(tokens)
-    if token == nil then return wrk.format("GET", "/healthz") end
+    -- out of fresh users: send it without a token, so the 401 shows up as an error rather than hiding
+    if token == nil then return wrk.format("POST", nil, nil, body) end
     return wrk.format("POST", nil, {["Authorization"] = "Bearer " .. token, ["Content-Type"] = "application/json"}, body)
   elseif mode == "code" then
     -- Distinct numbers (a repeat within the resend interval would rightly be refused): per thread, in order.
     index = index + 1
-    local phone = string.format("+7997%07d", ((id or 0) * 1000000 + index) % 10000000)
+    local phone = string.format("+79%02d%07d", prefix, ((id or 0) * 1000000 + index) % 10000000)
     return wrk.format("POST", nil, nil, '{"phone": "' .. phone .. '"}')
   elseif mode == "token" then
-    local phone = next_line(phones)
-    if phone == nil then return wrk.format("GET", "/healthz") end
+    local phone = next_line(phones) or "+79990000000"  -- out of live codes: a 401 shows up as an error
     return wrk.format("POST", nil, nil, '{"phone": "' .. phone .. '", "code": "' .. code .. '"}')
   end
 end

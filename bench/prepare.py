@@ -24,8 +24,8 @@ from referral.seed import SeedPlan, seed_users
 USERS = 1_000_000
 INFLUENCER_REFERRALS = 100_000
 CHAIN = 1_000
-FRESH_USERS = 60_000  # one activation each: POST /profile/invite
-LIVE_CODES = 60_000  # one sign-up each: POST /auth/token
+FRESH_USERS = 60_000  # one activation each: POST /profile/invite (3 slices x 2 wrk threads x 10,000)
+LIVE_CODES = 60_000  # one sign-up each: POST /auth/token (the same)
 DEEP = 50_000
 CODE = "1234"
 
@@ -44,7 +44,7 @@ def main(out: Path, users: int) -> None:
             .where(User.invited_by_id.is_not(None), User.referrals_count.between(1, 10), User.id > seeded.first_id + 1)
             .limit(1)
         ).one()
-        fresh = seed_users(SeedPlan(users=min(FRESH_USERS, users), invited_share=0.0, seed=2))
+        fresh = seed_users(SeedPlan(users=FRESH_USERS, invited_share=0.0, seed=2))
         (out / "typical.token").write_text(sessions.start_session(typical).access_token + "\n")
         (out / "influencer.token").write_text(sessions.start_session(influencer).access_token + "\n")
         db.session.commit()
