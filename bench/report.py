@@ -52,8 +52,8 @@ def main(out: Path, duration: str, connections: str, threads: str) -> None:
             f"{meta['users']:,} users (seeded in {meta['seed_seconds']} s by COPY); the influencer has "
             f"{meta['influencer_referrals']:,} referrals, the typical user {meta['typical_referrals']}. "
             f"wrk: {threads} threads, {connections} connections, {duration} s per endpoint after a warm-up, in "
-            "slices reported by the median one, from a second process on the same machine. The app and the ceiling run under the same gunicorn config "
-            f"(`gunicorn.conf.py`: {gunicorn_settings()}).",
+            "slices reported by the median one, from a second process on the same machine. The app and the "
+            f"ceiling run under the same gunicorn config (`gunicorn.conf.py`: {gunicorn_settings()}).",
             "",
             *rows,
             "",
