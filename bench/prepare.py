@@ -15,7 +15,7 @@ from pathlib import Path
 from flask_jwt_extended import create_access_token
 from sqlalchemy import select, text
 
-from referral import clock, create_app, otp, sessions
+from referral import clock, create_app, otp
 from referral.extensions import db
 from referral.invites import encode_cursor
 from referral.models import User
@@ -45,9 +45,12 @@ def main(out: Path, users: int) -> None:
             .limit(1)
         ).one()
         fresh = seed_users(SeedPlan(users=FRESH_USERS, invited_share=0.0, seed=2))
-        (out / "typical.token").write_text(sessions.start_session(typical).access_token + "\n")
-        (out / "influencer.token").write_text(sessions.start_session(influencer).access_token + "\n")
-        db.session.commit()
+        # Tokens that outlive the run (the app's own access tokens live 15 minutes).
+        typical_token, influencer_token = _bulk_sessions(range(typical.id, typical.id + 1)) + _bulk_sessions(
+            range(influencer.id, influencer.id + 1)
+        )
+        (out / "typical.token").write_text(typical_token + "\n")
+        (out / "influencer.token").write_text(influencer_token + "\n")
         fresh_ids = range(fresh.first_id, fresh.first_id + fresh.users)
         (out / "fresh.tokens").write_text("\n".join(_bulk_sessions(fresh_ids)) + "\n")
         deep = min(DEEP, max(influencer.referrals_count - 100, 1))  # smaller on a smoke run

@@ -12,21 +12,10 @@ import uuid
 from pathlib import Path
 
 import pytest
-import redis
 
 from referral.extensions import db
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture
-def redis_url():
-    url = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
-    try:
-        redis.Redis.from_url(url, socket_connect_timeout=1).ping()
-    except redis.RedisError:
-        pytest.skip(f"no Redis at {url} (set TEST_REDIS_URL)")
-    return url
 
 
 def free_port() -> int:

@@ -1,11 +1,9 @@
 """Twilio and SMS.ru senders over real HTTP against a fake gateway on loopback; the RQ queue and its worker."""
 
-import os
 import time
 import uuid
 
 import pytest
-import redis
 from rq import SimpleWorker
 from sqlalchemy import select
 
@@ -123,14 +121,9 @@ def test_sign_in_codes_reach_the_gateway_end_to_end(app, client, gateway):
 
 
 @pytest.fixture
-def rq_dispatcher(app, monkeypatch):
-    url = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
-    try:
-        redis.Redis.from_url(url, socket_connect_timeout=1).ping()
-    except redis.RedisError:
-        pytest.skip(f"no Redis at {url} (set TEST_REDIS_URL)")
+def rq_dispatcher(app, monkeypatch, redis_url):
     monkeypatch.setattr(RqDispatcher, "QUEUE_NAME", f"sms-test-{uuid.uuid4().hex}")
-    dispatcher = RqDispatcher(MemorySender(), url, backoff=(0, 0))
+    dispatcher = RqDispatcher(MemorySender(), redis_url, backoff=(0, 0))
     previous = app.extensions["referral.sms"]
     app.extensions["referral.sms"] = dispatcher
     yield dispatcher
