@@ -75,7 +75,7 @@ def register_blueprints(app: Flask) -> None:
 def register_errors(app: Flask) -> None:
     from referral.errors import register_error_handlers
     from referral.extensions import jwt
-    from referral.http import register_request_hooks
+    from referral.json_bodies import register_request_hooks
 
     register_error_handlers(app, jwt)
     register_request_hooks(app)

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import unicodedata
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import current_app
 from marshmallow import Schema, ValidationError, fields, validate
 
 from referral.phones import InvalidPhone, normalise_phone
+
+if TYPE_CHECKING:
+    from referral.otp import IssuedCode
 
 
 class TrimmedString(fields.String):
@@ -112,7 +115,7 @@ class CodeSentSchema(Schema):
     debug_code = fields.String(metadata={"description": "Only while OTP_DEBUG is on.", "example": "1234"})
 
 
-def code_sent(issued: Any) -> dict[str, Any]:
+def code_sent(issued: IssuedCode) -> dict[str, Any]:
     """The 202 body for a code that went out."""
     body = {
         "detail": "Code sent.",

@@ -6,6 +6,9 @@ request the dispatcher cannot take fails whole (503) instead of promising a code
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from flask import Flask, current_app
 
 from referral.sms.delivery import EXTENSION_KEY
@@ -34,7 +37,7 @@ __all__ = [
 ]
 
 
-def build_sender(config: dict) -> SmsSender:  # type: ignore[type-arg]
+def build_sender(config: Mapping[str, Any]) -> SmsSender:
     backend, timeout = config["SMS_BACKEND"], config["SMS_TIMEOUT_SECONDS"]
     if backend == "memory":
         return MemorySender()
