@@ -112,6 +112,9 @@ class Config:
             "pool_recycle": env_int("DB_POOL_RECYCLE_SECONDS", 1800),
         }
 
+        # API GETs read outside a transaction on PostgreSQL (database.autocommit_reads); the test suite's
+        # rolled-back transactions cannot have it, so Testing turns it off and one committing test turns it on.
+        self.DB_AUTOCOMMIT_READS = env_bool("DB_AUTOCOMMIT_READS", self.APP_ENV != "testing")
         self.OTP_LENGTH = env_int("OTP_LENGTH", 4)
         self.OTP_TTL_SECONDS = env_int("OTP_TTL_SECONDS", 300)
         self.OTP_MAX_ATTEMPTS = env_int("OTP_MAX_ATTEMPTS", 5)

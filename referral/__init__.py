@@ -42,7 +42,7 @@ def _default_database(app: Flask) -> None:
 
 def register_extensions(app: Flask) -> None:
     from referral import models  # noqa: F401  (the tables must be known to Flask-Migrate)
-    from referral.database import configure_sqlite
+    from referral.database import autocommit_reads, configure_sqlite
     from referral.extensions import api, db, jwt, migrate
     from referral.limits import init_limits
     from referral.sessions import register_token_loaders
@@ -52,6 +52,8 @@ def register_extensions(app: Flask) -> None:
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
             configure_sqlite(db.engine)
+    if app.config["DB_AUTOCOMMIT_READS"]:
+        app.before_request(autocommit_reads)
     migrate.init_app(app, db, directory=os.path.join(os.path.dirname(app.root_path), "migrations"))
     jwt.init_app(app)
     register_token_loaders(jwt)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask import request
 from sqlalchemy import Engine, event, text
 from sqlalchemy.dialects import postgresql, sqlite
 
@@ -46,3 +47,16 @@ def configure_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "begin")
     def on_begin(connection: Any) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def autocommit_reads() -> None:
+    """Let an API ``GET`` run its queries without a transaction on PostgreSQL.
+
+    A ``GET`` only reads, and a transaction around two reads costs two more round trips (``BEGIN`` and
+    ``ROLLBACK``) than the reads themselves: on ``GET /profile`` that is half the database time. Writes never
+    come here: every other method keeps its transaction.
+    """
+    if request.method != "GET" or not request.path.startswith("/api/") or db.session().in_transaction():
+        return
+    if dialect_name() == "postgresql":
+        db.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})

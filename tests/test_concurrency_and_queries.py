@@ -81,3 +81,34 @@ def test_the_invite_code_lookup_uses_its_unique_index(many_users):
     text_plan = plan("SELECT id FROM users WHERE invite_code = :code", code="Zy8WqP")
     assert "uq_users_invite_code" in text_plan
     assert "Seq Scan" not in text_plan
+
+
+@pytest.fixture
+def autocommit_reads_on(app):
+    from referral.database import autocommit_reads
+
+    app.before_request_funcs.setdefault(None, []).append(autocommit_reads)  # as create_app does outside tests
+    yield
+    app.before_request_funcs[None].remove(autocommit_reads)
+
+
+@pytest.mark.committing
+def test_api_reads_outside_a_transaction_answer_the_same_and_writes_keep_theirs(
+    client, api, postgres_only, autocommit_reads_on, clock
+):
+    owner = api.sign_in("+79990000000")
+    api.sign_in("+79990000001", invite_code=owner["user"]["invite_code"])
+    for _ in range(3):  # the pooled connection goes back and forth between both modes
+        db.session.close()  # the test client shares the test's session; a real request starts without one
+        profile = client.get("/api/v1/profile", headers=owner["headers"])
+        assert profile.status_code == 200
+        assert profile.json["referrals"] == ["+79990000001"]
+        db.session.close()
+        assert client.get("/api/v1/profile/referrals", headers=owner["headers"]).json["count"] == 1
+        assert client.patch("/api/v1/profile", headers=owner["headers"], json={"first_name": "Anna"}).status_code == 200
+    # a failing sign-in still rolls back whole after all those reads
+    clock.advance(seconds=60)
+    code = api.request_code("+79990000002")
+    body = {"phone": "+79990000002", "code": code, "invite_code": "ZZZZZZ"}
+    assert client.post("/api/v1/auth/token", json=body).status_code == 404
+    assert db.session.scalar(select(func.count()).select_from(User)) == 2
