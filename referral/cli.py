@@ -11,7 +11,7 @@ from flask.cli import AppGroup
 from rq import SimpleWorker
 from sqlalchemy import delete, func, or_, select
 
-from referral import clock, users
+from referral import clock, invites, users
 from referral.extensions import db
 from referral.models import AuthSession, LoginCode, SmsSend, User
 from referral.phones import InvalidPhone, mask_phone, normalise_phone
@@ -87,14 +87,7 @@ def show_user(phone: str, depth: int, width: int) -> None:
     click.echo(f"joined {user.created_at:%Y-%m-%d %H:%M} UTC; {user.referrals_count} referrals")
     if profile.activated_invite_code:
         click.echo(f"entered code {profile.activated_invite_code} on {user.invited_at:%Y-%m-%d %H:%M} UTC")
-    chain, inviter_id = [], user.invited_by_id
-    while inviter_id is not None:
-        inviter = db.session.get(User, inviter_id)
-        if inviter is None:
-            break
-        chain.append(inviter.phone)
-        inviter_id = inviter.invited_by_id
-    if chain:
+    if chain := invites.inviter_chain(user):
         click.echo("invited by: " + " <- ".join(chain))
     click.echo("referrals:")
     _print_tree(user, depth, width, "  ")

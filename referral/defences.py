@@ -61,12 +61,12 @@ def check_send_caps(phone: str, now: datetime) -> None:
     raise SendLimitReached(retry_after=_seconds(wait))
 
 
-def record_send(phone: str, purpose: str, now: datetime) -> SmsSend:
-    """The send, counted by the caps and tracked to delivery; flushed, so it has its id."""
+def record_send(phone: str, purpose: str, now: datetime) -> int:
+    """Record a send, counted by the caps and tracked to delivery; its id."""
     send = SmsSend(phone=phone, purpose=purpose, sent_at=now)
     db.session.add(send)
     db.session.flush()
-    return send
+    return send.id
 
 
 def check_lockout(phone: str, now: datetime) -> None:

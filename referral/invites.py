@@ -8,7 +8,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Select, literal, select, tuple_, update
+from sqlalchemy import CTE, Select, literal, select, tuple_, update
 
 from referral import clock
 from referral.database import lock_for_transaction
@@ -76,9 +76,24 @@ def activate_invite(user: User, invite_code: str) -> User:
 
 def is_in_referral_tree(user_id: int, root_id: int) -> bool:
     """Whether ``root_id`` is ``user_id`` or one of its inviters, however far up: one recursive query."""
-    chain = select(User.id, User.invited_by_id).where(User.id == user_id).cte("chain", recursive=True)
-    chain = chain.union(select(User.id, User.invited_by_id).join(chain, User.id == chain.c.invited_by_id))
+    chain = _inviters_up(user_id)
     return db.session.scalar(select(chain.c.id).where(chain.c.id == root_id).limit(1)) is not None
+
+
+def inviter_chain(user: User) -> list[str]:
+    """Phones of ``user``'s inviter, their inviter, and so on up to the root: one recursive query."""
+    chain = _inviters_up(user.id)
+    return list(db.session.scalars(select(chain.c.phone).where(chain.c.depth > 0).order_by(chain.c.depth)))
+
+
+def _inviters_up(user_id: int) -> CTE:
+    """``user_id`` and every inviter above it, each with its distance from ``user_id``."""
+    start = select(User.id, User.invited_by_id, User.phone, literal(0).label("depth")).where(User.id == user_id)
+    chain = start.cte("chain", recursive=True)
+    up = select(User.id, User.invited_by_id, User.phone, chain.c.depth + 1).join(
+        chain, User.id == chain.c.invited_by_id
+    )
+    return chain.union_all(up)
 
 
 def recent_referral_phones(user: User, limit: int = 100) -> list[str]:

@@ -71,13 +71,12 @@ def issue_code(phone: str, purpose: str, user_id: int | None = None) -> IssuedCo
     if db.session.execute(statement).first() is None:
         db.session.rollback()
         raise CodeResendTooSoon(retry_after=seconds_until_resend(phone, purpose, now))
-    send = None
+    send_id = None
     if test_code is None:
         if config["RATELIMIT_ENABLED"]:
             defences.check_send_caps(phone, now)
-        send = defences.record_send(phone, purpose, now)
+        send_id = defences.record_send(phone, purpose, now)
         ensure_room()
-    send_id = send.id if send is not None else None
     db.session.commit()
     if send_id is not None:
         _hand_to_sender(send_id, phone, MESSAGES[purpose].format(code=code, minutes=math.ceil(ttl / 60)), purpose)
