@@ -112,7 +112,7 @@ class Config:
             "pool_recycle": env_int("DB_POOL_RECYCLE_SECONDS", 1800),
         }
 
-        # API GETs read outside a transaction on PostgreSQL (database.autocommit_reads); the test suite's
+        # API GETs read outside a transaction on PostgreSQL (database.read_connection); the test suite's
         # rolled-back transactions cannot have it, so Testing turns it off and one committing test turns it on.
         self.DB_AUTOCOMMIT_READS = env_bool("DB_AUTOCOMMIT_READS", self.APP_ENV != "testing")
         self.OTP_LENGTH = env_int("OTP_LENGTH", 4)
@@ -143,6 +143,8 @@ class Config:
 
         self.ACCESS_TOKEN_TTL_SECONDS = env_int("ACCESS_TOKEN_TTL_SECONDS", 900)
         self.REFRESH_TOKEN_TTL_SECONDS = env_int("REFRESH_TOKEN_TTL_SECONDS", 2_592_000)
+        # Verified access tokens each process keeps (referral/tokens.py): about 1 KiB each; 0 turns it off.
+        self.TOKEN_CACHE_SIZE = env_int("TOKEN_CACHE_SIZE", 4096)
         self.DEFAULT_PHONE_REGION = (env_str("DEFAULT_PHONE_REGION", "RU") or "RU").upper()
         self.REDIS_URL = env_str("REDIS_URL") or None
         # Flask-Limiter reads the RATELIMIT_* keys itself; the per-phone caps read RATELIMIT_ENABLED too.
@@ -189,8 +191,9 @@ class Config:
         for name in ("OTP_MAX_SENDS_PER_HOUR", "OTP_MAX_SENDS_PER_DAY", "OTP_LOCKOUT_FAILURES", "OTP_LOCKOUT_SECONDS"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be at least 1")
-        if self.TRUSTED_PROXIES < 0:
-            raise ConfigError("TRUSTED_PROXIES must not be negative")
+        for name in ("TRUSTED_PROXIES", "TOKEN_CACHE_SIZE"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{name} must not be negative")
         if self.SMS_BACKEND not in SMS_BACKENDS:
             raise ConfigError(f"SMS_BACKEND must be one of {', '.join(SMS_BACKENDS)}, not {self.SMS_BACKEND!r}")
         for name in SMS_BACKENDS[self.SMS_BACKEND]:

@@ -5,9 +5,20 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from flask import Flask
+from flask import Flask, Request, Response
+from flask.sessions import SessionInterface, SessionMixin
 
 from config import Config, load_config
+
+
+class NoCookieSession(SessionInterface):
+    """The API is bearer tokens only: no signed-cookie session is opened or saved (Flask's would, per request)."""
+
+    def open_session(self, app: Flask, request: Request) -> None:
+        return None  # Flask then uses its null session, which refuses writes
+
+    def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
+        return None
 
 
 def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
@@ -19,6 +30,7 @@ def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
         app.config.update(config)
     _default_database(app)
     app.json.sort_keys = False  # type: ignore[attr-defined]  # bodies read in the order the contract shows
+    app.session_interface = NoCookieSession()
 
     from referral.logs import configure_logging
 
@@ -42,7 +54,7 @@ def _default_database(app: Flask) -> None:
 
 def register_extensions(app: Flask) -> None:
     from referral import models  # noqa: F401  (the tables must be known to Flask-Migrate)
-    from referral.database import autocommit_reads, configure_sqlite
+    from referral.database import configure_sqlite, release_read_connection
     from referral.extensions import api, db, jwt, migrate
     from referral.limits import init_limits
     from referral.sessions import register_token_loaders
@@ -52,8 +64,7 @@ def register_extensions(app: Flask) -> None:
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
             configure_sqlite(db.engine)
-    if app.config["DB_AUTOCOMMIT_READS"]:
-        app.before_request(autocommit_reads)
+    app.teardown_appcontext(release_read_connection)
     migrate.init_app(app, db, directory=os.path.join(os.path.dirname(app.root_path), "migrations"))
     jwt.init_app(app)
     register_token_loaders(jwt)

@@ -81,12 +81,11 @@ def list_users(
 def show_user(phone: str, depth: int, width: int) -> None:
     """A user's profile, who invited them (up to the root), and the tree of their referrals."""
     user = find_user(phone)
-    profile = users.profile_of(user)
     click.echo(f"id {user.id}, phone {user.phone}, invite code {user.invite_code}")
     click.echo(f"name: {user.first_name} {user.last_name}".rstrip())
     click.echo(f"joined {user.created_at:%Y-%m-%d %H:%M} UTC; {user.referrals_count} referrals")
-    if profile.activated_invite_code:
-        click.echo(f"entered code {profile.activated_invite_code} on {user.invited_at:%Y-%m-%d %H:%M} UTC")
+    if user.activated_invite_code:
+        click.echo(f"entered code {user.activated_invite_code} on {user.invited_at:%Y-%m-%d %H:%M} UTC")
     if chain := invites.inviter_chain(user):
         click.echo("invited by: " + " <- ".join(chain))
     click.echo("referrals:")

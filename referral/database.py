@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import request
-from sqlalchemy import Engine, event, text
+from flask import current_app, g, has_request_context, request
+from sqlalchemy import Connection, Engine, event, text
 from sqlalchemy.dialects import postgresql, sqlite
 
 from referral.extensions import db
@@ -49,14 +49,36 @@ def configure_sqlite(engine: Engine) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def autocommit_reads() -> None:
-    """Let an API ``GET`` run its queries without a transaction on PostgreSQL.
+def read_connection() -> Connection:
+    """The connection for a request's plain reads: Core statements that make no ORM objects.
 
-    A ``GET`` only reads, and a transaction around two reads costs two more round trips (``BEGIN`` and
-    ``ROLLBACK``) than the reads themselves: on ``GET /profile`` that is half the database time. Writes never
-    come here: every other method keeps its transaction.
+    An API ``GET`` only reads. With ``DB_AUTOCOMMIT_READS`` on PostgreSQL it reads on a pooled connection of its
+    own in autocommit mode, outside any transaction and outside the ORM session: no ``BEGIN`` and ``ROLLBACK``
+    round trips around its one or two queries, none of the session's bookkeeping. The connection goes back to the
+    pool when the request ends (``release_read_connection``). Every other request, a ``GET`` whose session has
+    begun already, and code outside requests read in the session's transaction, beside its writes.
     """
-    if request.method != "GET" or not request.path.startswith("/api/") or db.session().in_transaction():
-        return
-    if dialect_name() == "postgresql":
-        db.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+    if not _reads_outside_transaction():
+        return db.session.connection()
+    connection: Connection | None = g.get("read_connection")
+    if connection is None:
+        connection = db.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+        g.read_connection = connection
+    return connection
+
+
+def _reads_outside_transaction() -> bool:
+    return (
+        has_request_context()
+        and request.method == "GET"
+        and request.path.startswith("/api/")
+        and current_app.config["DB_AUTOCOMMIT_READS"]
+        and db.engine.dialect.name == "postgresql"
+        and not (db.session.registry.has() and db.session().in_transaction())
+    )
+
+
+def release_read_connection(error: BaseException | None = None) -> None:
+    connection: Connection | None = g.pop("read_connection", None)
+    if connection is not None:
+        connection.close()

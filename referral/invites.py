@@ -8,13 +8,14 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import CTE, Select, literal, select, tuple_, update
+from sqlalchemy import CTE, Select, bindparam, literal, select, tuple_, update
 
 from referral import clock
-from referral.database import lock_for_transaction
+from referral.database import lock_for_transaction, read_connection
 from referral.exceptions import InviteAlreadyActivated, InviteCodeNotFound, InviteCodeOwn, InviteCycle
 from referral.extensions import db
 from referral.models import INVITE_CODE_LENGTH, BigId, User, UTCDateTime
+from referral.sessions import Account
 
 # Letters and digits without the look-alikes 0 O o 1 l I: 56 symbols, 56**6 ≈ 3.1e10 codes.
 INVITE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnpqrstuvwxyz23456789"
@@ -96,12 +97,13 @@ def _inviters_up(user_id: int) -> CTE:
     return chain.union_all(up)
 
 
-def recent_referral_phones(user: User, limit: int = 100) -> list[str]:
-    """Phones of the newest ``limit`` referrals, newest first."""
-    return list(db.session.scalars(_referrals_newest_first(user, User.phone).limit(limit)))
+def recent_referral_phones(user_id: int, limit: int = 100) -> list[str]:
+    """Phones of the newest ``limit`` referrals, newest first (Core: no ORM objects are made for a list)."""
+    result = read_connection().execute(_NEWEST_REFERRAL_PHONES, {"user_id": user_id, "limit": limit})
+    return list(result.scalars())
 
 
-def referral_page(user: User, limit: int, after: tuple[datetime, int] | None = None) -> ReferralPage:
+def referral_page(user: Account, limit: int, after: tuple[datetime, int] | None = None) -> ReferralPage:
     """One page of ``user``'s referrals, newest first, by keyset on (invited_at, id): as cheap deep as on top.
 
     ``after`` is a decoded cursor: the (invited_at, id) of the last row of the page before.
@@ -111,18 +113,27 @@ def referral_page(user: User, limit: int, after: tuple[datetime, int] | None = N
         invited_at, user_id = after
         bound = tuple_(literal(invited_at, UTCDateTime()), literal(user_id, BigId))
         query = query.where(tuple_(User.invited_at, User.id) < bound)
-    rows = db.session.execute(query.limit(limit + 1)).all()
+    rows = read_connection().execute(query.limit(limit + 1)).all()
     items = [Referral(row.phone, row.first_name, row.last_name, row.invited_at) for row in rows[:limit]]
     next_cursor = encode_cursor(rows[limit - 1].invited_at, rows[limit - 1].id) if len(rows) > limit else None
     return ReferralPage(items=items, next_cursor=next_cursor, count=user.referrals_count)
 
 
-def _referrals_newest_first(user: User, *columns: object) -> Select:  # type: ignore[type-arg]
+def _referrals_newest_first(user: Account, *columns: object) -> Select:  # type: ignore[type-arg]
     return (
         select(*columns)  # type: ignore[call-overload]
         .where(User.invited_by_id == user.id)
         .order_by(User.invited_at.desc(), User.id.desc())
     )
+
+
+# Built once (the hot path of GET /profile): the ix_users_referrals index read backwards, phones only.
+_NEWEST_REFERRAL_PHONES = (
+    select(User.phone)
+    .where(User.invited_by_id == bindparam("user_id"))
+    .order_by(User.invited_at.desc(), User.id.desc())
+    .limit(bindparam("limit"))
+)
 
 
 def encode_cursor(invited_at: datetime, user_id: int) -> str:

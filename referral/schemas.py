@@ -83,7 +83,9 @@ class ProfileSchema(Schema):
     invite_code = fields.String(attribute="user.invite_code", metadata={"example": "aB3xK9"})
     first_name = fields.String(attribute="user.first_name", metadata={"example": "Anna"})
     last_name = fields.String(attribute="user.last_name", metadata={"example": "Petrova"})
-    activated_invite_code = fields.String(allow_none=True, metadata={"example": "Zy8WqP"})
+    activated_invite_code = fields.String(
+        attribute="user.activated_invite_code", allow_none=True, metadata={"example": "Zy8WqP"}
+    )
     invited_at = fields.AwareDateTime(attribute="user.invited_at", allow_none=True)
     referrals_count = fields.Integer(attribute="user.referrals_count")
     referrals = fields.List(

@@ -10,10 +10,11 @@ from sqlalchemy.exc import IntegrityError
 
 from referral import invites, otp, sessions
 from referral.audit import security_event
-from referral.exceptions import PhoneTaken, PhoneUnchanged
+from referral.exceptions import PhoneTaken, PhoneUnchanged, TokenRevoked
 from referral.extensions import db
 from referral.models import User
 from referral.phones import mask_phone
+from referral.sessions import Account
 
 log = logging.getLogger(__name__)
 
@@ -24,8 +25,7 @@ PROFILE_REFERRALS = 100
 
 @dataclass(frozen=True)
 class Profile:
-    user: User
-    activated_invite_code: str | None
+    user: Account
     referrals: list[str]
 
 
@@ -67,32 +67,35 @@ def create_user(phone: str) -> User:
     raise RuntimeError("could not draw a free invite code")
 
 
-def update_names(user: User, names: dict[str, str]) -> Profile:
+def update_names(account: Account, names: dict[str, str]) -> Profile:
     """Set ``first_name`` and/or ``last_name`` (already trimmed by the schema) and commit."""
+    user = load(account)
     for field, value in names.items():
         setattr(user, field, value)
     db.session.commit()
     return profile_of(user)
 
 
-def activate_invite(user: User, invite_code: str) -> Profile:
+def activate_invite(account: Account, invite_code: str) -> Profile:
+    user = load(account)
     invites.activate_invite(user, invite_code)
     db.session.commit()
     return profile_of(user)
 
 
-def request_phone_change(user: User, new_phone: str) -> otp.IssuedCode:
+def request_phone_change(account: Account, new_phone: str) -> otp.IssuedCode:
     """Send a confirmation code to ``new_phone`` if it is free and not already the user's."""
-    if new_phone == user.phone:
+    if new_phone == account.phone:
         raise PhoneUnchanged
     if db.session.scalar(select(User.id).where(User.phone == new_phone)) is not None:
         raise PhoneTaken
-    return otp.issue_code(new_phone, otp.PHONE_CHANGE, user_id=user.id)
+    return otp.issue_code(new_phone, otp.PHONE_CHANGE, user_id=account.id)
 
 
-def confirm_phone_change(user: User, new_phone: str, code: str) -> SignIn:
+def confirm_phone_change(account: Account, new_phone: str, code: str) -> SignIn:
     """Spend the code, move the user to ``new_phone``, end every earlier session and start a new one."""
-    otp.consume_code(new_phone, code, otp.PHONE_CHANGE, user_id=user.id)
+    otp.consume_code(new_phone, code, otp.PHONE_CHANGE, user_id=account.id)
+    user = load(account)
     old_phone = user.phone
     user.phone = new_phone
     try:
@@ -106,13 +109,18 @@ def confirm_phone_change(user: User, new_phone: str, code: str) -> SignIn:
     return SignIn(tokens=tokens, profile=profile_of(user), created=False)
 
 
-def profile_of(user: User) -> Profile:
+def load(account: Account) -> User:
+    """The ``User`` row of the signed-in ``account``, for a write in this transaction."""
+    user = db.session.get(User, account.id)
+    if user is None:  # deleted since the session was checked: its sessions went with it
+        raise TokenRevoked
+    return user
+
+
+def profile_of(user: User | Account) -> Profile:
     """The profile of ``user``; one small query for the newest referrals, whatever their number."""
-    return Profile(
-        user=user,
-        activated_invite_code=user.activated_invite_code,
-        referrals=invites.recent_referral_phones(user, PROFILE_REFERRALS),
-    )
+    account = user if isinstance(user, Account) else Account.of(user)
+    return Profile(user=account, referrals=invites.recent_referral_phones(account.id, PROFILE_REFERRALS))
 
 
 def delete_user(user: User) -> int:

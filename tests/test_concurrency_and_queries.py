@@ -85,11 +85,7 @@ def test_the_invite_code_lookup_uses_its_unique_index(many_users):
 
 @pytest.fixture
 def autocommit_reads_on(app):
-    from referral.database import autocommit_reads
-
-    app.before_request_funcs.setdefault(None, []).append(autocommit_reads)  # as create_app does outside tests
-    yield
-    app.before_request_funcs[None].remove(autocommit_reads)
+    app.config["DB_AUTOCOMMIT_READS"] = True  # as outside tests (the app fixture puts the setting back)
 
 
 @pytest.mark.committing

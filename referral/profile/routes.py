@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask_jwt_extended import current_user, jwt_required
+from flask_jwt_extended import jwt_required
 from flask_smorest import Blueprint
 
 from referral import invites, users
@@ -19,6 +19,7 @@ from referral.profile.schemas import (
     ReferralsQuerySchema,
 )
 from referral.schemas import CodeSentSchema, ProfileSchema, SignInSchema, code_sent
+from referral.sessions import current_account
 
 blp = Blueprint("profile", __name__, url_prefix="/api/v1/profile", description="The signed-in user.")
 
@@ -32,7 +33,7 @@ TOKEN_ERRORS = {401: "token_missing, token_invalid, token_expired, token_revoked
 @problems(blp, TOKEN_ERRORS, takes_body=False)
 def get_profile() -> users.Profile:
     """The signed-in user, with the phones of their newest 100 referrals."""
-    return users.profile_of(current_user)
+    return users.profile_of(current_account())
 
 
 @blp.route("", methods=["PATCH"])
@@ -43,7 +44,7 @@ def get_profile() -> users.Profile:
 @problems(blp, {**TOKEN_ERRORS, 422: "validation_error"})
 def update_names(args: dict[str, str]) -> users.Profile:
     """Edit names (either or both; trimmed; at most 64 characters; "" clears)."""
-    return users.update_names(current_user, args)
+    return users.update_names(current_account(), args)
 
 
 @blp.route("/invite", methods=["POST"])
@@ -62,7 +63,7 @@ def update_names(args: dict[str, str]) -> users.Profile:
 )
 def activate_invite(args: dict[str, str]) -> users.Profile:
     """Enter someone's invite code: once, never your own, never one that closes a loop."""
-    return users.activate_invite(current_user, args["invite_code"])
+    return users.activate_invite(current_account(), args["invite_code"])
 
 
 @blp.route("/referrals", methods=["GET"])
@@ -73,7 +74,7 @@ def activate_invite(args: dict[str, str]) -> users.Profile:
 @problems(blp, {**TOKEN_ERRORS, 422: "validation_error"}, takes_body=False)
 def list_referrals(args: dict[str, Any]) -> invites.ReferralPage:
     """Everyone who entered your code, newest first, a page at a time (keyset cursor)."""
-    return invites.referral_page(current_user, args["limit"], args["cursor"])
+    return invites.referral_page(current_account(), args["limit"], args["cursor"])
 
 
 @blp.route("/phone", methods=["POST"])
@@ -93,7 +94,7 @@ def list_referrals(args: dict[str, Any]) -> invites.ReferralPage:
 )
 def request_phone_change(args: dict[str, str]) -> dict[str, Any]:
     """Start a phone change: a code goes to the new number."""
-    return code_sent(users.request_phone_change(current_user, args["phone"]))
+    return code_sent(users.request_phone_change(current_account(), args["phone"]))
 
 
 @blp.route("/phone/confirm", methods=["POST"])
@@ -113,4 +114,4 @@ def request_phone_change(args: dict[str, str]) -> dict[str, Any]:
 )
 def confirm_phone_change(args: dict[str, str]) -> users.SignIn:
     """Finish a phone change with the code: every earlier session ends; a new token pair comes back."""
-    return users.confirm_phone_change(current_user, args["phone"], args["code"])
+    return users.confirm_phone_change(current_account(), args["phone"], args["code"])

@@ -1,0 +1,120 @@
+"""Verified access tokens are kept per process (referral/tokens.py) without weakening any token check."""
+
+from datetime import timedelta
+
+import jwt as pyjwt
+import pytest
+from flask_jwt_extended import create_access_token
+
+from referral.tokens import VerifiedTokens
+from tests.conftest import bearer
+
+PROFILE = "/api/v1/profile"
+LOGOUT = "/api/v1/auth/logout"
+
+
+@pytest.fixture
+def verified(app) -> VerifiedTokens:
+    return app.extensions["verified_tokens"]
+
+
+@pytest.fixture
+def pyjwt_decodes(monkeypatch) -> list[str]:
+    """Every verified decode PyJWT makes (flask-jwt-extended's own decode goes through it)."""
+    calls: list[str] = []
+    real = pyjwt.decode
+
+    def counting(token, *args, **kwargs):
+        if kwargs.get("options", {}).get("verify_signature", True):
+            calls.append(token)
+        return real(token, *args, **kwargs)
+
+    monkeypatch.setattr("flask_jwt_extended.tokens.jwt.decode", counting)
+    return calls
+
+
+def test_an_access_token_is_verified_once_then_served_from_the_cache(client, api, verified, pyjwt_decodes):
+    token = api.sign_in("+79991234567")["access_token"]
+    for _ in range(3):
+        assert client.get(PROFILE, headers=bearer(token)).status_code == 200
+    assert pyjwt_decodes == [token]
+    assert verified.get(token) is not None
+
+
+def test_a_cached_token_still_dies_with_its_session(client, api, verified):
+    token = api.sign_in("+79991234567")["access_token"]
+    assert client.get(PROFILE, headers=bearer(token)).status_code == 200
+    assert client.post(LOGOUT, headers=bearer(token)).status_code == 204
+    response = client.get(PROFILE, headers=bearer(token))
+    assert response.status_code == 401
+    assert response.json["code"] == "token_revoked"
+
+
+def test_a_cached_token_past_its_exp_is_token_expired(client, app, api, verified, monkeypatch):
+    token = api.sign_in("+79991234567")["access_token"]
+    assert client.get(PROFILE, headers=bearer(token)).status_code == 200
+    exp = verified.get(token)["exp"]
+    monkeypatch.setattr("referral.tokens.time.time", lambda: exp + 1)  # the cache's clock is past exp ...
+    monkeypatch.setattr("jwt.api_jwt.datetime", _FrozenDatetime(exp + 1))  # ... and so is PyJWT's
+    response = client.get(PROFILE, headers=bearer(token))
+    assert response.status_code == 401
+    assert response.json["code"] == "token_expired"
+    assert token not in verified._claims
+
+
+def test_a_token_differing_from_a_cached_one_by_its_signature_is_refused(client, api):
+    token = api.sign_in("+79991234567")["access_token"]
+    assert client.get(PROFILE, headers=bearer(token)).status_code == 200
+    header, payload, signature = token.split(".")
+    forged = f"{header}.{payload}.{signature[:-2]}{'AA' if signature[-2:] != 'AA' else 'BB'}"
+    response = client.get(PROFILE, headers=bearer(forged))
+    assert response.status_code == 401
+    assert response.json["code"] == "token_invalid"
+
+
+def test_expired_and_refresh_tokens_are_never_kept(client, app, api, verified):
+    tokens = api.sign_in("+79991234567")
+    sid = pyjwt.decode(tokens["access_token"], options={"verify_signature": False})["sid"]
+    with app.app_context():
+        expired = create_access_token(
+            str(tokens["user"]["id"]), additional_claims={"sid": sid}, expires_delta=timedelta(seconds=-1)
+        )
+    assert client.get(PROFILE, headers=bearer(expired)).json["code"] == "token_expired"
+    assert client.post("/api/v1/auth/refresh", headers=bearer(tokens["refresh_token"])).status_code == 200
+    assert verified.get(expired) is None
+    assert verified.get(tokens["refresh_token"]) is None
+
+
+def test_the_cache_holds_at_most_its_size_and_drops_the_oldest_first():
+    cache = VerifiedTokens(size=2)
+    far = 4_000_000_000
+    for token in ("a", "b", "c"):
+        cache.put(token, {"type": "access", "exp": far})
+    assert len(cache) == 2
+    assert cache.get("a") is None
+    assert cache.get("b") == cache.get("c") == {"type": "access", "exp": far}
+
+
+def test_a_size_of_zero_keeps_nothing(client, api, app, verified, monkeypatch, pyjwt_decodes):
+    monkeypatch.setattr(verified, "size", 0)
+    token = api.sign_in("+79991234567")["access_token"]
+    for _ in range(2):
+        assert client.get(PROFILE, headers=bearer(token)).status_code == 200
+    assert pyjwt_decodes == [token, token]
+    assert verified.get(token) is None
+
+
+class _FrozenDatetime:
+    """Stands in for PyJWT's ``datetime`` module attribute: ``now`` answers a fixed POSIX time."""
+
+    def __init__(self, timestamp: float) -> None:
+        from datetime import UTC, datetime
+
+        self._now = datetime.fromtimestamp(timestamp, UTC)
+        self._real = datetime
+
+    def now(self, tz=None):
+        return self._now
+
+    def __getattr__(self, name):
+        return getattr(self._real, name)
