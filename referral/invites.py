@@ -7,6 +7,7 @@ import binascii
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import CTE, Select, bindparam, literal, select, tuple_, update
 
@@ -15,7 +16,12 @@ from referral.database import lock_for_transaction, read_connection
 from referral.exceptions import InviteAlreadyActivated, InviteCodeNotFound, InviteCodeOwn, InviteCycle
 from referral.extensions import db
 from referral.models import INVITE_CODE_LENGTH, BigId, User, UTCDateTime
-from referral.sessions import Account
+
+if TYPE_CHECKING:
+    from referral.accounts import Account
+
+# Phones of the newest referrals a profile shows.
+PROFILE_REFERRALS = 100
 
 # Letters and digits without the look-alikes 0 O o 1 l I: 56 symbols, 56**6 ≈ 3.1e10 codes.
 INVITE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnpqrstuvwxyz23456789"
@@ -97,7 +103,7 @@ def _inviters_up(user_id: int) -> CTE:
     return chain.union_all(up)
 
 
-def recent_referral_phones(user_id: int, limit: int = 100) -> list[str]:
+def recent_referral_phones(user_id: int, limit: int = PROFILE_REFERRALS) -> list[str]:
     """Phones of the newest ``limit`` referrals, newest first (Core: no ORM objects are made for a list)."""
     result = read_connection().execute(_NEWEST_REFERRAL_PHONES, {"user_id": user_id, "limit": limit})
     return list(result.scalars())
@@ -108,7 +114,7 @@ def referral_page(user: Account, limit: int, after: tuple[datetime, int] | None 
 
     ``after`` is a decoded cursor: the (invited_at, id) of the last row of the page before.
     """
-    query = _referrals_newest_first(user, User.id, User.phone, User.first_name, User.last_name, User.invited_at)
+    query = newest_referrals(User, user.id, User.id, User.phone, User.first_name, User.last_name, User.invited_at)
     if after is not None:
         invited_at, user_id = after
         bound = tuple_(literal(invited_at, UTCDateTime()), literal(user_id, BigId))
@@ -119,21 +125,16 @@ def referral_page(user: Account, limit: int, after: tuple[datetime, int] | None 
     return ReferralPage(items=items, next_cursor=next_cursor, count=user.referrals_count)
 
 
-def _referrals_newest_first(user: Account, *columns: object) -> Select:  # type: ignore[type-arg]
-    return (
-        select(*columns)  # type: ignore[call-overload]
-        .where(User.invited_by_id == user.id)
-        .order_by(User.invited_at.desc(), User.id.desc())
-    )
+def newest_referrals(users: type[User], owner_id: Any, *columns: Any) -> Select:  # type: ignore[type-arg]
+    """``columns`` of the referrals of ``owner_id``, newest first: the ix_users_referrals index read backwards.
+
+    ``users`` is ``User`` or an alias of it (for a subquery correlated to an outer ``User``).
+    """
+    return select(*columns).where(users.invited_by_id == owner_id).order_by(users.invited_at.desc(), users.id.desc())
 
 
-# Built once (the hot path of GET /profile): the ix_users_referrals index read backwards, phones only.
-_NEWEST_REFERRAL_PHONES = (
-    select(User.phone)
-    .where(User.invited_by_id == bindparam("user_id"))
-    .order_by(User.invited_at.desc(), User.id.desc())
-    .limit(bindparam("limit"))
-)
+# Built once, for the profile's list when it is not read with the account (SQLite, or after a write).
+_NEWEST_REFERRAL_PHONES = newest_referrals(User, bindparam("user_id"), User.phone).limit(bindparam("limit"))
 
 
 def encode_cursor(invited_at: datetime, user_id: int) -> str:

@@ -8,56 +8,20 @@ spent one again means it was stolen or replayed, and ends the whole session.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, fields
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from flask import current_app, g
-from flask_jwt_extended import JWTManager, create_access_token, create_refresh_token, get_current_user
-from sqlalchemy import bindparam, select, update
+from flask_jwt_extended import JWTManager, create_access_token, create_refresh_token
+from sqlalchemy import update
 
 from referral import clock
+from referral.accounts import Account, live_account
 from referral.audit import security_event
-from referral.database import read_connection
 from referral.exceptions import TokenRevoked
 from referral.extensions import db
 from referral.models import AuthSession, User
-
-
-@dataclass(frozen=True, slots=True)
-class Account:
-    """The signed-in user, read with their session in one query (no ORM load): what a request knows of them.
-
-    Reads need nothing more; a write loads the ``User`` row itself, inside its transaction.
-    """
-
-    id: int
-    phone: str
-    invite_code: str
-    first_name: str
-    last_name: str
-    activated_invite_code: str | None
-    invited_at: datetime | None
-    referrals_count: int
-    created_at: datetime
-
-    @classmethod
-    def of(cls, user: User) -> Account:
-        return cls(*(getattr(user, name) for name in ACCOUNT_FIELDS))
-
-
-ACCOUNT_FIELDS = tuple(field.name for field in fields(Account))
-
-# Built once: the user of a live session with their inviter's code, by primary keys (sessions, users, users).
-_LIVE_ACCOUNT = (
-    select(*(getattr(User, name) for name in ACCOUNT_FIELDS))
-    .join(AuthSession, AuthSession.user_id == User.id)
-    .where(
-        AuthSession.id == bindparam("session_id"),
-        AuthSession.revoked_at.is_(None),
-        AuthSession.expires_at > bindparam("now"),
-    )
-)
 
 
 @dataclass(frozen=True)
@@ -127,22 +91,6 @@ def revoke_user_sessions(user_id: int) -> None:
     )
 
 
-def current_account() -> Account:
-    """The signed-in account of this request (a route behind ``jwt_required``).
-
-    The object itself, not flask-jwt-extended's ``current_user`` proxy, whose every attribute read goes through
-    the request context again: a profile dump makes about thirty of them.
-    """
-    account: Account = get_current_user()
-    return account
-
-
-def live_account(session_id: str) -> Account | None:
-    """The account signed in by the session, if the session is neither revoked nor expired (one query)."""
-    row = read_connection().execute(_LIVE_ACCOUNT, {"session_id": session_id, "now": clock.utcnow()}).first()
-    return Account(*row) if row is not None else None
-
-
 def _token_pair(user_id: int, session_id: str, refresh_jti: str) -> TokenPair:
     access_ttl = current_app.config["ACCESS_TOKEN_TTL_SECONDS"]
     identity = str(user_id)
@@ -167,7 +115,8 @@ def register_token_loaders(jwt: JWTManager) -> None:
     @jwt.token_in_blocklist_loader
     def session_has_ended(header: dict[str, Any], payload: dict[str, Any]) -> bool:
         session_id = payload.get("sid")
-        g.account = live_account(session_id) if isinstance(session_id, str) else None
+        referrals = g.get("account_referrals", 0)  # set by accounts.with_newest_referrals
+        g.account = live_account(session_id, referrals) if isinstance(session_id, str) else None
         return g.account is None
 
     @jwt.user_lookup_loader

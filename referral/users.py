@@ -9,18 +9,17 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from referral import invites, otp, sessions
+from referral.accounts import Account
 from referral.audit import security_event
 from referral.exceptions import PhoneTaken, PhoneUnchanged, TokenRevoked
 from referral.extensions import db
 from referral.models import User
 from referral.phones import mask_phone
-from referral.sessions import Account
 
 log = logging.getLogger(__name__)
 
 # A fresh invite code collides with probability ~ users / 56**6; ten tries in a row never all collide.
 INVITE_CODE_TRIES = 10
-PROFILE_REFERRALS = 100
 
 
 @dataclass(frozen=True)
@@ -120,7 +119,10 @@ def load(account: Account) -> User:
 def profile_of(user: User | Account) -> Profile:
     """The profile of ``user``; one small query for the newest referrals, whatever their number."""
     account = user if isinstance(user, Account) else Account.of(user)
-    return Profile(user=account, referrals=invites.recent_referral_phones(account.id, PROFILE_REFERRALS))
+    referrals = account.newest_referrals
+    if referrals is None:
+        referrals = invites.recent_referral_phones(account.id)
+    return Profile(user=account, referrals=referrals)
 
 
 def delete_user(user: User) -> int:

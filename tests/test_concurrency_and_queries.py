@@ -32,7 +32,7 @@ def test_concurrent_code_requests_for_one_phone_send_one_code(app, postgres_only
     assert sorted(statuses) == [202] + [429] * 5
 
 
-def test_a_profile_costs_two_queries_whatever_the_number_of_referrals(client, api, user_factory, queries):
+def test_a_profile_is_one_query_whatever_the_number_of_referrals(client, api, user_factory, queries):
     owner = api.sign_in("+79990000000")
     invited = api.sign_in("+79990000001", invite_code=owner["user"]["invite_code"])
     row = db.session.get(User, owner["user"]["id"])
@@ -40,8 +40,9 @@ def test_a_profile_costs_two_queries_whatever_the_number_of_referrals(client, ap
         user_factory.invited_by(row)
     for tokens in (owner, invited):
         sent = queries.during(lambda: client.get("/api/v1/profile", headers=tokens["headers"]))  # noqa: B023
-        # the session with its user and the code they entered; the newest referrals
-        assert len(sent) == 2, sent
+        # the live session, its user, the code they entered and the newest referrals; SQLite has no arrays,
+        # so there the referrals are a second query
+        assert len(sent) == (1 if db.engine.dialect.name == "postgresql" else 2), sent
 
 
 def plan(sql, **params):

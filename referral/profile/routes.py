@@ -8,6 +8,7 @@ from flask_jwt_extended import jwt_required
 from flask_smorest import Blueprint
 
 from referral import invites, users
+from referral.accounts import current_account, with_newest_referrals
 from referral.api import BEARER_AUTH, problems
 from referral.limits import check_code_limit, send_code_limit
 from referral.profile.schemas import (
@@ -19,7 +20,6 @@ from referral.profile.schemas import (
     ReferralsQuerySchema,
 )
 from referral.schemas import CodeSentSchema, ProfileSchema, SignInSchema, code_sent
-from referral.sessions import current_account
 
 blp = Blueprint("profile", __name__, url_prefix="/api/v1/profile", description="The signed-in user.")
 
@@ -27,6 +27,7 @@ TOKEN_ERRORS = {401: "token_missing, token_invalid, token_expired, token_revoked
 
 
 @blp.route("", methods=["GET"])
+@with_newest_referrals
 @jwt_required()
 @blp.doc(security=BEARER_AUTH)
 @blp.response(200, ProfileSchema)
