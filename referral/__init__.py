@@ -43,13 +43,21 @@ def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
 
 
 def _default_database(app: Flask) -> None:
-    """Without ``DATABASE_URL``, a SQLite file in the instance folder: the zero-setup development default."""
+    """Without ``DATABASE_URL``, a SQLite file in the instance folder: the zero-setup development default.
+
+    On PostgreSQL a second engine, ``reads``, opens its connections in autocommit mode once, for the reads of
+    API ``GET``s (``database.read_connection``): no isolation level is switched per request.
+    """
     if not app.config.get("SQLALCHEMY_DATABASE_URI"):
         os.makedirs(app.instance_path, exist_ok=True)
         app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{os.path.join(app.instance_path, 'referral.db')}"
-    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+    url = app.config["SQLALCHEMY_DATABASE_URI"]
+    if url.startswith("sqlite"):
         # SQLite has no server to pool connections to; the pool sizes are PostgreSQL's.
         app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {}
+    else:
+        reads = {"url": url, **app.config["SQLALCHEMY_ENGINE_OPTIONS"], "isolation_level": "AUTOCOMMIT"}
+        app.config["SQLALCHEMY_BINDS"] = {"reads": reads}
 
 
 def register_extensions(app: Flask) -> None:

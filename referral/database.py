@@ -52,17 +52,18 @@ def configure_sqlite(engine: Engine) -> None:
 def read_connection() -> Connection:
     """The connection for a request's plain reads: Core statements that make no ORM objects.
 
-    An API ``GET`` only reads. With ``DB_AUTOCOMMIT_READS`` on PostgreSQL it reads on a pooled connection of its
-    own in autocommit mode, outside any transaction and outside the ORM session: no ``BEGIN`` and ``ROLLBACK``
-    round trips around its one or two queries, none of the session's bookkeeping. The connection goes back to the
-    pool when the request ends (``release_read_connection``). Every other request, a ``GET`` whose session has
-    begun already, and code outside requests read in the session's transaction, beside its writes.
+    An API ``GET`` only reads. With ``DB_AUTOCOMMIT_READS`` on PostgreSQL it reads on a connection of the
+    ``reads`` engine, whose connections are in autocommit mode (see ``create_app``): outside any transaction and
+    outside the ORM session, so no ``BEGIN`` and ``ROLLBACK`` round trips around its query and none of the
+    session's bookkeeping. The connection goes back to the pool when the request ends
+    (``release_read_connection``). Every other request, a ``GET`` whose session has begun already, and code
+    outside requests read in the session's transaction, beside its writes.
     """
     if not _reads_outside_transaction():
         return db.session.connection()
     connection: Connection | None = g.get("read_connection")
     if connection is None:
-        connection = db.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+        connection = db.engines["reads"].connect()
         g.read_connection = connection
     return connection
 
@@ -73,7 +74,7 @@ def _reads_outside_transaction() -> bool:
         and request.method == "GET"
         and request.path.startswith("/api/")
         and current_app.config["DB_AUTOCOMMIT_READS"]
-        and db.engine.dialect.name == "postgresql"
+        and "reads" in db.engines
         and not (db.session.registry.has() and db.session().in_transaction())
     )
 
