@@ -114,12 +114,10 @@ def referral_page(user: Account, limit: int, after: tuple[datetime, int] | None 
 
     ``after`` is a decoded cursor: the (invited_at, id) of the last row of the page before.
     """
-    query = newest_referrals(User, user.id, User.id, User.phone, User.first_name, User.last_name, User.invited_at)
+    params: dict[str, Any] = {"owner_id": user.id, "limit": limit + 1}
     if after is not None:
-        invited_at, user_id = after
-        bound = tuple_(literal(invited_at, UTCDateTime()), literal(user_id, BigId))
-        query = query.where(tuple_(User.invited_at, User.id) < bound)
-    rows = read_connection().execute(query.limit(limit + 1)).all()
+        params["after_at"], params["after_id"] = after
+    rows = read_connection().execute(_NEXT_PAGE if after is not None else _FIRST_PAGE, params).all()
     items = [Referral(row.phone, row.first_name, row.last_name, row.invited_at) for row in rows[:limit]]
     next_cursor = encode_cursor(rows[limit - 1].invited_at, rows[limit - 1].id) if len(rows) > limit else None
     return ReferralPage(items=items, next_cursor=next_cursor, count=user.referrals_count)
@@ -135,6 +133,18 @@ def newest_referrals(users: type[User], owner_id: Any, *columns: Any) -> Select:
 
 # Built once, for the profile's list when it is not read with the account (SQLite, or after a write).
 _NEWEST_REFERRAL_PHONES = newest_referrals(User, bindparam("user_id"), User.phone).limit(bindparam("limit"))
+
+# Built once: a page of referrals, and the page after the (invited_at, id) of the last row of the one before.
+_PAGE_COLUMNS = (User.id, User.phone, User.first_name, User.last_name, User.invited_at)
+_FIRST_PAGE = newest_referrals(User, bindparam("owner_id"), *_PAGE_COLUMNS).limit(bindparam("limit"))
+_NEXT_PAGE = (
+    newest_referrals(User, bindparam("owner_id"), *_PAGE_COLUMNS)
+    .where(
+        tuple_(User.invited_at, User.id)
+        < tuple_(bindparam("after_at", type_=UTCDateTime()), bindparam("after_id", type_=BigId))
+    )
+    .limit(bindparam("limit"))
+)
 
 
 def encode_cursor(invited_at: datetime, user_id: int) -> str:

@@ -56,7 +56,7 @@ class ReferralSchema(Schema):
 
 
 class ReferralPageSchema(Schema):
-    items = fields.List(fields.Nested(ReferralSchema))
+    items = fields.Nested(ReferralSchema, many=True)  # one dump for the page, not one per item
     next_cursor = fields.String(allow_none=True, metadata={"description": "null on the last page."})
     count = fields.Integer(metadata={"description": "All referrals, not just this page."})
 
