@@ -72,7 +72,7 @@ def register_extensions(app: Flask) -> None:
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
             configure_sqlite(db.engine)
-    app.teardown_appcontext(release_read_connection)
+    app.teardown_request(release_read_connection)
     migrate.init_app(app, db, directory=os.path.join(os.path.dirname(app.root_path), "migrations"))
     jwt.init_app(app)
     register_token_loaders(jwt)

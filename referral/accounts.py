@@ -107,6 +107,9 @@ def with_newest_referrals(view: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         g.account_referrals = PROFILE_REFERRALS
-        return view(*args, **kwargs)
+        try:
+            return view(*args, **kwargs)
+        finally:  # g outlives the request where an app context was pushed around it (tests, CLI)
+            g.pop("account_referrals", None)
 
     return wrapper

@@ -52,33 +52,34 @@ def generate_invite_code() -> str:
     return "".join(secrets.choice(INVITE_ALPHABET) for _ in range(INVITE_CODE_LENGTH))
 
 
-def activate_invite(user: User, invite_code: str) -> User:
-    """Make the owner of ``invite_code`` the inviter of ``user``, inside the caller's transaction.
+def activate_invite(user_id: int, invite_code: str, already_invited: bool = False) -> datetime:
+    """Make the owner of ``invite_code`` the inviter of ``user_id``, inside the caller's transaction; when.
 
     Exactly one activation per user wins: the write is ``UPDATE ... WHERE invited_by_id IS NULL``. A cycle check
     followed by a write could still close a loop if two users entered each other's codes at the same moment, so
     activations take one transaction-level lock first: they are short and happen once per user, and the lock
     costs less than any cleverer scheme would cost to get right.
     """
-    if user.invited_by_id is not None:
+    if already_invited:
         raise InviteAlreadyActivated
     lock_for_transaction(ACTIVATION_LOCK_KEY)
     inviter_id = db.session.scalar(select(User.id).where(User.invite_code == invite_code))
     if inviter_id is None:
         raise InviteCodeNotFound
-    if inviter_id == user.id:
+    if inviter_id == user_id:
         raise InviteCodeOwn
-    if is_in_referral_tree(inviter_id, root_id=user.id):
+    if is_in_referral_tree(inviter_id, root_id=user_id):
         raise InviteCycle
+    invited_at = clock.utcnow()
     activated = db.session.execute(
         update(User)
-        .where(User.id == user.id, User.invited_by_id.is_(None))
-        .values(invited_by_id=inviter_id, invited_at=clock.utcnow())
+        .where(User.id == user_id, User.invited_by_id.is_(None))
+        .values(invited_by_id=inviter_id, invited_at=invited_at)
     )
     if activated.rowcount != 1:  # type: ignore[attr-defined]
         raise InviteAlreadyActivated
     db.session.execute(update(User).where(User.id == inviter_id).values(referrals_count=User.referrals_count + 1))
-    return user
+    return invited_at
 
 
 def is_in_referral_tree(user_id: int, root_id: int) -> bool:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -43,7 +44,7 @@ def sign_in(phone: str, code: str, invite_code: str | None = None) -> SignIn:
     if user is None:
         user = create_user(phone)
     if invite_code is not None:
-        invites.activate_invite(user, invite_code)
+        invites.activate_invite(user.id, invite_code, already_invited=user.invited_by_id is not None)
     tokens = sessions.start_session(user)
     db.session.commit()
     if created:
@@ -66,20 +67,24 @@ def create_user(phone: str) -> User:
     raise RuntimeError("could not draw a free invite code")
 
 
-def update_names(account: Account, names: dict[str, str]) -> Profile:
-    """Set ``first_name`` and/or ``last_name`` (already trimmed by the schema) and commit."""
-    user = load(account)
-    for field, value in names.items():
-        setattr(user, field, value)
-    db.session.commit()
-    return profile_of(user)
+def update_names(account: Account, names: dict[str, Any]) -> Profile:
+    """Set ``first_name`` and/or ``last_name`` (already trimmed by the schema) and commit.
+
+    The profile that comes back is the account with the new names: nothing else about it changed.
+    """
+    if names:
+        updated = db.session.execute(update(User).where(User.id == account.id).values(**names))
+        if updated.rowcount != 1:  # type: ignore[attr-defined]
+            raise TokenRevoked  # the user was deleted since the session was checked
+        db.session.commit()
+    return profile_of(replace(account, **names))
 
 
 def activate_invite(account: Account, invite_code: str) -> Profile:
-    user = load(account)
-    invites.activate_invite(user, invite_code)
+    """Enter ``invite_code`` and commit; the profile now shows the code (the inviter's, as entered) and when."""
+    invited_at = invites.activate_invite(account.id, invite_code, already_invited=account.invited_at is not None)
     db.session.commit()
-    return profile_of(user)
+    return profile_of(replace(account, activated_invite_code=invite_code, invited_at=invited_at))
 
 
 def request_phone_change(account: Account, new_phone: str) -> otp.IssuedCode:

@@ -45,6 +45,24 @@ def test_a_profile_is_one_query_whatever_the_number_of_referrals(client, api, us
         assert len(sent) == (1 if db.engine.dialect.name == "postgresql" else 2), sent
 
 
+def test_writes_that_answer_a_profile_read_the_account_once(client, api, queries):
+    owner = api.sign_in("+79990000000")
+    user = api.sign_in("+79990000001")
+    names = queries.during(
+        lambda: client.patch("/api/v1/profile", headers=user["headers"], json={"first_name": "Boris"})
+    )
+    # the account with its session, the update, the newest referrals (SQLite also says BEGIN IMMEDIATE)
+    assert [statement.split()[0] for statement in names if not statement.startswith("BEGIN")] == [
+        "SELECT",
+        "UPDATE",
+        "SELECT",
+    ]
+    body = {"invite_code": owner["user"]["invite_code"]}
+    invite = queries.during(lambda: client.post("/api/v1/profile/invite", headers=user["headers"], json=body))
+    account_reads = [statement for statement in invite if "FROM sessions" in statement or "sessions.id" in statement]
+    assert len(account_reads) == 1, invite
+
+
 def plan(sql, **params):
     rows = db.session.execute(text("EXPLAIN " + sql), params).scalars().all()
     return "\n".join(rows)
