@@ -2,8 +2,8 @@
 
 ``GET /profile`` is the endpoint clients call most, so its whole read is that one query on PostgreSQL: the
 session's liveness, the user, their inviter's code and the phones of their newest referrals (an array built by
-a correlated subquery on the referral index). No ORM object is made for it; a write loads its ``User`` row
-inside its own transaction (``users.load``).
+a correlated subquery on the referral index). No ORM object is made for it; writes change the row by
+statements in their own transaction.
 """
 
 from __future__ import annotations
