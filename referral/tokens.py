@@ -29,11 +29,12 @@ class VerifiedTokens:
 
     def get(self, token: str) -> dict[str, Any] | None:
         claims = self._claims.get(token)
-        if claims is not None and claims["exp"] > time.time():  # the clock PyJWT checks exp against
-            return claims
-        if claims is not None:
+        if claims is None:
+            return None
+        if claims["exp"] <= time.time():  # the clock PyJWT checks exp against
             self._claims.pop(token, None)
-        return None
+            return None
+        return claims
 
     def put(self, token: str, claims: dict[str, Any]) -> None:
         if self.size <= 0 or claims.get("type") != "access" or not isinstance(claims.get("exp"), int | float):
