@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from flask import current_app, g, has_request_context, request
-from sqlalchemy import Connection, Engine, event, text
+from sqlalchemy import Connection, Dialect, Engine, Select, event, text
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DBAPIError
 
 from referral.extensions import db
 
@@ -83,3 +87,68 @@ def release_read_connection(error: BaseException | None = None) -> None:
     connection: Connection | None = g.pop("read_connection", None)
     if connection is not None:
         connection.close()
+
+
+def read_rows(statement: Select[Any], params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+    """The rows of a Core ``SELECT`` read on ``read_connection()``, as plain tuples in its column order.
+
+    The reads every authenticated request makes go through here. On PostgreSQL the statement's SQL, compiled
+    by SQLAlchemy once per process, runs straight on the psycopg connection with SQLAlchemy's own type
+    processing of its parameters and columns: SQLAlchemy's execution machinery around it (cache lookup,
+    parameter and result set-up, ``Row`` objects) cost about 130 µs of CPU a read here, more than psycopg
+    itself. psycopg prepares the statement on the server from its fifth run on a connection. SQLAlchemy still
+    owns the connection (pool, transaction); a failure is raised as SQLAlchemy's error, for the same
+    handlers, and a connection found broken is invalidated, as SQLAlchemy would.
+    """
+    connection = read_connection()
+    if connection.dialect.name != "postgresql":
+        return [tuple(row) for row in connection.execute(statement, params)]
+    compiled = _compiled(statement, connection.dialect)
+    values = compiled.parameters(params)
+    driver_connection: Any = connection.connection.driver_connection
+    driver_error = connection.dialect.loaded_dbapi.Error
+    try:
+        rows = driver_connection.execute(compiled.sql, values).fetchall()
+    except driver_error as error:
+        broken = connection.dialect.is_disconnect(error, driver_connection, None)
+        if broken:
+            connection.invalidate(error)
+        raise DBAPIError.instance(compiled.sql, values, error, driver_error, connection_invalidated=broken) from error
+    return [compiled.row(row) for row in rows] if compiled.has_result_processing else rows
+
+
+@dataclass(frozen=True)
+class _CompiledRead:
+    """A statement's SQL for one dialect, with the type processors of its parameters and columns."""
+
+    sql: str
+    binds: Mapping[str, Callable[[Any], Any] | None]
+    columns: tuple[Callable[[Any], Any] | None, ...]
+
+    @property
+    def has_result_processing(self) -> bool:
+        return any(self.columns)
+
+    def parameters(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        return {
+            name: value if (process := self.binds.get(name)) is None else process(value)
+            for name, value in params.items()
+            if name in self.binds
+        }
+
+    def row(self, row: tuple[Any, ...]) -> tuple[Any, ...]:
+        return tuple(
+            value if process is None else process(value) for process, value in zip(self.columns, row, strict=True)
+        )
+
+
+@functools.cache
+def _compiled(statement: Select[Any], dialect: Dialect) -> _CompiledRead:
+    compiled = statement.compile(dialect=dialect)
+    return _CompiledRead(
+        sql=str(compiled),
+        binds={name: bind.type.dialect_impl(dialect).bind_processor(dialect) for name, bind in compiled.binds.items()},
+        columns=tuple(
+            column.type.dialect_impl(dialect).result_processor(dialect, None) for column in statement.selected_columns
+        ),
+    )

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import CTE, Select, bindparam, literal, select, tuple_, update
 
 from referral import clock
-from referral.database import lock_for_transaction, read_connection
+from referral.database import lock_for_transaction, read_rows
 from referral.exceptions import InviteAlreadyActivated, InviteCodeNotFound, InviteCodeOwn, InviteCycle
 from referral.extensions import db
 from referral.models import INVITE_CODE_LENGTH, BigId, User, UTCDateTime
@@ -106,8 +106,7 @@ def _inviters_up(user_id: int) -> CTE:
 
 def recent_referral_phones(user_id: int, limit: int = PROFILE_REFERRALS) -> list[str]:
     """Phones of the newest ``limit`` referrals, newest first (Core: no ORM objects are made for a list)."""
-    result = read_connection().execute(_NEWEST_REFERRAL_PHONES, {"user_id": user_id, "limit": limit})
-    return list(result.scalars())
+    return [phone for (phone,) in read_rows(_NEWEST_REFERRAL_PHONES, {"user_id": user_id, "limit": limit})]
 
 
 def referral_page(user: Account, limit: int, after: tuple[datetime, int] | None = None) -> ReferralPage:
@@ -118,9 +117,9 @@ def referral_page(user: Account, limit: int, after: tuple[datetime, int] | None 
     params: dict[str, Any] = {"owner_id": user.id, "limit": limit + 1}
     if after is not None:
         params["after_at"], params["after_id"] = after
-    rows = read_connection().execute(_NEXT_PAGE if after is not None else _FIRST_PAGE, params).all()
-    items = [Referral(row.phone, row.first_name, row.last_name, row.invited_at) for row in rows[:limit]]
-    next_cursor = encode_cursor(rows[limit - 1].invited_at, rows[limit - 1].id) if len(rows) > limit else None
+    rows = read_rows(_NEXT_PAGE if after is not None else _FIRST_PAGE, params)  # (id, *Referral's fields)
+    items = [Referral(*row[1:]) for row in rows[:limit]]
+    next_cursor = encode_cursor(items[-1].joined_at, rows[limit - 1][0]) if len(rows) > limit else None
     return ReferralPage(items=items, next_cursor=next_cursor, count=user.referrals_count)
 
 

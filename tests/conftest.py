@@ -239,13 +239,19 @@ def user_factory(app: Flask) -> type[model_factories.UserFactory]:
 
 @dataclass
 class QueryLog:
-    """SQL statements the app sent, savepoint bookkeeping left out."""
+    """SQL statements the app sent, savepoint bookkeeping left out.
+
+    ``outside_transaction`` are those of them sent on a connection in autocommit mode (the ``reads`` engine's).
+    """
 
     statements: list[str] = field(default_factory=list)
+    outside_transaction: list[str] = field(default_factory=list)
 
-    def record(self, conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+    def record(self, statement: str, autocommit: bool = False) -> None:
         if "SAVEPOINT" not in statement.upper():
             self.statements.append(statement)
+            if autocommit:
+                self.outside_transaction.append(statement)
 
     def during(self, action: Callable[[], Any]) -> list[str]:
         """The statements sent while ``action`` ran."""
@@ -255,11 +261,27 @@ class QueryLog:
 
 
 @pytest.fixture
-def queries(app: Flask) -> Iterator[QueryLog]:
+def queries(app: Flask, monkeypatch: pytest.MonkeyPatch) -> Iterator[QueryLog]:
+    """Every statement sent, counted at the driver on PostgreSQL, where ``database.read_rows`` runs its
+    statements on the psycopg connection without SQLAlchemy; by SQLAlchemy's event on SQLite."""
     log = QueryLog()
-    event.listen(db.engine, "before_cursor_execute", log.record)
+    if db.engine.dialect.name != "postgresql":
+        listener = lambda conn, cursor, statement, *args: log.record(statement)  # noqa: E731
+        event.listen(db.engine, "before_cursor_execute", listener)
+        yield log
+        event.remove(db.engine, "before_cursor_execute", listener)
+        return
+    import psycopg
+
+    for method in ("execute", "executemany"):
+        sent = getattr(psycopg.Cursor, method)
+
+        def recording(cursor: psycopg.Cursor[Any], query: Any, *args: Any, _sent: Any = sent, **kwargs: Any) -> Any:
+            log.record(str(query), cursor.connection.autocommit)
+            return _sent(cursor, query, *args, **kwargs)
+
+        monkeypatch.setattr(psycopg.Cursor, method, recording)
     yield log
-    event.remove(db.engine, "before_cursor_execute", log.record)
 
 
 def run_together(*calls: Callable[[], Any]) -> list[Any]:
