@@ -112,7 +112,7 @@ class Config:
             "pool_recycle": env_int("DB_POOL_RECYCLE_SECONDS", 1800),
         }
 
-        # API GETs read outside a transaction on PostgreSQL (database.read_connection); the test suite's
+        # API GETs read outside a transaction on PostgreSQL (database.read_rows); the test suite's
         # rolled-back transactions cannot have it, so Testing turns it off and one committing test turns it on.
         self.DB_AUTOCOMMIT_READS = env_bool("DB_AUTOCOMMIT_READS", self.APP_ENV != "testing")
         self.OTP_LENGTH = env_int("OTP_LENGTH", 4)

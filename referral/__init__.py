@@ -46,7 +46,7 @@ def _default_database(app: Flask) -> None:
     """Without ``DATABASE_URL``, a SQLite file in the instance folder: the zero-setup development default.
 
     On PostgreSQL a second engine, ``reads``, opens its connections in autocommit mode once, for the reads of
-    API ``GET``s (``database.read_connection``): no isolation level is switched per request.
+    API ``GET``s (``database.read_rows``): no isolation level is switched per request.
     """
     if not app.config.get("SQLALCHEMY_DATABASE_URI"):
         os.makedirs(app.instance_path, exist_ok=True)
@@ -57,6 +57,7 @@ def _default_database(app: Flask) -> None:
         app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {}
     else:
         reads = {"url": url, **app.config["SQLALCHEMY_ENGINE_OPTIONS"], "isolation_level": "AUTOCOMMIT"}
+        reads["pool_reset_on_return"] = None  # an autocommit connection has nothing to roll back on return
         app.config["SQLALCHEMY_BINDS"] = {"reads": reads}
 
 

@@ -20,7 +20,7 @@ from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import aliased
 
 from referral import clock
-from referral.database import read_connection, read_rows
+from referral.database import dialect_name, read_rows
 from referral.invites import PROFILE_REFERRALS, newest_referrals, recent_referral_phones
 from referral.models import AuthSession, User
 
@@ -80,7 +80,7 @@ def live_account(session_id: str, referrals: int = 0) -> Account | None:
     second one on SQLite, which has no arrays.
     """
     params = {"session_id": session_id, "now": clock.utcnow(), "referrals": referrals}
-    with_array = referrals > 0 and read_connection().dialect.name == "postgresql"
+    with_array = referrals > 0 and dialect_name() == "postgresql"
     rows = read_rows(_LIVE_ACCOUNT_WITH_REFERRALS if with_array else _LIVE_ACCOUNT, params)
     if not rows:
         return None

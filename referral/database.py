@@ -5,10 +5,10 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from flask import current_app, g, has_request_context, request
-from sqlalchemy import Connection, Dialect, Engine, Select, event, text
+from sqlalchemy import Dialect, Engine, PoolProxiedConnection, Select, event, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 
@@ -16,7 +16,7 @@ from referral.extensions import db
 
 
 def dialect_name() -> str:
-    return db.session.get_bind().dialect.name
+    return db.engine.dialect.name  # type: ignore[no-any-return]
 
 
 def upsert(model: Any) -> Any:
@@ -53,23 +53,40 @@ def configure_sqlite(engine: Engine) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def read_connection() -> Connection:
-    """The connection for a request's plain reads: Core statements that make no ORM objects.
+class _ReadConnection(NamedTuple):
+    """A request's connection of the ``reads`` engine, checked out of its pool without a ``Connection`` around it."""
 
-    An API ``GET`` only reads. With ``DB_AUTOCOMMIT_READS`` on PostgreSQL it reads on a connection of the
-    ``reads`` engine, whose connections are in autocommit mode (see ``create_app``): outside any transaction and
-    outside the ORM session, so no ``BEGIN`` and ``ROLLBACK`` round trips around its query and none of the
-    session's bookkeeping. The connection goes back to the pool when the request ends
-    (``release_read_connection``). Every other request, a ``GET`` whose session has begun already, and code
-    outside requests read in the session's transaction, beside its writes.
+    pooled: PoolProxiedConnection
+    dialect: Dialect
+
+
+def read_rows(statement: Select[Any], params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+    """The rows of a Core ``SELECT``, as plain tuples in its column order: the reads of every authenticated request.
+
+    Where they run: an API ``GET`` only reads, so with ``DB_AUTOCOMMIT_READS`` on PostgreSQL it reads on a
+    connection of the ``reads`` engine, whose connections are in autocommit mode (see ``create_app``): no
+    ``BEGIN`` and ``ROLLBACK`` round trips around the query and none of the ORM session's bookkeeping. The
+    request keeps that connection until it ends (``release_read_connection``). Everything else (writes, a
+    ``GET`` whose session has begun, code outside requests) reads in the session's transaction.
+
+    How: on PostgreSQL the statement's SQL, compiled by SQLAlchemy once per process, runs on the psycopg
+    connection itself, on a cursor kept with it, with SQLAlchemy's own type processing of the parameters and
+    columns. SQLAlchemy's execution machinery around one read (cache lookup, parameter and result set-up,
+    ``Row`` objects, a ``Connection`` per checkout) cost more CPU than psycopg itself here. psycopg prepares
+    the statement on the server from its fifth run on a connection. SQLAlchemy still owns the connection (pool,
+    transaction); a failure is raised as SQLAlchemy's error, for the same handlers, and a connection found
+    broken is invalidated, as SQLAlchemy would.
     """
-    if not _reads_outside_transaction():
-        return db.session.connection()
-    connection: Connection | None = g.get("read_connection")
-    if connection is None:
-        connection = db.engines["reads"].connect()
-        g.read_connection = connection
-    return connection
+    reads: _ReadConnection | None = g.get("read_connection") if has_request_context() else None
+    if reads is None and _reads_outside_transaction():
+        engine = db.engines["reads"]
+        reads = g.read_connection = _ReadConnection(engine.raw_connection(), engine.dialect)
+    if reads is not None:
+        return _run(statement, params, reads.pooled, reads.dialect, reads.pooled.invalidate)
+    connection = db.session.connection()
+    if connection.dialect.name != "postgresql":
+        return [tuple(row) for row in connection.execute(statement, params)]
+    return _run(statement, params, connection.connection, connection.dialect, connection.invalidate)
 
 
 def _reads_outside_transaction() -> bool:
@@ -84,35 +101,31 @@ def _reads_outside_transaction() -> bool:
 
 
 def release_read_connection(error: BaseException | None = None) -> None:
-    connection: Connection | None = g.pop("read_connection", None)
-    if connection is not None:
-        connection.close()
+    reads: _ReadConnection | None = g.pop("read_connection", None)
+    if reads is not None:
+        reads.pooled.close()
 
 
-def read_rows(statement: Select[Any], params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
-    """The rows of a Core ``SELECT`` read on ``read_connection()``, as plain tuples in its column order.
-
-    The reads every authenticated request makes go through here. On PostgreSQL the statement's SQL, compiled
-    by SQLAlchemy once per process, runs straight on the psycopg connection with SQLAlchemy's own type
-    processing of its parameters and columns: SQLAlchemy's execution machinery around it (cache lookup,
-    parameter and result set-up, ``Row`` objects) cost about 130 µs of CPU a read here, more than psycopg
-    itself. psycopg prepares the statement on the server from its fifth run on a connection. SQLAlchemy still
-    owns the connection (pool, transaction); a failure is raised as SQLAlchemy's error, for the same
-    handlers, and a connection found broken is invalidated, as SQLAlchemy would.
-    """
-    connection = read_connection()
-    if connection.dialect.name != "postgresql":
-        return [tuple(row) for row in connection.execute(statement, params)]
-    compiled = _compiled(statement, connection.dialect)
+def _run(
+    statement: Select[Any],
+    params: Mapping[str, Any],
+    pooled: PoolProxiedConnection,
+    dialect: Dialect,
+    invalidate: Callable[[BaseException], None],
+) -> list[tuple[Any, ...]]:
+    compiled = _compiled(statement, dialect)
     values = compiled.parameters(params)
-    driver_connection: Any = connection.connection.driver_connection
-    driver_error = connection.dialect.loaded_dbapi.Error
+    cursor = pooled.info.get("read_cursor")
+    if cursor is None:  # one per database connection, for as long as it lives
+        cursor = pooled.info["read_cursor"] = pooled.driver_connection.cursor()  # type: ignore[union-attr]
+    driver_error = dialect.loaded_dbapi.Error
     try:
-        rows = driver_connection.execute(compiled.sql, values).fetchall()
+        cursor.execute(compiled.sql, values)
+        rows: list[tuple[Any, ...]] = cursor.fetchall()
     except driver_error as error:
-        broken = connection.dialect.is_disconnect(error, driver_connection, None)
+        broken = dialect.is_disconnect(error, pooled.driver_connection, cursor)
         if broken:
-            connection.invalidate(error)
+            invalidate(error)
         raise DBAPIError.instance(compiled.sql, values, error, driver_error, connection_invalidated=broken) from error
     return [compiled.row(row) for row in rows] if compiled.has_result_processing else rows
 
