@@ -41,6 +41,24 @@ def test_an_access_token_is_verified_once_then_served_from_the_cache(client, api
     assert verified.get(token) is not None
 
 
+def test_a_cached_token_is_not_parsed_again_at_all(client, api, monkeypatch):
+    token = api.sign_in("+79991234567")["access_token"]
+    assert client.get(PROFILE, headers=bearer(token)).status_code == 200
+    parsed: list[str] = []
+    for name in ("decode", "get_unverified_header"):  # flask-jwt-extended reaches PyJWT through these two
+        real = getattr(pyjwt, name)
+        monkeypatch.setattr(
+            pyjwt, name, lambda token, *a, _real=real, **k: parsed.append(token) or _real(token, *a, **k)
+        )
+    for _ in range(3):
+        assert client.get(PROFILE, headers=bearer(token)).status_code == 200
+    assert parsed == []
+    other = api.sign_in("+79991234568")["access_token"]
+    parsed.clear()
+    assert client.get(PROFILE, headers=bearer(other)).status_code == 200
+    assert other in parsed  # a token not kept yet is checked in full
+
+
 def test_a_cached_token_still_dies_with_its_session(client, api, verified):
     token = api.sign_in("+79991234567")["access_token"]
     assert client.get(PROFILE, headers=bearer(token)).status_code == 200
@@ -53,13 +71,13 @@ def test_a_cached_token_still_dies_with_its_session(client, api, verified):
 def test_a_cached_token_past_its_exp_is_token_expired(client, app, api, verified, monkeypatch):
     token = api.sign_in("+79991234567")["access_token"]
     assert client.get(PROFILE, headers=bearer(token)).status_code == 200
-    exp = verified.get(token)["exp"]
+    exp = verified.get(token).claims["exp"]
     monkeypatch.setattr("referral.tokens.time.time", lambda: exp + 1)  # the cache's clock is past exp ...
     monkeypatch.setattr("jwt.api_jwt.datetime", _FrozenDatetime(exp + 1))  # ... and so is PyJWT's
     response = client.get(PROFILE, headers=bearer(token))
     assert response.status_code == 401
     assert response.json["code"] == "token_expired"
-    assert token not in verified._claims
+    assert token not in verified._tokens
 
 
 def test_a_token_differing_from_a_cached_one_by_its_signature_is_refused(client, api):
@@ -89,10 +107,10 @@ def test_the_cache_holds_at_most_its_size_and_drops_the_oldest_first():
     cache = VerifiedTokens(size=2)
     far = 4_000_000_000
     for token in ("a", "b", "c"):
-        cache.put(token, {"type": "access", "exp": far})
+        cache.put(token, {"type": "access", "exp": far}, {"alg": "HS256"})
     assert len(cache) == 2
     assert cache.get("a") is None
-    assert cache.get("b") == cache.get("c") == {"type": "access", "exp": far}
+    assert cache.get("b").claims == cache.get("c").claims == {"type": "access", "exp": far}
 
 
 def test_a_size_of_zero_keeps_nothing(client, api, app, verified, monkeypatch, pyjwt_decodes):
