@@ -87,20 +87,20 @@ class ProblemSchema(Schema):
 
 
 class ProfileSchema(Schema):
-    """The signed-in user, as every client shows it."""
+    """The signed-in user, as every client shows it (dumps an ``accounts.Account`` read with its referrals)."""
 
-    id = fields.Integer(attribute="user.id", dump_only=True)
-    phone = fields.String(attribute="user.phone", metadata={"example": "+79991234567"})
-    invite_code = fields.String(attribute="user.invite_code", metadata={"example": "aB3xK9"})
-    first_name = fields.String(attribute="user.first_name", metadata={"example": "Anna"})
-    last_name = fields.String(attribute="user.last_name", metadata={"example": "Petrova"})
-    activated_invite_code = fields.String(
-        attribute="user.activated_invite_code", allow_none=True, metadata={"example": "Zy8WqP"}
+    id = fields.Integer(dump_only=True)
+    phone = fields.String(metadata={"example": "+79991234567"})
+    invite_code = fields.String(metadata={"example": "aB3xK9"})
+    first_name = fields.String(metadata={"example": "Anna"})
+    last_name = fields.String(metadata={"example": "Petrova"})
+    activated_invite_code = fields.String(allow_none=True, metadata={"example": "Zy8WqP"})
+    invited_at = fields.AwareDateTime(allow_none=True)
+    referrals_count = fields.Integer()
+    referrals = Strings(
+        attribute="newest_referrals", metadata={"description": "Phones of the newest 100 referrals, newest first."}
     )
-    invited_at = fields.AwareDateTime(attribute="user.invited_at", allow_none=True)
-    referrals_count = fields.Integer(attribute="user.referrals_count")
-    referrals = Strings(metadata={"description": "Phones of the newest 100 referrals, newest first."})
-    created_at = fields.AwareDateTime(attribute="user.created_at")
+    created_at = fields.AwareDateTime()
 
 
 class TokenPairSchema(Schema):

@@ -24,15 +24,9 @@ INVITE_CODE_TRIES = 10
 
 
 @dataclass(frozen=True)
-class Profile:
-    user: Account
-    referrals: list[str]
-
-
-@dataclass(frozen=True)
 class SignIn:
     tokens: sessions.TokenPair
-    profile: Profile
+    profile: Account  # with its newest referrals (profile_of)
     created: bool
 
 
@@ -67,7 +61,7 @@ def create_user(phone: str) -> User:
     raise RuntimeError("could not draw a free invite code")
 
 
-def update_names(account: Account, names: dict[str, Any]) -> Profile:
+def update_names(account: Account, names: dict[str, Any]) -> Account:
     """Set ``first_name`` and/or ``last_name`` (already trimmed by the schema) and commit.
 
     The profile that comes back is the account with the new names: nothing else about it changed.
@@ -80,7 +74,7 @@ def update_names(account: Account, names: dict[str, Any]) -> Profile:
     return profile_of(replace(account, **names))
 
 
-def activate_invite(account: Account, invite_code: str) -> Profile:
+def activate_invite(account: Account, invite_code: str) -> Account:
     """Enter ``invite_code`` and commit; the profile now shows the code (the inviter's, as entered) and when."""
     invited_at = invites.activate_invite(account.id, invite_code, already_invited=account.invited_at is not None)
     db.session.commit()
@@ -121,13 +115,13 @@ def load(account: Account) -> User:
     return user
 
 
-def profile_of(user: User | Account) -> Profile:
-    """The profile of ``user``; one small query for the newest referrals, whatever their number."""
+def profile_of(user: User | Account) -> Account:
+    """The profile of ``user``: the account with the phones of its newest referrals, read by one small query
+    unless the account was read with them (``accounts.with_newest_referrals``)."""
     account = user if isinstance(user, Account) else Account.of(user)
-    referrals = account.newest_referrals
-    if referrals is None:
-        referrals = invites.recent_referral_phones(account.id)
-    return Profile(user=account, referrals=referrals)
+    if account.newest_referrals is not None:
+        return account
+    return replace(account, newest_referrals=invites.recent_referral_phones(account.id))
 
 
 def delete_user(user: User) -> int:

@@ -8,7 +8,7 @@ from flask_jwt_extended import jwt_required
 from flask_smorest import Blueprint
 
 from referral import invites, users
-from referral.accounts import current_account, with_newest_referrals
+from referral.accounts import Account, current_account, with_newest_referrals
 from referral.api import BEARER_AUTH, problems
 from referral.limits import check_code_limit, send_code_limit
 from referral.profile.schemas import (
@@ -32,7 +32,7 @@ TOKEN_ERRORS = {401: "token_missing, token_invalid, token_expired, token_revoked
 @blp.doc(security=BEARER_AUTH)
 @blp.response(200, ProfileSchema)
 @problems(blp, TOKEN_ERRORS, takes_body=False)
-def get_profile() -> users.Profile:
+def get_profile() -> Account:
     """The signed-in user, with the phones of their newest 100 referrals."""
     return users.profile_of(current_account())
 
@@ -43,7 +43,7 @@ def get_profile() -> users.Profile:
 @blp.arguments(NamesSchema, example={"first_name": "Anna", "last_name": "Petrova"})
 @blp.response(200, ProfileSchema)
 @problems(blp, {**TOKEN_ERRORS, 422: "validation_error"})
-def update_names(args: dict[str, str]) -> users.Profile:
+def update_names(args: dict[str, str]) -> Account:
     """Edit names (either or both; trimmed; at most 64 characters; "" clears)."""
     return users.update_names(current_account(), args)
 
@@ -62,7 +62,7 @@ def update_names(args: dict[str, str]) -> users.Profile:
         422: "invite_code_own, invite_cycle, validation_error",
     },
 )
-def activate_invite(args: dict[str, str]) -> users.Profile:
+def activate_invite(args: dict[str, str]) -> Account:
     """Enter someone's invite code: once, never your own, never one that closes a loop."""
     return users.activate_invite(current_account(), args["invite_code"])
 
