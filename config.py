@@ -143,7 +143,8 @@ class Config:
 
         self.ACCESS_TOKEN_TTL_SECONDS = env_int("ACCESS_TOKEN_TTL_SECONDS", 900)
         self.REFRESH_TOKEN_TTL_SECONDS = env_int("REFRESH_TOKEN_TTL_SECONDS", 2_592_000)
-        # Verified access tokens each process keeps (referral/tokens.py): about 1 KiB each; 0 turns it off.
+        # Verified access tokens each process keeps, with claims and header (referral/tokens.py): about 1.5 KiB
+        # each; 0 turns it off.
         self.TOKEN_CACHE_SIZE = env_int("TOKEN_CACHE_SIZE", 4096)
         self.DEFAULT_PHONE_REGION = (env_str("DEFAULT_PHONE_REGION", "RU") or "RU").upper()
         self.REDIS_URL = env_str("REDIS_URL") or None

@@ -42,7 +42,7 @@ def main(out: Path, duration: str, connections: str, threads: str) -> None:
         slices["ceiling"] = all_ceiling
     results = {name: combine(runs) for name, runs in slices.items()}
     for name, runs in slices.items():
-        results[name]["of_ceiling"] = of_ceiling(runs, paired.get(name), results.get("ceiling"))
+        results[name]["of_ceiling"] = of_ceiling(runs, paired.get(name), results[name], results.get("ceiling"))
     meta = json.loads((out / "meta.json").read_text())
     rows = [
         "| endpoint | requests/s | p50 ms | p99 ms | errors | of ceiling | requests/s of each slice |",
@@ -92,12 +92,13 @@ def slice_figures(figures: list[int]) -> str:
     return f"{len(figures)} slices, {min(figures):,} to {max(figures):,}"
 
 
-def of_ceiling(runs: list[dict], ceiling_beside: list[dict] | None, ceiling: dict | None) -> float:
-    """The median of each slice's throughput over the ceiling slice run just before it (else the ceiling's row)."""
+def of_ceiling(runs: list[dict], ceiling_beside: list[dict] | None, result: dict, ceiling: dict | None) -> float:
+    """The median of each slice's throughput over the ceiling slice run just before it; without those, the
+    endpoint's row over the ceiling's row."""
     if ceiling_beside and len(ceiling_beside) == len(runs):
         ratios = sorted(run["rps"] / beside["rps"] for run, beside in zip(runs, ceiling_beside, strict=True))
         return ratios[len(ratios) // 2]
-    return combine(runs)["rps"] / ceiling["rps"] if ceiling else float("nan")
+    return result["rps"] / ceiling["rps"] if ceiling else float("nan")
 
 
 def combine(runs: list[dict]) -> dict:

@@ -158,6 +158,11 @@ def redis_url() -> str:
 
 
 @pytest.fixture
+def autocommit_reads_on(app: Flask) -> None:
+    app.config["DB_AUTOCOMMIT_READS"] = True  # as outside tests (the app fixture puts the setting back)
+
+
+@pytest.fixture
 def postgres_only(app: Flask) -> None:
     if db.engine.dialect.name != "postgresql":
         pytest.skip("needs PostgreSQL (see the report header)")

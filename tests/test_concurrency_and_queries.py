@@ -102,11 +102,6 @@ def test_the_invite_code_lookup_uses_its_unique_index(many_users):
     assert "Seq Scan" not in text_plan
 
 
-@pytest.fixture
-def autocommit_reads_on(app):
-    app.config["DB_AUTOCOMMIT_READS"] = True  # as outside tests (the app fixture puts the setting back)
-
-
 @pytest.mark.committing
 def test_api_reads_outside_a_transaction_answer_the_same_and_writes_keep_theirs(
     client, api, postgres_only, autocommit_reads_on, clock, queries

@@ -42,11 +42,6 @@ def test_read_rows_processes_parameters_as_the_model_does(app):
         read_rows(accounts._LIVE_ACCOUNT, {"session_id": "x", "now": naive})
 
 
-@pytest.fixture
-def autocommit_reads_on(app):
-    app.config["DB_AUTOCOMMIT_READS"] = True
-
-
 @pytest.mark.committing
 def test_a_read_connection_that_died_fails_one_request_with_503_and_leaves_the_pool(
     client, api, postgres_only, autocommit_reads_on
