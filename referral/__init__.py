@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from typing import Any
 
 from flask import Flask, Request, Response
@@ -21,9 +22,28 @@ class NoCookieSession(SessionInterface):
         return None
 
 
+class ReferralApp(Flask):
+    """Flask, remembering which functions it has made sure are synchronous.
+
+    ``ensure_sync`` runs about ten times per request (every hook, and every decorator layer of flask-smorest and
+    flask-jwt-extended), and each time ``inspect`` looks at the function's code flags again; the answer for a
+    function never changes. Flask documents the method as the one to override.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._sync_functions: dict[Callable[..., Any], Callable[..., Any]] = {}
+
+    def ensure_sync(self, func: Callable[..., Any]) -> Callable[..., Any]:
+        sync = self._sync_functions.get(func)
+        if sync is None:
+            sync = self._sync_functions[func] = super().ensure_sync(func)
+        return sync
+
+
 def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
     """Build the app from ``config`` (a settings object, or overrides on top of the environment's)."""
-    app = Flask(__name__, instance_relative_config=True)
+    app = ReferralApp(__name__, instance_relative_config=True)
     settings = config if isinstance(config, Config) else load_config((config or {}).get("APP_ENV"))
     app.config.from_mapping(settings.as_dict())
     if isinstance(config, dict):
