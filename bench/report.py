@@ -119,11 +119,13 @@ def targets(results: dict, meta: dict) -> list[tuple[str, bool]]:
     if ceiling and typical:
         ratio = typical["of_ceiling"]
         checks.append((f"GET /profile at ≥ 50% of the ceiling: {ratio:.0%}", ratio >= 0.5))
+    # Two endpoints are compared by their fractions of the ceiling beside them, not by requests/s measured a
+    # minute apart: the machine's drift in between is as large as the difference being checked.
     if typical and (influencer := results.get("profile_influencer")):
-        ratio = influencer["rps"] / typical["rps"]
+        ratio = influencer["of_ceiling"] / typical["of_ceiling"]
         checks.append((f"the influencer's profile within 20% of a typical user's: {ratio:.0%}", ratio >= 0.8))
     if (first := results.get("referrals_page_1")) and (deep := results.get("referrals_depth_50000")):
-        ratio = deep["rps"] / first["rps"]
+        ratio = deep["of_ceiling"] / first["of_ceiling"]
         what = f"a referral page {meta['deep']:,} deep costs what page 1 does: {ratio:.0%} of its throughput"
         checks.append((what, ratio >= 0.8))
     if light := results.get("auth_code_light"):
