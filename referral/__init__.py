@@ -27,7 +27,9 @@ class ReferralApp(Flask):
 
     ``ensure_sync`` runs about ten times per request (every hook, and every decorator layer of flask-smorest and
     flask-jwt-extended), and each time ``inspect`` looks at the function's code flags again; the answer for a
-    function never changes. Flask documents the method as the one to override.
+    function never changes. Flask documents the method as the one to override. Every function it is handed is
+    kept for the app's life: Flask and those libraries hand it views, hooks and decorator layers made once; a
+    function made per request must not be passed to it.
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
