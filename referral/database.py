@@ -138,8 +138,8 @@ class _CompiledRead:
     binds: Mapping[str, Callable[[Any], Any] | None]
     columns: tuple[Callable[[Any], Any] | None, ...]
 
-    @property
-    def has_result_processing(self) -> bool:
+    @functools.cached_property
+    def has_result_processing(self) -> bool:  # asked on every read; the columns never change
         return any(self.columns)
 
     def parameters(self, params: Mapping[str, Any]) -> dict[str, Any]:
