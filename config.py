@@ -70,6 +70,14 @@ def env_list(name: str, default: list[str]) -> list[str]:
     return [word.strip().upper() for word in raw.split(",") if word.strip()]
 
 
+def env_threshold(name: str, default: int) -> int | None:
+    """A whole number, or ``off`` for none."""
+    raw = os.environ.get(name)
+    if raw is not None and raw.strip().lower() in {"off", "none", "never"}:
+        return None
+    return env_int(name, default)
+
+
 TEST_NUMBER = re.compile(r"^\+[1-9][0-9]{6,14}:[0-9]{4,8}$")
 
 
@@ -106,14 +114,28 @@ class Config:
         self.SQLALCHEMY_DATABASE_URI = normalise_database_url(env_str("DATABASE_URL"))
         # No pre-ping: it costs a round trip per request. Connections are recycled before servers or proxies
         # drop idle ones; a connection that died anyway fails one request with a 503 and leaves the pool.
+        # The ORM's pool and the hot reads' pool (infra/reads.py) each hold up to DB_POOL_SIZE connections
+        # per process (the ORM's DB_MAX_OVERFLOW more under bursts).
+        self.DB_POOL_SIZE = env_int("DB_POOL_SIZE", 5)
+        self.DB_POOL_RECYCLE_SECONDS = env_int("DB_POOL_RECYCLE_SECONDS", 1800)
+        # How long a request waits for a pooled connection, and for a new connection to open, before it is
+        # answered 503 (a database that is down or stuck must not hold requests for gunicorn's 30 s).
+        self.DB_POOL_TIMEOUT_SECONDS = env_int("DB_POOL_TIMEOUT_SECONDS", 3)
+        self.DB_CONNECT_TIMEOUT_SECONDS = env_int("DB_CONNECT_TIMEOUT_SECONDS", 3)
+        # The longest a hot read may run on the server (infra/reads.py).
+        self.DB_STATEMENT_TIMEOUT_MS = env_int("DB_STATEMENT_TIMEOUT_MS", 5000)
+        # psycopg prepares a statement on the server from its Nth run on a connection; "off" never does
+        # (behind a transaction-pooling PgBouncer without max_prepared_statements).
+        self.DB_PREPARE_THRESHOLD = env_threshold("DB_PREPARE_THRESHOLD", 5)
         self.SQLALCHEMY_ENGINE_OPTIONS: dict[str, Any] = {
-            "pool_size": env_int("DB_POOL_SIZE", 5),
+            "pool_size": self.DB_POOL_SIZE,
             "max_overflow": env_int("DB_MAX_OVERFLOW", 5),
-            "pool_recycle": env_int("DB_POOL_RECYCLE_SECONDS", 1800),
+            "pool_recycle": self.DB_POOL_RECYCLE_SECONDS,
+            "pool_timeout": self.DB_POOL_TIMEOUT_SECONDS,
         }
 
-        # API GETs read outside a transaction on PostgreSQL (database.read_rows); the test suite's
-        # rolled-back transactions cannot have it, so Testing turns it off and one committing test turns it on.
+        # API GETs read outside a transaction on PostgreSQL (infra/reads.py); the test suite's
+        # rolled-back transactions cannot have it, so Testing turns it off and the committing tests turn it on.
         self.DB_AUTOCOMMIT_READS = env_bool("DB_AUTOCOMMIT_READS", self.APP_ENV != "testing")
         self.OTP_LENGTH = env_int("OTP_LENGTH", 4)
         self.OTP_TTL_SECONDS = env_int("OTP_TTL_SECONDS", 300)
@@ -143,8 +165,8 @@ class Config:
 
         self.ACCESS_TOKEN_TTL_SECONDS = env_int("ACCESS_TOKEN_TTL_SECONDS", 900)
         self.REFRESH_TOKEN_TTL_SECONDS = env_int("REFRESH_TOKEN_TTL_SECONDS", 2_592_000)
-        # Verified access tokens each process keeps, with claims and header (referral/tokens.py): about 1.5 KiB
-        # each; 0 turns it off.
+        # Verified access tokens each process keeps, with their claims (infra/tokens.py): about 1 KiB each;
+        # 0 turns it off.
         self.TOKEN_CACHE_SIZE = env_int("TOKEN_CACHE_SIZE", 4096)
         self.DEFAULT_PHONE_REGION = (env_str("DEFAULT_PHONE_REGION", "RU") or "RU").upper()
         self.REDIS_URL = env_str("REDIS_URL") or None
@@ -190,6 +212,14 @@ class Config:
         if self.OTP_RESEND_SECONDS < 0:
             raise ConfigError("OTP_RESEND_SECONDS must not be negative")
         for name in ("OTP_MAX_SENDS_PER_HOUR", "OTP_MAX_SENDS_PER_DAY", "OTP_LOCKOUT_FAILURES", "OTP_LOCKOUT_SECONDS"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be at least 1")
+        for name in (
+            "DB_POOL_SIZE",
+            "DB_POOL_TIMEOUT_SECONDS",
+            "DB_CONNECT_TIMEOUT_SECONDS",
+            "DB_STATEMENT_TIMEOUT_MS",
+        ):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be at least 1")
         for name in ("TRUSTED_PROXIES", "TOKEN_CACHE_SIZE"):

@@ -16,10 +16,10 @@ from flask_jwt_extended import create_access_token
 from sqlalchemy import select, text
 
 from referral import clock, create_app, otp
+from referral.domain.referrals import encode_cursor
 from referral.extensions import db
-from referral.invites import encode_cursor
-from referral.models import User
-from referral.seed import SeedPlan, seed_users
+from referral.infra.models import User
+from referral.infra.seed import SeedPlan, seed_users
 
 USERS = 1_000_000
 INFLUENCER_REFERRALS = 100_000

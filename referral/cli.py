@@ -11,13 +11,15 @@ from flask.cli import AppGroup
 from rq import SimpleWorker
 from sqlalchemy import delete, func, or_, select
 
-from referral import clock, invites, users
+from referral import clock
+from referral.domain import account, invites
+from referral.domain.phones import InvalidPhone, normalise_phone
 from referral.extensions import db
-from referral.models import AuthSession, LoginCode, SmsSend, User
-from referral.phones import InvalidPhone, mask_phone, normalise_phone
-from referral.seed import SeedPlan, seed_users
-from referral.sms.delivery import EXTENSION_KEY
-from referral.sms.dispatch import RqDispatcher
+from referral.infra.models import AuthSession, LoginCode, SmsSend, User
+from referral.infra.seed import SeedPlan, seed_users
+from referral.infra.sms.delivery import EXTENSION_KEY
+from referral.infra.sms.dispatch import RqDispatcher
+from referral.logs import mask_phone
 
 SMS_STATUSES = ("queued", "sent", "retrying", "failed")
 
@@ -113,7 +115,7 @@ def delete_user(phone: str, yes: bool) -> None:
     if not yes:
         click.confirm(f"Delete {user.phone} (id {user.id}) and detach {user.referrals_count} referrals?", abort=True)
     shown = user.phone
-    detached = users.delete_user(user)
+    detached = account.delete_user(user)
     click.echo(f"deleted {shown}; {detached} referrals detached")
 
 

@@ -1,14 +1,13 @@
-"""The extension objects, bound to no app: ``create_app`` binds them."""
+"""The extension objects, bound to no app: ``create_app`` binds them. (The flask-smorest ``Api`` is the HTTP
+layer's: ``http/openapi.py``.)"""
 
+from flask_jwt_extended import JWTManager
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
-
-from referral.api import ProblemApi
-from referral.tokens import CachingJWTManager
 
 # Named constraints, so that migrations can alter them on every database (SQLite included).
 NAMING_CONVENTION = {
@@ -26,7 +25,6 @@ class Base(DeclarativeBase):
 
 db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
-jwt = CachingJWTManager()
-api = ProblemApi()
+jwt = JWTManager()
 # Keyed by client IP; behind TRUSTED_PROXIES hops, ProxyFix has already put the real one in remote_addr.
 limiter = Limiter(key_func=get_remote_address)

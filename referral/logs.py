@@ -1,25 +1,30 @@
-"""Logging: one line per event on standard error, with the request id in every line.
+"""Logging: one line per event on standard error, with the request id in every line; phones masked.
 
 ``LOG_FORMAT=json`` (the default outside development) writes one JSON object per line for log collectors;
-``text`` is for a developer's terminal.
+``text`` is for a developer's terminal. The HTTP layer sets ``request_id`` and ``client_ip`` per request
+(``http/policy.py``); every layer may log, so this module imports none of them.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import re
-import uuid
+from collections.abc import Mapping
 from contextvars import ContextVar
 from datetime import UTC, datetime
-
-from flask import Flask, Response, request
+from typing import Any
 
 request_id: ContextVar[str] = ContextVar("request_id", default="-")
+client_ip: ContextVar[str | None] = ContextVar("client_ip", default=None)
 
-# A caller's id is echoed only if it is short and plain: it ends up in every log line.
-SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"
+
+
+def mask_phone(phone: str) -> str:
+    """``+79991234567`` as ``+7999***4567``, for logs."""
+    if len(phone) <= 8:
+        return "***"
+    return f"{phone[:5]}***{phone[-4:]}"
 
 
 class RequestIdFilter(logging.Filter):
@@ -44,26 +49,17 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(line, ensure_ascii=False, default=str)
 
 
-def configure_logging(app: Flask) -> None:
+class _OurHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Marks the handler this module added, so that a second app in one process does not add another."""
+
+
+def configure_logging(config: Mapping[str, Any]) -> None:
     root = logging.getLogger()
-    handler = next((h for h in root.handlers if getattr(h, "_referral", False)), None)
+    handler = next((h for h in root.handlers if isinstance(h, _OurHandler)), None)
     if handler is None:
-        handler = logging.StreamHandler()
-        handler._referral = True  # type: ignore[attr-defined]
+        handler = _OurHandler()
         handler.addFilter(RequestIdFilter())
         root.addHandler(handler)
-    handler.setFormatter(JsonFormatter() if app.config["LOG_FORMAT"] == "json" else logging.Formatter(TEXT_FORMAT))
-    root.setLevel(app.config["LOG_LEVEL"])
+    handler.setFormatter(JsonFormatter() if config["LOG_FORMAT"] == "json" else logging.Formatter(TEXT_FORMAT))
+    root.setLevel(config["LOG_LEVEL"])
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
-    app.before_request(start_request)
-    app.after_request(tag_response)
-
-
-def start_request() -> None:
-    incoming = request.headers.get("X-Request-ID", "")
-    request_id.set(incoming if SANE_REQUEST_ID.match(incoming) else uuid.uuid4().hex)
-
-
-def tag_response(response: Response) -> Response:
-    response.headers["X-Request-ID"] = request_id.get()
-    return response

@@ -24,12 +24,13 @@ from flask.testing import FlaskClient
 from flask_migrate import upgrade
 from flask_sqlalchemy.session import Session as FlaskSession
 from sqlalchemy import event, text
+from sqlalchemy.orm import scoped_session, sessionmaker
 
 from config import normalise_database_url
 from referral import clock as clock_module
 from referral import create_app
 from referral.extensions import db, limiter
-from referral.sms import outbox
+from referral.infra.sms import outbox
 from tests import factories as model_factories
 from tests import pg_cluster
 
@@ -117,8 +118,9 @@ def app(_app: Flask, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyP
     connection = db.engine.connect()
     transaction = connection.begin()
     original = db.session
-    db.session = db._make_scoped_session(
-        {"class_": BoundSession, "bind": connection, "join_transaction_mode": "create_savepoint"}
+    db.session = scoped_session(
+        sessionmaker(class_=BoundSession, db=db, bind=connection, join_transaction_mode="create_savepoint"),
+        scopefunc=threading.get_ident,  # the test's thread: tests that use threads commit (``committing``)
     )
     try:
         yield _app
@@ -246,7 +248,7 @@ def user_factory(app: Flask) -> type[model_factories.UserFactory]:
 class QueryLog:
     """SQL statements the app sent, savepoint bookkeeping left out.
 
-    ``outside_transaction`` are those of them sent on a connection in autocommit mode (the ``reads`` engine's).
+    ``outside_transaction`` are those of them sent on a connection in autocommit mode (the hot read pool's).
     """
 
     statements: list[str] = field(default_factory=list)
@@ -267,8 +269,8 @@ class QueryLog:
 
 @pytest.fixture
 def queries(app: Flask, monkeypatch: pytest.MonkeyPatch) -> Iterator[QueryLog]:
-    """Every statement sent, counted at the driver on PostgreSQL, where ``database.read_rows`` runs its
-    statements on the psycopg connection without SQLAlchemy; by SQLAlchemy's event on SQLite."""
+    """Every statement sent, counted at the driver on PostgreSQL, where ``infra/reads.py`` runs its reads on
+    psycopg connections of its own pool; by SQLAlchemy's event on SQLite."""
     log = QueryLog()
     if db.engine.dialect.name != "postgresql":
         listener = lambda conn, cursor, statement, *args: log.record(statement)  # noqa: E731

@@ -5,9 +5,10 @@ from __future__ import annotations
 import factory
 from factory.alchemy import SQLAlchemyModelFactory
 
-from referral import clock, invites
+from referral import clock
+from referral.domain import invites
 from referral.extensions import db
-from referral.models import User
+from referral.infra.models import User
 
 
 class UserFactory(SQLAlchemyModelFactory):

@@ -4,7 +4,7 @@ import pytest
 from sqlalchemy import select
 
 from referral.extensions import db
-from referral.models import LoginCode, SmsSend
+from referral.infra.models import LoginCode, SmsSend
 
 URL = "/api/v1/auth/code"
 
@@ -135,7 +135,7 @@ def test_a_full_sms_queue_answers_503_and_keeps_no_code(client, app, monkeypatch
 
 
 def test_a_queue_that_refuses_after_the_commit_withdraws_the_code(client, app, monkeypatch, sms):
-    from referral.sms import SmsQueueFull
+    from referral.infra.sms import SmsQueueFull
 
     dispatcher = app.extensions["referral.sms"]
 

@@ -4,8 +4,7 @@ import pytest
 from sqlalchemy import func, select
 
 from referral.extensions import db
-from referral.invites import INVITE_ALPHABET
-from referral.models import AuthSession, LoginCode, User
+from referral.infra.models import INVITE_ALPHABET, AuthSession, LoginCode, User
 
 URL = "/api/v1/auth/token"
 PHONE = "+79991234567"
@@ -56,7 +55,7 @@ def test_a_new_user_gets_a_six_character_invite_code_from_the_alphabet(api):
 def test_invite_codes_are_unique_across_users(api, user_factory, monkeypatch):
     taken = user_factory(invite_code="AAAAAA")
     draws = iter(["AAAAAA", "AAAAAA", "BBBBBB"])
-    monkeypatch.setattr("referral.invites.generate_invite_code", lambda: next(draws))
+    monkeypatch.setattr("referral.domain.invites.generate_invite_code", lambda: next(draws))
     assert api.sign_in(PHONE)["user"]["invite_code"] == "BBBBBB"
     assert taken.invite_code == "AAAAAA"
 

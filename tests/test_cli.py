@@ -4,7 +4,7 @@ import pytest
 from sqlalchemy import func, select
 
 from referral.extensions import db
-from referral.models import AuthSession, LoginCode, User
+from referral.infra.models import AuthSession, LoginCode, User
 
 
 def count(model):

@@ -4,7 +4,7 @@ import pytest
 from sqlalchemy import func, select, text
 
 from referral.extensions import db
-from referral.models import AuthSession, User
+from referral.infra.models import AuthSession, User
 from tests.conftest import run_together
 
 TOKEN = "/api/v1/auth/token"

@@ -5,7 +5,7 @@ import logging
 import pytest
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from referral import otp
+from referral.domain import codes as otp
 
 CODE = "/api/v1/auth/code"
 TOKEN = "/api/v1/auth/token"

@@ -70,7 +70,7 @@ def test_an_unexpected_error_is_500_internal_error_without_details(client, app, 
     def explode(*args, **kwargs):
         raise RuntimeError("secret internals: SELECT * FROM users")
 
-    monkeypatch.setattr("referral.otp.issue_code", explode)
+    monkeypatch.setattr("referral.domain.codes.issue_code", explode)
     response = client.post("/api/v1/auth/code", json={"phone": "+79991234567"})
     assert_problem(response, 500, "internal_error")
     assert "secret" not in response.get_data(as_text=True)
@@ -81,7 +81,7 @@ def test_a_database_outage_is_503_service_unavailable(client, monkeypatch):
     def down(*args, **kwargs):
         raise OperationalError("SELECT 1", {}, Exception("connection refused"))
 
-    monkeypatch.setattr("referral.otp.issue_code", down)
+    monkeypatch.setattr("referral.domain.codes.issue_code", down)
     response = client.post("/api/v1/auth/code", json={"phone": "+79991234567"})
     assert_problem(response, 503, "service_unavailable")
     assert response.headers["Retry-After"] == "5"

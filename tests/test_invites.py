@@ -4,7 +4,7 @@ import pytest
 from sqlalchemy import func, select
 
 from referral.extensions import db
-from referral.models import User
+from referral.infra.models import User
 from tests.conftest import run_together
 
 URL = "/api/v1/profile/invite"
@@ -98,8 +98,7 @@ def test_entering_a_code_from_another_branch_of_the_tree_is_fine(client, people)
 
 def test_a_long_chain_is_checked_to_its_root(client, api, user_factory):
     root = api.sign_in("+79990000001")
-    session = user_factory._meta.sqlalchemy_session_factory()
-    previous = session.get(User, root["user"]["id"])
+    previous = db.session.get(User, root["user"]["id"])
     for _ in range(200):
         previous = user_factory.invited_by(previous)
     response = client.post(URL, headers=root["headers"], json={"invite_code": previous.invite_code})

@@ -30,7 +30,7 @@ def test_the_database_itself_refuses_a_self_invitation(app, user_factory):
     from sqlalchemy.exc import IntegrityError
 
     from referral import clock
-    from referral.models import User
+    from referral.infra.models import User
 
     user = user_factory()
     with pytest.raises(IntegrityError):

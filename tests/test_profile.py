@@ -2,6 +2,8 @@
 
 import pytest
 
+from referral.extensions import db
+from referral.infra.models import User
 from tests.conftest import bearer
 
 URL = "/api/v1/profile"
@@ -42,7 +44,7 @@ def test_profile_lists_referral_phones_newest_first(api, clock):
 
 def test_profile_shows_at_most_100_referral_phones_but_counts_all(api, user_factory):
     me = api.sign_in("+79990000000")
-    owner = user_factory._meta.sqlalchemy_session_factory().get(user_factory._meta.model, me["user"]["id"])
+    owner = db.session.get(User, me["user"]["id"])
     for _ in range(105):
         user_factory.invited_by(owner)
     profile = api.profile(me)

@@ -3,7 +3,7 @@
 import pytest
 
 from referral.extensions import db
-from referral.models import User
+from referral.infra.models import User
 
 URL = "/api/v1/profile/referrals"
 

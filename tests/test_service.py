@@ -4,7 +4,6 @@ import re
 from pathlib import Path
 
 import pytest
-from flask import Flask
 from openapi_spec_validator import validate
 from sqlalchemy.exc import OperationalError
 
@@ -34,19 +33,6 @@ def test_readyz_is_503_when_the_database_does_not_answer(client, monkeypatch):
     assert response.status_code == 503
     assert response.json["code"] == "service_unavailable"
     assert response.content_type == "application/problem+json"
-
-
-def test_the_app_asks_once_whether_a_function_is_async(app, monkeypatch):
-    asked = []
-    flask_ensure_sync = Flask.ensure_sync
-    monkeypatch.setattr(Flask, "ensure_sync", lambda self, func: asked.append(func) or flask_ensure_sync(self, func))
-
-    def view():
-        return "plain def"
-
-    assert app.ensure_sync(view) is view
-    assert app.ensure_sync(view) is view
-    assert asked == [view]
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ import pytest
 from flask_jwt_extended import create_access_token
 
 from referral.extensions import db
-from referral.models import User
+from referral.infra.models import User
 from tests.conftest import bearer
 
 REFRESH = "/api/v1/auth/refresh"

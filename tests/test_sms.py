@@ -8,9 +8,9 @@ import pytest
 from sqlalchemy import select
 
 from referral.extensions import db
-from referral.models import SmsSend
-from referral.sms import ConsoleSender, MemorySender, SmsGatewayError, SmsQueueFull, init_sms
-from referral.sms.dispatch import BackgroundDispatcher
+from referral.infra.models import SmsSend
+from referral.infra.sms import ConsoleSender, MemorySender, SmsGatewayError, SmsQueueFull, init_sms
+from referral.infra.sms.dispatch import BackgroundDispatcher
 
 PHONE = "+79991234567"
 

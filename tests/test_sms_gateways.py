@@ -8,9 +8,9 @@ from rq import SimpleWorker
 from sqlalchemy import select
 
 from referral.extensions import db
-from referral.models import SmsSend
-from referral.sms import MemorySender, SmsGatewayError, SmsRuSender, TwilioSender, init_sms
-from referral.sms.dispatch import RqDispatcher
+from referral.infra.models import SmsSend
+from referral.infra.sms import MemorySender, SmsGatewayError, SmsRuSender, TwilioSender, init_sms
+from referral.infra.sms.dispatch import RqDispatcher
 from tests.fake_gateway import serve_fake_gateway
 
 PHONE = "+79991234567"

@@ -1,0 +1,74 @@
+"""Invite codes and the activation rules, used by the profile and by sign-in: once per user, never your own
+code, never a code that closes a loop in the referral tree."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+
+from sqlalchemy import CTE, literal, select, update
+
+from referral import clock
+from referral.domain.errors import InviteAlreadyActivated, InviteCodeNotFound, InviteCodeOwn, InviteCycle
+from referral.extensions import db
+from referral.infra.database import lock_for_transaction
+from referral.infra.models import INVITE_ALPHABET, INVITE_CODE_LENGTH, User
+
+# Any constant shared by every process; it names the lock that serialises activations (see activate_invite).
+ACTIVATION_LOCK_KEY = 0x5EF_E22A1
+
+
+def generate_invite_code() -> str:
+    return "".join(secrets.choice(INVITE_ALPHABET) for _ in range(INVITE_CODE_LENGTH))
+
+
+def activate_invite(user_id: int, invite_code: str, already_invited: bool = False) -> datetime:
+    """Make the owner of ``invite_code`` the inviter of ``user_id``, inside the caller's transaction; when.
+
+    Exactly one activation per user wins: the write is ``UPDATE ... WHERE invited_by_id IS NULL``. A cycle check
+    followed by a write could still close a loop if two users entered each other's codes at the same moment, so
+    activations take one transaction-level lock first: they are short and happen once per user, and the lock
+    costs less than any cleverer scheme would cost to get right.
+    """
+    if already_invited:
+        raise InviteAlreadyActivated
+    lock_for_transaction(ACTIVATION_LOCK_KEY)
+    inviter_id = db.session.scalar(select(User.id).where(User.invite_code == invite_code))
+    if inviter_id is None:
+        raise InviteCodeNotFound
+    if inviter_id == user_id:
+        raise InviteCodeOwn
+    if is_in_referral_tree(inviter_id, root_id=user_id):
+        raise InviteCycle
+    invited_at = clock.utcnow()
+    activated = db.session.execute(
+        update(User)
+        .where(User.id == user_id, User.invited_by_id.is_(None))
+        .values(invited_by_id=inviter_id, invited_at=invited_at)
+    )
+    if activated.rowcount != 1:  # type: ignore[attr-defined]
+        raise InviteAlreadyActivated
+    db.session.execute(update(User).where(User.id == inviter_id).values(referrals_count=User.referrals_count + 1))
+    return invited_at
+
+
+def is_in_referral_tree(user_id: int, root_id: int) -> bool:
+    """Whether ``root_id`` is ``user_id`` or one of its inviters, however far up: one recursive query."""
+    chain = _inviters_up(user_id)
+    return db.session.scalar(select(chain.c.id).where(chain.c.id == root_id).limit(1)) is not None
+
+
+def inviter_chain(user: User) -> list[str]:
+    """Phones of ``user``'s inviter, their inviter, and so on up to the root: one recursive query."""
+    chain = _inviters_up(user.id)
+    return list(db.session.scalars(select(chain.c.phone).where(chain.c.depth > 0).order_by(chain.c.depth)))
+
+
+def _inviters_up(user_id: int) -> CTE:
+    """``user_id`` and every inviter above it, each with its distance from ``user_id``."""
+    start = select(User.id, User.invited_by_id, User.phone, literal(0).label("depth")).where(User.id == user_id)
+    chain = start.cte("chain", recursive=True)
+    up = select(User.id, User.invited_by_id, User.phone, chain.c.depth + 1).join(
+        chain, User.id == chain.c.invited_by_id
+    )
+    return chain.union_all(up)

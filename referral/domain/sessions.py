@@ -1,0 +1,107 @@
+"""Token pairs: issue, rotate (with reuse detection) and revoke, with the session rows in the database.
+
+Every token carries ``sid``, the id of its row in ``sessions``; a token is good only while that row is live,
+so every app process agrees on logouts and revocations. A refresh token is spent by rotation; presenting a
+spent one again means it was stolen or replayed, and ends the whole session.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+
+from flask import current_app
+from flask_jwt_extended import create_access_token, create_refresh_token
+from sqlalchemy import update
+
+from referral import clock
+from referral.domain.audit import security_event
+from referral.domain.errors import TokenRevoked
+from referral.extensions import db
+from referral.infra.models import AuthSession
+
+
+@dataclass(frozen=True)
+class TokenPair:
+    access_token: str
+    refresh_token: str
+    expires_in: int
+    token_type: str = "Bearer"
+
+
+def start_session(user_id: int) -> TokenPair:
+    """A new session for ``user_id`` in the caller's transaction, and its first token pair."""
+    session = AuthSession(
+        id=uuid.uuid4().hex,
+        user_id=user_id,
+        refresh_jti=str(uuid.uuid4()),
+        expires_at=clock.utcnow() + _refresh_ttl(),
+    )
+    db.session.add(session)
+    return _token_pair(user_id, session.id, session.refresh_jti)
+
+
+def rotate_session(session_id: str, refresh_jti: str) -> TokenPair:
+    """Spend the refresh token ``refresh_jti`` of the session and commit a new pair for it.
+
+    The swap is one conditional ``UPDATE``; if it finds nothing, the token was spent before: the session is
+    revoked and ``TokenRevoked`` raised.
+    """
+    now = clock.utcnow()
+    new_jti = str(uuid.uuid4())
+    user_id = db.session.scalar(
+        update(AuthSession)
+        .where(
+            AuthSession.id == session_id,
+            AuthSession.refresh_jti == refresh_jti,
+            AuthSession.revoked_at.is_(None),
+            AuthSession.expires_at > now,
+        )
+        .values(refresh_jti=new_jti, expires_at=now + _refresh_ttl())
+        .returning(AuthSession.user_id)
+    )
+    if user_id is None:
+        if revoke_session(session_id):
+            security_event("refresh_token_reused", session=session_id)
+        raise TokenRevoked
+    db.session.commit()
+    return _token_pair(user_id, session_id, new_jti)
+
+
+def revoke_session(session_id: str) -> bool:
+    """End one session (logout) and commit; whether it was live."""
+    result = db.session.execute(
+        update(AuthSession)
+        .where(AuthSession.id == session_id, AuthSession.revoked_at.is_(None))
+        .values(revoked_at=clock.utcnow())
+    )
+    db.session.commit()
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def revoke_user_sessions(user_id: int) -> None:
+    """End every session of ``user_id`` in the caller's transaction."""
+    db.session.execute(
+        update(AuthSession)
+        .where(AuthSession.user_id == user_id, AuthSession.revoked_at.is_(None))
+        .values(revoked_at=clock.utcnow())
+    )
+
+
+def _token_pair(user_id: int, session_id: str, refresh_jti: str) -> TokenPair:
+    access_ttl = current_app.config["ACCESS_TOKEN_TTL_SECONDS"]
+    identity = str(user_id)
+    return TokenPair(
+        access_token=create_access_token(
+            identity, additional_claims={"sid": session_id}, expires_delta=timedelta(seconds=access_ttl)
+        ),
+        refresh_token=create_refresh_token(
+            identity, additional_claims={"sid": session_id, "jti": refresh_jti}, expires_delta=_refresh_ttl()
+        ),
+        expires_in=access_ttl,
+    )
+
+
+def _refresh_ttl() -> timedelta:
+    return timedelta(seconds=current_app.config["REFRESH_TOKEN_TTL_SECONDS"])

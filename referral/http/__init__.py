@@ -1,0 +1,31 @@
+"""What speaks HTTP: the ``auth`` and ``profile`` API blueprints, the problem body every error ends in, the OpenAPI
+set-up, request policy (JSON bodies, request ids, per-IP limits), bearer authentication and the health endpoints.
+
+Views parse, call one domain function, and dump; they hold no rule of the product.
+"""
+
+from __future__ import annotations
+
+from flask import Flask
+
+
+def register_http_layer(app: Flask) -> None:
+    """Everything a request meets, in the order it meets it."""
+    from referral.extensions import jwt
+    from referral.http.auth.routes import blp as auth
+    from referral.http.bearer import init_bearer
+    from referral.http.health import bp as health
+    from referral.http.openapi import api
+    from referral.http.policy import register_request_policy
+    from referral.http.problems import register_error_handlers
+    from referral.http.profile.routes import blp as profile
+
+    register_request_policy(app)
+    jwt.init_app(app)
+    init_bearer(app)
+    api.init_app(app, spec_kwargs={"servers": [{"url": "/"}]})
+    api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"})
+    api.register_blueprint(auth)
+    api.register_blueprint(profile)
+    app.register_blueprint(health)
+    register_error_handlers(app, jwt)

@@ -1,0 +1,57 @@
+"""The OpenAPI set-up: flask-smorest's ``Api``, documenting errors as problem details, and the decorator that
+lists each endpoint's error codes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from http import HTTPStatus
+from typing import Any, TypeVar
+
+from flask_smorest import Api, Blueprint
+
+from referral.http.schemas import ProblemSchema
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+BEARER_AUTH: list[dict[str, list[str]]] = [{"bearerAuth": []}]
+
+
+class ProblemApi(Api):
+    """Errors are documented per endpoint as ``application/problem+json``, not with flask-smorest's default."""
+
+    ERROR_SCHEMA = ProblemSchema
+    DEFAULT_ERROR_RESPONSE_NAME = None
+
+
+api = ProblemApi()
+
+
+# What any endpoint can answer, and what any endpoint that takes a body can answer.
+EVERY_ENDPOINT = {503: "service_unavailable (the database or the SMS queue cannot take the request)"}
+BODY_ERRORS = {
+    400: "malformed_json",
+    413: "payload_too_large (bodies over 16 KiB)",
+    415: "unsupported_media_type (a body that is not application/json)",
+}
+
+
+def problems(blp: Blueprint, errors: dict[int, str], *, takes_body: bool = True) -> Callable[[F], F]:
+    """Document each status with the ``code`` values it can carry, e.g. ``{422: "invalid_phone, validation_error"}``.
+
+    The errors every endpoint shares (and those of every endpoint that takes a body) are added here.
+    """
+    errors = {**EVERY_ENDPOINT, **(BODY_ERRORS if takes_body else {}), **errors}
+
+    def decorate(view: F) -> F:
+        for status, codes in sorted(errors.items(), reverse=True):
+            headers = {"Retry-After": {"schema": {"type": "integer"}}} if status in (429, 503) else None
+            view = blp.alt_response(
+                status,
+                schema=ProblemSchema,
+                content_type="application/problem+json",
+                description=f"{HTTPStatus(status).phrase}. code: {codes}",
+                headers=headers,
+            )(view)
+        return view
+
+    return decorate

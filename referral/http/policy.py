@@ -1,0 +1,67 @@
+"""Request policy shared by every endpoint: a request id on every request and response, the per-IP limits
+(``limits.py``), JSON bodies only, no cookie session, and which reads may run outside a transaction."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+from flask import Flask, Request, Response, current_app, request
+from flask.sessions import SessionInterface, SessionMixin
+from werkzeug.exceptions import UnsupportedMediaType
+
+from referral.http.limits import init_limits
+from referral.infra.reads import read_outside_transactions
+from referral.logs import client_ip, request_id
+
+BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+# A caller's id is echoed only if it is short and plain: it ends up in every log line.
+SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+
+class NoCookieSession(SessionInterface):
+    """The API is bearer tokens only: no signed-cookie session is opened or saved (Flask's would, per request)."""
+
+    def open_session(self, app: Flask, request: Request) -> None:
+        return None  # Flask then uses its null session, which refuses writes
+
+    def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
+        return None
+
+
+def register_request_policy(app: Flask) -> None:
+    """In the order a request meets them: its id, the per-IP limits, the JSON-only rule."""
+    app.session_interface = NoCookieSession()
+    app.before_request(start_request)
+    init_limits(app)
+    app.before_request(require_json_body)
+    app.after_request(tag_response)
+    app.teardown_request(end_request)
+
+
+def start_request() -> None:
+    incoming = request.headers.get("X-Request-ID", "")
+    request_id.set(incoming if SANE_REQUEST_ID.match(incoming) else uuid.uuid4().hex)
+    client_ip.set(request.remote_addr)
+    # A GET only reads: on PostgreSQL its reads need no transaction (infra/reads.py).
+    read_outside_transactions(request.method == "GET" and current_app.config["DB_AUTOCOMMIT_READS"])
+
+
+def require_json_body() -> None:
+    """A body that is not JSON is refused with 415 instead of being read as "no fields"."""
+    if request.method not in BODY_METHODS:
+        return
+    has_body = bool(request.content_length) or "chunked" in request.headers.get("Transfer-Encoding", "")
+    if has_body and not request.is_json:
+        raise UnsupportedMediaType()
+
+
+def tag_response(response: Response) -> Response:
+    response.headers["X-Request-ID"] = request_id.get()
+    return response
+
+
+def end_request(error: BaseException | None = None) -> None:
+    """Where an app context outlives the request (tests, the shell), nothing of the request leaks past it."""
+    read_outside_transactions(False)
+    client_ip.set(None)

@@ -1,0 +1,70 @@
+"""What the profile endpoints take and give beyond the shared profile."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates_schema
+
+from referral.domain.referrals import InvalidCursor, decode_cursor
+from referral.http.schemas import TrimmedString, invite_code_field, login_code_field, phone_field
+from referral.infra.models import NAME_LENGTH
+
+
+class NamesSchema(Schema):
+    first_name = TrimmedString(validate=validate.Length(max=NAME_LENGTH), metadata={"example": "Anna"})
+    last_name = TrimmedString(validate=validate.Length(max=NAME_LENGTH), metadata={"example": "Petrova"})
+
+    @validates_schema
+    def needs_a_name(self, data: dict[str, Any], **kwargs: Any) -> None:
+        if not data:
+            raise ValidationError("Send first_name, last_name or both.")
+
+
+class InviteSchema(Schema):
+    invite_code = invite_code_field(required=True)
+
+
+class CursorField(fields.Field[tuple[datetime, int]]):
+    """The opaque keyset cursor a previous page handed out, decoded."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> tuple[datetime, int]:
+        try:
+            if not isinstance(value, str):
+                raise InvalidCursor("The cursor is not valid; start again without it.")
+            return decode_cursor(value)
+        except InvalidCursor as error:
+            raise ValidationError(str(error)) from None
+
+
+class ReferralsQuerySchema(Schema):
+    class Meta:
+        unknown = EXCLUDE  # query strings pick up cache-busters; only bodies are strict
+
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=100))
+    cursor = CursorField(
+        load_default=None, metadata={"type": "string", "description": "next_cursor of the page before."}
+    )
+
+
+class ReferralSchema(Schema):
+    phone = fields.String(metadata={"example": "+79990001122"})
+    first_name = fields.String()
+    last_name = fields.String()
+    joined_at = fields.AwareDateTime(metadata={"description": "When they entered the invite code."})
+
+
+class ReferralPageSchema(Schema):
+    items = fields.Nested(ReferralSchema, many=True)  # one dump for the page, not one per item
+    next_cursor = fields.String(allow_none=True, metadata={"description": "null on the last page."})
+    count = fields.Integer(metadata={"description": "All referrals, not just this page."})
+
+
+class PhoneChangeSchema(Schema):
+    phone = phone_field()
+
+
+class PhoneConfirmSchema(Schema):
+    phone = phone_field()
+    code = login_code_field()

@@ -1,0 +1,77 @@
+"""The few places where PostgreSQL and SQLite need different SQL, behind one name each.
+
+The hot reads of every authenticated request are in ``reads.py``; everything else goes through the ORM session.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from flask import Flask
+from sqlalchemy import Engine, event, text
+from sqlalchemy.dialects import postgresql, sqlite
+
+from referral.extensions import db
+from referral.infra import models  # noqa: F401  (the tables must be known to Flask-Migrate)
+
+
+def init_database(app: Flask) -> None:
+    """Bind the ORM to ``DATABASE_URL``; without one, a SQLite file in the instance folder (the zero-setup
+    development default). SQLite has no server to pool connections to: the pool settings are PostgreSQL's."""
+    if not app.config.get("SQLALCHEMY_DATABASE_URI"):
+        os.makedirs(app.instance_path, exist_ok=True)
+        app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{os.path.join(app.instance_path, 'referral.db')}"
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {}
+    else:
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {
+            **app.config["SQLALCHEMY_ENGINE_OPTIONS"],
+            "connect_args": {
+                "connect_timeout": app.config["DB_CONNECT_TIMEOUT_SECONDS"],
+                "prepare_threshold": app.config["DB_PREPARE_THRESHOLD"],
+            },
+        }
+    db.init_app(app)
+    with app.app_context():
+        if db.engine.dialect.name == "sqlite":
+            configure_sqlite(db.engine)
+
+
+def dialect_name() -> str:
+    return db.engine.dialect.name  # type: ignore[no-any-return]
+
+
+def upsert(model: Any) -> Any:
+    """``INSERT`` that supports ``on_conflict_do_update`` on both databases (same API on each)."""
+    return (postgresql if dialect_name() == "postgresql" else sqlite).insert(model)
+
+
+def lock_for_transaction(key: int) -> None:
+    """Serialise transactions that take the same ``key`` until they end.
+
+    A PostgreSQL transaction-level advisory lock (never a session-level one: those would outlive the transaction
+    behind a transaction-pooling PgBouncer). SQLite runs one writer at a time anyway, so it needs none.
+    """
+    if dialect_name() == "postgresql":
+        db.session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+
+
+def configure_sqlite(engine: Engine) -> None:
+    """Make SQLite behave like the database the code is written for.
+
+    Python's sqlite3 driver opens transactions late and on its own terms, which breaks savepoints; SQLAlchemy's
+    documented fix is to switch that off and say ``BEGIN`` ourselves. ``IMMEDIATE`` takes the write lock at
+    the start, so concurrent requests of the development server queue up instead of failing half way. Foreign
+    keys are off in SQLite unless asked for.
+    """
+
+    @event.listens_for(engine, "connect")
+    def on_connect(dbapi_connection: Any, connection_record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        dbapi_connection.execute("PRAGMA foreign_keys = ON")
+        dbapi_connection.execute("PRAGMA busy_timeout = 10000")
+
+    @event.listens_for(engine, "begin")
+    def on_begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")

@@ -1,0 +1,161 @@
+"""The tables. Invariants live in the schema (unique, foreign keys, checks); no commits happen here."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    TypeDecorator,
+    UniqueConstraint,
+    select,
+)
+from sqlalchemy.orm import Mapped, aliased, column_property, mapped_column, relationship
+
+from referral import clock
+from referral.extensions import db
+
+# BIGINT identities on PostgreSQL; SQLite only autoincrements a column declared INTEGER.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+PHONE_LENGTH = 16  # E.164: "+" and at most 15 digits
+INVITE_CODE_LENGTH = 6
+# Letters and digits without the look-alikes 0 O o 1 l I: 56 symbols, 56**6 ≈ 3.1e10 codes.
+INVITE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnpqrstuvwxyz23456789"
+NAME_LENGTH = 64
+
+
+def now() -> datetime:
+    """Column default: read through ``referral.clock`` at insert time, so tests can move the clock."""
+    return clock.utcnow()
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """An aware UTC datetime on the way in and out, also on SQLite, which keeps no offset."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetimes are not stored; use referral.clock.utcnow()")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class User(db.Model):  # type: ignore[name-defined,misc]
+    __tablename__ = "users"
+    __table_args__ = (
+        CheckConstraint("invited_by_id <> id", name="not_self_invited"),
+        CheckConstraint("(invited_by_id IS NULL) = (invited_at IS NULL)", name="invited_at_with_inviter"),
+        CheckConstraint("referrals_count >= 0", name="referrals_count_not_negative"),
+        # Serves "my referrals, newest first" and the keyset pages after it, read backwards in index order.
+        Index("ix_users_referrals", "invited_by_id", "invited_at", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    phone: Mapped[str] = mapped_column(String(PHONE_LENGTH), unique=True)
+    invite_code: Mapped[str] = mapped_column(String(INVITE_CODE_LENGTH), unique=True)
+    first_name: Mapped[str] = mapped_column(String(NAME_LENGTH), default="", server_default="")
+    last_name: Mapped[str] = mapped_column(String(NAME_LENGTH), default="", server_default="")
+    invited_by_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("users.id", ondelete="SET NULL"))
+    invited_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Kept by the activation itself (same transaction), so a profile never counts 100,000 rows.
+    referrals_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=now)
+
+    if TYPE_CHECKING:
+        activated_invite_code: str | None  # mapped below, once the class exists to alias
+
+    def __repr__(self) -> str:
+        return f"<User {self.id} {self.phone}>"
+
+
+# The invite code this user entered (their inviter's), loaded with the user in the same query: a profile is
+# then one query for session, user and code, and one for the newest referrals.
+_inviter = aliased(User)
+User.activated_invite_code = column_property(  # type: ignore[misc,assignment]
+    select(_inviter.invite_code).where(_inviter.id == User.invited_by_id).scalar_subquery()
+)
+
+
+class LoginCode(db.Model):  # type: ignore[name-defined,misc]
+    """The one live one-time code for a phone and purpose; a new code replaces the row."""
+
+    __tablename__ = "login_codes"
+    __table_args__ = (
+        UniqueConstraint("purpose", "phone", name="uq_login_codes_purpose_phone"),
+        CheckConstraint("purpose IN ('login', 'phone_change')", name="known_purpose"),
+        CheckConstraint("attempts >= 0", name="attempts_not_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    purpose: Mapped[str] = mapped_column(String(16))
+    phone: Mapped[str] = mapped_column(String(PHONE_LENGTH))
+    # For a phone change: who asked. A login code belongs to no user yet.
+    user_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("users.id", ondelete="CASCADE"))
+    code_hash: Mapped[str] = mapped_column(String(64))
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=now)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    # A spent code stays until replaced, so that the resend interval still counts from when it was sent.
+    spent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class AuthSession(db.Model):  # type: ignore[name-defined,misc]
+    """One signed-in device: its tokens carry ``sid``; revoking the row ends both of them."""
+
+    __tablename__ = "sessions"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    user_id: Mapped[int] = mapped_column(BigId, ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    # The only refresh token of this session that may still be spent.
+    refresh_jti: Mapped[str] = mapped_column(String(36))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=now)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    user: Mapped[User] = relationship(lazy="joined", innerjoin=True)
+
+
+class SmsSend(db.Model):  # type: ignore[name-defined,misc]
+    """One code sent to a phone: the history the hourly and daily caps count."""
+
+    __tablename__ = "sms_sends"
+    __table_args__ = (Index("ix_sms_sends_phone_sent_at", "phone", "sent_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    phone: Mapped[str] = mapped_column(String(PHONE_LENGTH))
+    purpose: Mapped[str] = mapped_column(String(16))
+    sent_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=now, index=True)
+    # queued -> sent, or -> retrying -> ... -> sent | failed: what `flask sms status` reports.
+    status: Mapped[str] = mapped_column(String(16), default="queued", server_default="queued", index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    last_error: Mapped[str | None] = mapped_column(String(200))
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class PhoneLockout(db.Model):  # type: ignore[name-defined,misc]
+    """Consecutive wrong codes for a phone, across codes, and the lock they earned."""
+
+    __tablename__ = "phone_lockouts"
+    __table_args__ = (CheckConstraint("failures >= 0", name="failures_not_negative"),)
+
+    phone: Mapped[str] = mapped_column(String(PHONE_LENGTH), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -1,0 +1,178 @@
+"""The hot read path: the reads every authenticated request makes, as plain SQL on a psycopg connection pool.
+
+Each read is written once, in SQL that PostgreSQL and SQLite both speak, with ``:name`` parameters (a ``Read``).
+Where it runs:
+
+- **outside any transaction** (PostgreSQL, an API ``GET`` with ``DB_AUTOCOMMIT_READS``, the HTTP layer says so
+  with ``read_outside_transactions``): on a connection of this module's own ``psycopg_pool`` pool, in autocommit
+  mode. No ``BEGIN``/``ROLLBACK`` round trips, no ORM session, none of SQLAlchemy's execution machinery, which
+  cost more CPU per read than psycopg itself. A read that meets a connection that died (PostgreSQL restarted)
+  is retried once after the pool has checked its connections; any other failure is ``DatabaseUnavailable``,
+  which the HTTP layer answers with 503.
+- **everywhere else** (writes, which must read what their own transaction sees; SQLite; code outside requests;
+  the test suite's rolled-back transactions): as a ``text()`` statement in the ORM session, with SQLAlchemy's
+  type processing (SQLite keeps timestamps as text) and its errors, which the same 503 path handles.
+
+Both give the same rows: tuples in the order of the ``SELECT``, timestamps aware and in UTC.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import re
+import threading
+import weakref
+from collections.abc import Mapping
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg
+from flask import Flask, current_app
+from psycopg_pool import ConnectionPool, PoolTimeout
+from sqlalchemy import TextClause, bindparam, make_url, text
+from sqlalchemy.types import TypeEngine
+
+from referral.extensions import db
+
+log = logging.getLogger(__name__)
+
+EXTENSION_KEY = "referral.reads"
+APPLICATION_NAME = "referral-reads"  # how an operator tells these connections apart in pg_stat_activity
+_outside_transactions: ContextVar[bool] = ContextVar("read_outside_transactions", default=False)
+_PARAMETER = re.compile(r"(?<![:\w]):(\w+)")
+
+
+class DatabaseUnavailable(Exception):
+    """The database could not answer a read (down, unreachable, too slow, or the pool is exhausted)."""
+
+
+@dataclass(frozen=True)
+class Read:
+    """One ``SELECT``, with the SQLAlchemy types of the parameters and columns that need converting on SQLite
+    (timestamps); psycopg needs none of them."""
+
+    sql: str
+    parameter_types: Mapping[str, TypeEngine[Any]] = field(default_factory=dict)
+    column_types: Mapping[str, TypeEngine[Any]] = field(default_factory=dict)
+
+    @functools.cached_property
+    def psycopg_sql(self) -> str:
+        return _PARAMETER.sub(r"%(\1)s", self.sql)
+
+    @functools.cached_property
+    def clause(self) -> TextClause:
+        binds = [bindparam(name, type_=type_) for name, type_ in self.parameter_types.items()]
+        return text(self.sql).bindparams(*binds).columns(**self.column_types)  # type: ignore[return-value]
+
+
+def rows(read: Read, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+    """The rows of ``read`` with ``params``, on the pool when the caller reads outside transactions."""
+    pool: ReadPool | None = current_app.extensions.get(EXTENSION_KEY)
+    if pool is not None and _outside_transactions.get() and not _session_in_transaction():
+        return pool.rows(read, params)
+    return [tuple(row) for row in db.session.execute(read.clause, params)]
+
+
+def read_outside_transactions(allowed: bool) -> None:
+    """Whether this request's reads may run outside a transaction (the HTTP layer decides per request)."""
+    _outside_transactions.set(allowed)
+
+
+def _session_in_transaction() -> bool:
+    return db.session.registry.has() and db.session().in_transaction()
+
+
+class ReadPool:
+    """Autocommit psycopg connections for reads, opened on first use in each process (after gunicorn's fork)."""
+
+    def __init__(self, url: str, config: Mapping[str, Any]) -> None:
+        self.conninfo = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+        self.config = config
+        self._pool: ConnectionPool | None = None
+        self._lock = threading.Lock()
+        _every_pool.add(self)
+
+    def rows(self, read: Read, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+        pool = self._pool or self._open()
+        try:
+            try:
+                return _fetch(pool, read.psycopg_sql, params)
+            except _ConnectionDied:
+                log.warning("a pooled read connection had died; checking the pool and reading again")
+                pool.check()
+                return _fetch(pool, read.psycopg_sql, params)
+        except (_ConnectionDied, psycopg.OperationalError, psycopg.InterfaceError, PoolTimeout) as error:
+            raise DatabaseUnavailable(str(error)) from error
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.close()
+            self._pool = None
+
+    def _open(self) -> ConnectionPool:
+        with self._lock:
+            if self._pool is None:
+                config = self.config
+                self._pool = ConnectionPool(
+                    self.conninfo,
+                    min_size=1,
+                    max_size=max(1, config["DB_POOL_SIZE"]),
+                    timeout=config["DB_POOL_TIMEOUT_SECONDS"],
+                    max_lifetime=config["DB_POOL_RECYCLE_SECONDS"],
+                    kwargs=connection_options(config),
+                    name="reads",
+                    open=False,
+                )
+                self._pool.open(wait=False)
+            return self._pool
+
+    def forget_after_fork(self) -> None:
+        """In a forked child the parent's pool (its threads, its sockets) is not ours to use."""
+        self._pool = None
+        self._lock = threading.Lock()
+
+
+_every_pool: weakref.WeakSet[ReadPool] = weakref.WeakSet()
+
+
+def _forget_pools_after_fork() -> None:
+    for pool in _every_pool:
+        pool.forget_after_fork()
+
+
+os.register_at_fork(after_in_child=_forget_pools_after_fork)
+
+
+class _ConnectionDied(Exception):
+    pass
+
+
+def _fetch(pool: ConnectionPool, sql: str, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+    with pool.connection() as connection:
+        try:
+            return connection.execute(sql, params).fetchall()  # type: ignore[arg-type]
+        except psycopg.OperationalError as error:
+            if connection.broken:  # the pool drops it on return
+                raise _ConnectionDied(str(error)) from error
+            raise
+
+
+def connection_options(config: Mapping[str, Any]) -> dict[str, Any]:
+    """psycopg ``connect`` arguments for the read connections: autocommit, UTC, bounded waits."""
+    return {
+        "application_name": APPLICATION_NAME,
+        "autocommit": True,
+        "connect_timeout": config["DB_CONNECT_TIMEOUT_SECONDS"],
+        "options": f"-c TimeZone=UTC -c statement_timeout={config['DB_STATEMENT_TIMEOUT_MS']}",
+        "prepare_threshold": config["DB_PREPARE_THRESHOLD"],
+    }
+
+
+def init_reads(app: Flask) -> None:
+    """On PostgreSQL, the reads pool; SQLite reads in the session."""
+    url = app.config["SQLALCHEMY_DATABASE_URI"]
+    if url.startswith("postgresql"):
+        app.extensions[EXTENSION_KEY] = ReadPool(url, app.config)

@@ -1,0 +1,159 @@
+"""Demo and benchmark data, made fast: rows planned in memory, then COPY on PostgreSQL (batched inserts on SQLite).
+
+The plan keeps every invariant the API keeps: unique phones and invite codes from the alphabet, inviters older
+than those they invite (so no loops), ``invited_at`` with ``invited_by_id``, and ``referrals_count`` equal to
+the real count.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, insert, select, text
+
+from referral import clock
+from referral.extensions import db
+from referral.infra.models import INVITE_ALPHABET, INVITE_CODE_LENGTH, User
+
+FIRST_NAMES = ["Anna", "Boris", "Vera", "Gleb", "Daria", "Egor", "Zoya", "Ivan", "Kira", "Lev", "Maria", "Nikita"]
+LAST_NAMES = ["Ivanova", "Petrov", "Smirnova", "Kuznetsov", "Popova", "Sokolov", "Lebedeva", "Kozlov", "Novikova"]
+COLUMNS = (
+    "id",
+    "phone",
+    "invite_code",
+    "first_name",
+    "last_name",
+    "invited_by_id",
+    "invited_at",
+    "referrals_count",
+    "created_at",
+)
+BATCH = 10_000
+
+
+@dataclass(frozen=True)
+class SeedPlan:
+    users: int
+    influencer_referrals: int = 0
+    chain: int = 0
+    invited_share: float = 0.6
+    seed: int | None = None
+
+
+@dataclass(frozen=True)
+class Seeded:
+    users: int
+    first_id: int
+    influencer_phone: str | None
+    chain_tail_phone: str | None
+
+
+def seed_users(plan: SeedPlan) -> Seeded:
+    """Add ``plan.users`` users in one transaction and commit."""
+    rng = random.Random(plan.seed)
+    first_id = (db.session.scalar(select(func.max(User.id))) or 0) + 1
+    rows = list(_rows(plan, rng, first_id, checking=first_id > 1))
+    if db.session.get_bind().dialect.name == "postgresql":
+        _copy(rows)
+    else:
+        for start in range(0, len(rows), BATCH):
+            db.session.execute(
+                insert(User), [dict(zip(COLUMNS, row, strict=True)) for row in rows[start : start + BATCH]]
+            )
+    db.session.commit()
+    return Seeded(
+        users=len(rows),
+        first_id=first_id,
+        influencer_phone=str(rows[0][1]) if plan.influencer_referrals and rows else None,
+        chain_tail_phone=str(rows[-1][1]) if plan.chain and rows else None,
+    )
+
+
+def _rows(plan: SeedPlan, rng: random.Random, first_id: int, checking: bool) -> Iterator[tuple[object, ...]]:
+    n = plan.users
+    parents = _parents(plan, rng)
+    counts = [0] * n
+    for parent in parents:
+        if parent is not None:
+            counts[parent] += 1
+    now = clock.utcnow()
+    start = now - timedelta(days=365)
+    step = timedelta(days=365) / max(n, 1)
+    phones = _fresh(_phones(n, rng), n, User.phone, checking)
+    codes = _fresh(_codes(rng), n, User.invite_code, checking)
+    for i in range(n):
+        created_at: datetime = start + step * i
+        parent = parents[i]
+        yield (
+            first_id + i,
+            phones[i],
+            codes[i],
+            rng.choice(FIRST_NAMES),
+            rng.choice(LAST_NAMES),
+            None if parent is None else first_id + parent,
+            None if parent is None else created_at + timedelta(seconds=1),
+            counts[i],
+            created_at,
+        )
+
+
+def _parents(plan: SeedPlan, rng: random.Random) -> list[int | None]:
+    """Index of each user's inviter (always an earlier user), or None."""
+    n = plan.users
+    parents: list[int | None] = [None] * n
+    influenced = min(plan.influencer_referrals, max(n - 1 - plan.chain, 0))
+    chain_start = n - plan.chain
+    for i in range(1, n):
+        if i <= influenced:
+            parents[i] = 0
+        elif i > chain_start:
+            parents[i] = i - 1
+        elif rng.random() < plan.invited_share:
+            parents[i] = rng.randrange(i)
+    return parents
+
+
+def _phones(n: int, rng: random.Random) -> Iterator[str]:
+    """Mobile numbers from a random start, one after another (+7 999 while they fit, wider after)."""
+    space = 10**7 if n <= 10**6 else 10**9
+    offset = rng.randrange(space)
+    for i in range(space):
+        number = (offset + i) % space
+        yield f"+7999{number:07d}" if space == 10**7 else f"+79{number:09d}"
+
+
+def _codes(rng: random.Random) -> Iterator[str]:
+    while True:
+        yield "".join(rng.choices(INVITE_ALPHABET, k=INVITE_CODE_LENGTH))
+
+
+def _fresh(candidates: Iterator[str], n: int, column: Any, checking: bool) -> list[str]:
+    """``n`` distinct values, none of them already in ``column`` (looked up in chunks when the table has rows)."""
+    chosen: list[str] = []
+    seen: set[str] = set()
+    while len(chosen) < n:
+        chunk = []
+        for value in candidates:
+            if value not in seen:
+                seen.add(value)
+                chunk.append(value)
+                if len(chunk) == min(BATCH, n - len(chosen)):
+                    break
+        if not chunk:
+            raise RuntimeError(f"ran out of fresh values for {column}")
+        taken = set(db.session.scalars(select(column).where(column.in_(chunk)))) if checking else set()
+        chosen.extend(value for value in chunk if value not in taken)
+    return chosen
+
+
+def _copy(rows: list[tuple[object, ...]]) -> None:
+    connection = db.session.connection()
+    cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    with cursor.copy(f"COPY users ({', '.join(COLUMNS)}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(row)
+    connection.execute(text("SELECT setval(pg_get_serial_sequence('users', 'id'), (SELECT max(id) FROM users))"))

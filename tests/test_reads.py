@@ -1,0 +1,106 @@
+"""The hot read path (``infra/reads.py``): the same rows either way, a restart invisible, an outage a 503."""
+
+import time
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import text
+
+from referral.domain import account, referrals
+from referral.extensions import db
+from referral.infra import reads
+from referral.infra.models import User
+
+PROFILE = "/api/v1/profile"
+
+
+def _reads_to_compare(owner: dict, session_id: str, now: datetime) -> list[tuple[reads.Read, dict]]:
+    every = [
+        (account.LIVE_ACCOUNT, {"session_id": session_id, "now": now}),
+        (referrals.FIRST_PAGE, {"owner_id": owner["user"]["id"], "limit": 10}),
+        (referrals.NEWEST_REFERRAL_PHONES, {"user_id": owner["user"]["id"], "limit": 10}),
+    ]
+    if db.engine.dialect.name == "postgresql":
+        every.append((account.LIVE_ACCOUNT_WITH_REFERRALS, {"session_id": session_id, "now": now, "referrals": 2}))
+    return every
+
+
+def _signed_in_with_referrals(api, user_factory, clock) -> tuple[dict, str]:
+    owner = api.sign_in("+79990000000")
+    invited = api.sign_in("+79990000001", invite_code=owner["user"]["invite_code"])
+    for _ in range(3):
+        clock.advance(seconds=1)
+        user_factory.invited_by(db.session.get(User, owner["user"]["id"]))
+    db.session.commit()
+    session_id = db.session.scalar(text("SELECT id FROM sessions WHERE user_id = :id"), {"id": invited["user"]["id"]})
+    return owner, session_id
+
+
+def test_reads_in_the_session_answer_aware_utc_timestamps(app, api, user_factory, clock):
+    owner, session_id = _signed_in_with_referrals(api, user_factory, clock)
+    for read, params in _reads_to_compare(owner, session_id, clock.now):
+        rows = reads.rows(read, params)
+        assert rows
+        stamps = [value for row in rows for value in row if isinstance(value, datetime)]
+        assert all(value.tzinfo is not None and value.utcoffset() == timedelta(0) for value in stamps)
+
+
+@pytest.mark.committing
+def test_the_pool_answers_exactly_what_the_session_answers(app, api, user_factory, clock, postgres_only):
+    owner, session_id = _signed_in_with_referrals(api, user_factory, clock)
+    pool = app.extensions[reads.EXTENSION_KEY]
+    for read, params in _reads_to_compare(owner, session_id, clock.now):
+        in_session = reads.rows(read, params)
+        assert pool.rows(read, params) == in_session
+        assert in_session
+
+
+def test_a_naive_timestamp_is_refused_as_the_model_refuses_it(app):
+    naive = datetime.now(UTC).replace(tzinfo=None)
+    with pytest.raises(Exception, match="naive datetimes are not stored"):
+        reads.rows(account.LIVE_ACCOUNT, {"session_id": "x", "now": naive})
+
+
+def _kill_read_connections() -> int:
+    killed = db.session.scalar(
+        text("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = :name"),
+        {"name": reads.APPLICATION_NAME},
+    )
+    db.session.commit()
+    db.session.close()  # the test client shares the test's session; a real request starts without one
+    return int(killed or 0)
+
+
+@pytest.mark.committing
+def test_a_read_that_meets_a_connection_that_died_is_read_again_on_a_fresh_one(
+    client, api, postgres_only, autocommit_reads_on
+):
+    user = api.sign_in("+79990000000")
+    db.session.close()
+    assert client.get(PROFILE, headers=user["headers"]).status_code == 200  # the pool holds a connection now
+    assert _kill_read_connections() >= 1
+
+    response = client.get(PROFILE, headers=user["headers"])
+    assert response.status_code == 200, response.json
+    assert response.json["id"] == user["user"]["id"]
+
+
+@pytest.mark.committing
+def test_reads_of_a_database_that_is_down_answer_503_within_the_pool_timeout(
+    app, client, api, postgres_only, autocommit_reads_on, monkeypatch
+):
+    user = api.sign_in("+79990000000")
+    db.session.close()
+    app.config["DB_POOL_TIMEOUT_SECONDS"] = 1
+    unreachable = reads.ReadPool("postgresql+psycopg://nobody@127.0.0.1:1/none", app.config)
+    monkeypatch.setitem(app.extensions, reads.EXTENSION_KEY, unreachable)
+    try:
+        started = time.monotonic()
+        response = client.get(PROFILE, headers=user["headers"])
+        elapsed = time.monotonic() - started
+    finally:
+        unreachable.close()
+    assert response.status_code == 503
+    assert response.json["code"] == "service_unavailable"
+    assert response.headers["Retry-After"] == "5"
+    assert elapsed < 3
