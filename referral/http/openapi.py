@@ -7,7 +7,11 @@ from collections.abc import Callable
 from http import HTTPStatus
 from typing import Any, TypeVar
 
+from flask import Request
 from flask_smorest import Api, Blueprint
+from marshmallow import Schema
+from webargs.flaskparser import FlaskParser
+from werkzeug.exceptions import BadRequest
 
 from referral.http.schemas import ProblemSchema
 
@@ -24,6 +28,27 @@ class ProblemApi(Api):
 
 
 api = ProblemApi()
+
+
+class JsonBodyParser(FlaskParser):
+    """webargs' parser, for which every body ``json.loads`` cannot read is a 400 ``malformed_json``.
+
+    webargs turns a ``JSONDecodeError`` into a 400 itself; ``json.loads`` also raises ``RecursionError`` for
+    nesting deeper than Python's recursion limit (a 10 KB body of ``[[[[...``) and a plain ``ValueError`` for an
+    integer of more than 4,300 digits, which would otherwise end as a 500.
+    """
+
+    def load_json(self, req: Request, schema: Schema) -> Any:
+        try:
+            return super().load_json(req, schema)
+        except (RecursionError, ValueError):
+            raise BadRequest() from None
+
+
+class ApiBlueprint(Blueprint):
+    """A flask-smorest blueprint that reads bodies with ``JsonBodyParser`` (its documented extension point)."""
+
+    ARGUMENTS_PARSER = JsonBodyParser()
 
 
 # What any endpoint can answer, and what any endpoint that takes a body can answer.

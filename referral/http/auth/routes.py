@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask_smorest import Blueprint
-
 from referral.domain import sessions, signin
 from referral.http.auth.schemas import CodeRequestSchema, TokenRequestSchema
 from referral.http.bearer import bearer_required, current_claims
 from referral.http.limits import check_code_limit, send_code_limit
-from referral.http.openapi import BEARER_AUTH, problems
+from referral.http.openapi import BEARER_AUTH, ApiBlueprint, problems
 from referral.http.schemas import CodeSentSchema, SignInSchema, TokenPairSchema, code_sent
 
-blp = Blueprint("auth", __name__, url_prefix="/api/v1/auth", description="Sign in with a phone number and an SMS code.")
+blp = ApiBlueprint(
+    "auth", __name__, url_prefix="/api/v1/auth", description="Sign in with a phone number and an SMS code."
+)
 
 TOKEN_ERRORS = "token_missing, token_invalid, token_expired, token_revoked"
 INVITE_ERRORS = {404: "invite_code_not_found", 409: "invite_already_activated"}

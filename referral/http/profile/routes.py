@@ -4,15 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask_smorest import Blueprint
-
 from referral.domain import account, phone_change, referrals
 from referral.domain.account import Account
 from referral.domain.referrals import PROFILE_REFERRALS
 from referral.domain.signin import SignIn
 from referral.http.bearer import bearer_required, current_account
 from referral.http.limits import check_code_limit, send_code_limit
-from referral.http.openapi import BEARER_AUTH, problems
+from referral.http.openapi import BEARER_AUTH, ApiBlueprint, problems
 from referral.http.profile.schemas import (
     InviteSchema,
     NamesSchema,
@@ -23,7 +21,7 @@ from referral.http.profile.schemas import (
 )
 from referral.http.schemas import CodeSentSchema, ProfileSchema, SignInSchema, code_sent
 
-blp = Blueprint("profile", __name__, url_prefix="/api/v1/profile", description="The signed-in user.")
+blp = ApiBlueprint("profile", __name__, url_prefix="/api/v1/profile", description="The signed-in user.")
 
 TOKEN_ERRORS = {401: "token_missing, token_invalid, token_expired, token_revoked"}
 

@@ -9,7 +9,7 @@ from sqlalchemy.exc import OperationalError
 
 from referral.extensions import db
 
-CONTRACT = Path(__file__).resolve().parents[2] / "shared" / "API.md"
+CONTRACT = Path(__file__).resolve().parents[3] / "shared" / "API.md"
 
 
 def test_healthz_answers_ok(client):

@@ -15,7 +15,7 @@ import pytest
 
 from referral.extensions import db
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def free_port() -> int:

@@ -35,6 +35,23 @@ def test_invalid_utf8_is_malformed_json(client):
     assert_problem(response, 400, "malformed_json")
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        "[" * 5000 + "]" * 5000,  # deeper than Python's recursion limit: json.loads raises RecursionError
+        '{"a":' * 2000 + "1" + "}" * 2000,
+        '{"phone": ' + "1" * 5000 + "}",  # an integer longer than Python converts from text
+        '{"phone": "+79991234567"} trailing',
+        "\ufeff{}",
+    ],
+    ids=["nested-arrays", "nested-objects", "huge-integer", "trailing-garbage", "bom"],
+)
+@pytest.mark.parametrize("url", ["/api/v1/auth/code", "/api/v1/auth/token"])
+def test_pathological_json_within_the_size_limit_is_400_malformed_json(client, url, body):
+    response = client.post(url, data=body.encode(), content_type="application/json")
+    assert_problem(response, 400, "malformed_json")
+
+
 @pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", "application/xml"])
 def test_a_body_that_is_not_declared_json_is_415(client, content_type):
     response = client.post("/api/v1/auth/code", data='{"phone": "+79991234567"}', content_type=content_type)
