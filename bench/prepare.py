@@ -15,7 +15,8 @@ from pathlib import Path
 from flask_jwt_extended import create_access_token
 from sqlalchemy import select, text
 
-from referral import clock, create_app, otp
+from referral import clock, create_app
+from referral.domain import codes
 from referral.domain.referrals import encode_cursor
 from referral.extensions import db
 from referral.infra.models import User
@@ -108,7 +109,8 @@ def _bulk_sessions(user_ids: range) -> list[str]:
 def _bulk_codes(phones: list[str]) -> None:
     now = clock.utcnow()
     rows = [
-        ("login", phone, otp.hash_code(otp.LOGIN, phone, CODE), 0, now, now + timedelta(hours=2)) for phone in phones
+        ("login", phone, codes.hash_code(codes.LOGIN, phone, CODE), 0, now, now + timedelta(hours=2))
+        for phone in phones
     ]
     _copy("login_codes (purpose, phone, code_hash, attempts, created_at, expires_at)", rows)
 
