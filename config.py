@@ -112,6 +112,9 @@ class Config:
         self.JWT_SECRET_KEY = env_str("JWT_SECRET_KEY") or secrets.token_urlsafe(48)
         # None means "the SQLite file in the instance folder", resolved by the app factory.
         self.SQLALCHEMY_DATABASE_URI = normalise_database_url(env_str("DATABASE_URL"))
+        # A read replica for the hot reads of API GETs (infra/reads.py); writes, and reads inside them, stay on
+        # DATABASE_URL. A session revoked on the primary stops working once the replica has replayed it.
+        self.DATABASE_REPLICA_URL = normalise_database_url(env_str("DATABASE_REPLICA_URL"))
         # No pre-ping: it costs a round trip per request. Connections are recycled before servers or proxies
         # drop idle ones; a connection that died anyway fails one request with a 503 and leaves the pool.
         # The ORM's pool and the hot reads' pool (infra/reads.py) each hold up to DB_POOL_SIZE connections
@@ -122,7 +125,7 @@ class Config:
         # answered 503 (a database that is down or stuck must not hold requests for gunicorn's 30 s).
         self.DB_POOL_TIMEOUT_SECONDS = env_int("DB_POOL_TIMEOUT_SECONDS", 3)
         self.DB_CONNECT_TIMEOUT_SECONDS = env_int("DB_CONNECT_TIMEOUT_SECONDS", 3)
-        # The longest a hot read may run on the server (infra/reads.py).
+        # The longest a statement of a request may run on the server (migrations and bulk commands lift it).
         self.DB_STATEMENT_TIMEOUT_MS = env_int("DB_STATEMENT_TIMEOUT_MS", 5000)
         # psycopg prepares a statement on the server from its Nth run on a connection; "off" never does
         # (behind a transaction-pooling PgBouncer without max_prepared_statements).
@@ -173,6 +176,8 @@ class Config:
         # Flask-Limiter reads the RATELIMIT_* keys itself; the per-phone caps read RATELIMIT_ENABLED too.
         self.RATELIMIT_ENABLED = env_bool("RATELIMIT_ENABLED", True)
         self.RATELIMIT_STORAGE_URI = self.REDIS_URL or "memory://"
+        # A Redis that hangs must not hold a request: after a second the limits fall back to this process's memory.
+        self.RATELIMIT_STORAGE_OPTIONS = {"socket_connect_timeout": 1, "socket_timeout": 1} if self.REDIS_URL else {}
         self.RATELIMIT_KEY_PREFIX = env_str("RATELIMIT_KEY_PREFIX", "referral") or "referral"
         self.RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True  # Redis down: limit per process rather than not at all
         self.RATELIMIT_HEADERS_ENABLED = False  # errors.py sets Retry-After on the 429 itself

@@ -15,6 +15,7 @@ from referral import clock
 from referral.domain import account, invites
 from referral.domain.phones import InvalidPhone, normalise_phone
 from referral.extensions import db
+from referral.infra.database import without_statement_timeout
 from referral.infra.models import AuthSession, LoginCode, SmsSend, User
 from referral.infra.seed import SeedPlan, seed_users
 from referral.infra.sms.delivery import EXTENSION_KEY
@@ -137,6 +138,7 @@ def top_referrers(limit: int) -> None:
 def purge() -> None:
     """Delete expired login codes, sessions that have expired or were revoked, and week-old SMS records."""
     now = clock.utcnow()
+    without_statement_timeout()
     # The send caps look back one day; status keeps a week for `flask sms status --hours`.
     db.session.execute(delete(SmsSend).where(SmsSend.sent_at <= now - timedelta(days=7)))
     codes = db.session.execute(delete(LoginCode).where(LoginCode.expires_at <= now))
@@ -157,7 +159,9 @@ def sms_worker(burst: bool) -> None:
             "no queue to work on: without REDIS_URL (or with SMS_BACKEND=memory) codes are delivered by threads "
             "inside each app process"
         )
-    worker = SimpleWorker([dispatcher.queue], connection=dispatcher.connection)
+    # A worker killed mid-delivery leaves its job "started"; RQ retries it once the job's heartbeat has
+    # lapsed (about a minute), when some worker next cleans the registries: every 30 s here, not RQ's 10 min.
+    worker = SimpleWorker([dispatcher.queue], connection=dispatcher.connection, maintenance_interval=30)
     worker.work(burst=burst, with_scheduler=not burst, logging_level=current_app.config["LOG_LEVEL"])
 
 

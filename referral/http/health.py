@@ -6,10 +6,9 @@ from typing import Any
 
 import swagger_ui_bundle
 from flask import Blueprint, Response, send_from_directory
-from sqlalchemy import text
 
-from referral.extensions import db
 from referral.http.problems import problem
+from referral.infra.database import database_answers
 
 bp = Blueprint("service", __name__)
 
@@ -23,10 +22,7 @@ def healthz() -> dict[str, Any]:
 @bp.get("/readyz")
 def readyz() -> Response | dict[str, Any]:
     """The process can serve: the database answers."""
-    try:
-        db.session.execute(text("SELECT 1"))
-    except Exception:
-        db.session.rollback()
+    if not database_answers():
         return problem(503, "service_unavailable", "The database does not answer.", headers={"Retry-After": "5"})
     return {"status": "ok", "database": "ok"}
 

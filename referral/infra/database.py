@@ -11,6 +11,7 @@ from typing import Any
 from flask import Flask
 from sqlalchemy import Engine, event, text
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DBAPIError
 
 from referral.extensions import db
 from referral.infra import models  # noqa: F401  (the tables must be known to Flask-Migrate)
@@ -29,6 +30,7 @@ def init_database(app: Flask) -> None:
             **app.config["SQLALCHEMY_ENGINE_OPTIONS"],
             "connect_args": {
                 "connect_timeout": app.config["DB_CONNECT_TIMEOUT_SECONDS"],
+                "options": f"-c statement_timeout={app.config['DB_STATEMENT_TIMEOUT_MS']}",
                 "prepare_threshold": app.config["DB_PREPARE_THRESHOLD"],
             },
         }
@@ -38,6 +40,21 @@ def init_database(app: Flask) -> None:
             configure_sqlite(db.engine)
 
 
+def database_answers() -> bool:
+    """Whether the database answers ``SELECT 1`` now. A pooled connection found dead (the server restarted) is
+    not an answer about the database: SQLAlchemy invalidates it and the pool's older ones, and it is asked once
+    more on a fresh connection, so that readiness turns with the database, not a probe later."""
+    for attempt in (1, 2):
+        try:
+            db.session.execute(text("SELECT 1"))
+            return True
+        except DBAPIError as error:
+            db.session.rollback()
+            if attempt == 2 or not error.connection_invalidated:
+                return False
+    return False
+
+
 def dialect_name() -> str:
     return db.engine.dialect.name  # type: ignore[no-any-return]
 
@@ -45,6 +62,13 @@ def dialect_name() -> str:
 def upsert(model: Any) -> Any:
     """``INSERT`` that supports ``on_conflict_do_update`` on both databases (same API on each)."""
     return (postgresql if dialect_name() == "postgresql" else sqlite).insert(model)
+
+
+def without_statement_timeout() -> None:
+    """For the rest of this transaction, no ``DB_STATEMENT_TIMEOUT_MS``: the operators' bulk commands (seeding,
+    purging) take longer than a request may."""
+    if dialect_name() == "postgresql":
+        db.session.execute(text("SET LOCAL statement_timeout = 0"))
 
 
 def lock_for_transaction(key: int) -> None:

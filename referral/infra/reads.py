@@ -24,15 +24,17 @@ import os
 import re
 import threading
 import weakref
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from datetime import UTC
 from typing import Any
 
 import psycopg
 from flask import Flask, current_app
 from psycopg_pool import ConnectionPool, PoolTimeout
 from sqlalchemy import TextClause, bindparam, make_url, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.types import TypeEngine
 
 from referral.extensions import db
@@ -42,6 +44,7 @@ log = logging.getLogger(__name__)
 EXTENSION_KEY = "referral.reads"
 APPLICATION_NAME = "referral-reads"  # how an operator tells these connections apart in pg_stat_activity
 _outside_transactions: ContextVar[bool] = ContextVar("read_outside_transactions", default=False)
+TIMESTAMPTZ_OID = 1184
 _PARAMETER = re.compile(r"(?<![:\w]):(\w+)")
 
 
@@ -71,9 +74,18 @@ class Read:
 def rows(read: Read, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
     """The rows of ``read`` with ``params``, on the pool when the caller reads outside transactions."""
     pool: ReadPool | None = current_app.extensions.get(EXTENSION_KEY)
-    if pool is not None and _outside_transactions.get() and not _session_in_transaction():
+    in_transaction = _session_in_transaction()
+    if pool is not None and _outside_transactions.get() and not in_transaction:
         return pool.rows(read, params)
-    return [tuple(row) for row in db.session.execute(read.clause, params)]
+    try:
+        return [tuple(row) for row in db.session.execute(read.clause, params)]
+    except DBAPIError as error:
+        if in_transaction or not error.connection_invalidated:
+            raise
+        # The read opened the transaction on a connection that had died: nothing was written in it yet, so
+        # it is read again on a fresh one (SQLAlchemy has invalidated the pool's older connections).
+        db.session.rollback()
+        return [tuple(row) for row in db.session.execute(read.clause, params)]
 
 
 def read_outside_transactions(allowed: bool) -> None:
@@ -153,11 +165,25 @@ class _ConnectionDied(Exception):
 def _fetch(pool: ConnectionPool, sql: str, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
     with pool.connection() as connection:
         try:
-            return connection.execute(sql, params).fetchall()  # type: ignore[arg-type]
+            cursor = connection.execute(sql, params)  # type: ignore[arg-type]
+            found = cursor.fetchall()
         except psycopg.OperationalError as error:
             if connection.broken:  # the pool drops it on return
                 raise _ConnectionDied(str(error)) from error
             raise
+        if found and str(connection.info.timezone) != "UTC":  # TimeZone=UTC was not applied (a proxy dropped it)
+            found = _in_utc(found, cursor.description or [])
+        return found
+
+
+def _in_utc(found: list[tuple[Any, ...]], description: Sequence[Any]) -> list[tuple[Any, ...]]:
+    stamps = {index for index, column in enumerate(description) if column.type_code == TIMESTAMPTZ_OID}
+    return [
+        tuple(
+            value.astimezone(UTC) if index in stamps and value is not None else value for index, value in enumerate(row)
+        )
+        for row in found
+    ]
 
 
 def connection_options(config: Mapping[str, Any]) -> dict[str, Any]:
@@ -172,7 +198,7 @@ def connection_options(config: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def init_reads(app: Flask) -> None:
-    """On PostgreSQL, the reads pool; SQLite reads in the session."""
-    url = app.config["SQLALCHEMY_DATABASE_URI"]
+    """On PostgreSQL, the reads pool, on ``DATABASE_REPLICA_URL`` when set; SQLite reads in the session."""
+    url = app.config.get("DATABASE_REPLICA_URL") or app.config["SQLALCHEMY_DATABASE_URI"]
     if url.startswith("postgresql"):
         app.extensions[EXTENSION_KEY] = ReadPool(url, app.config)

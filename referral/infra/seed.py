@@ -17,6 +17,7 @@ from sqlalchemy import func, insert, select, text
 
 from referral import clock
 from referral.extensions import db
+from referral.infra.database import without_statement_timeout
 from referral.infra.models import INVITE_ALPHABET, INVITE_CODE_LENGTH, User
 
 FIRST_NAMES = ["Anna", "Boris", "Vera", "Gleb", "Daria", "Egor", "Zoya", "Ivan", "Kira", "Lev", "Maria", "Nikita"]
@@ -54,6 +55,7 @@ class Seeded:
 
 def seed_users(plan: SeedPlan) -> Seeded:
     """Add ``plan.users`` users in one transaction and commit."""
+    without_statement_timeout()
     rng = random.Random(plan.seed)
     first_id = (db.session.scalar(select(func.max(User.id))) or 0) + 1
     rows = list(_rows(plan, rng, first_id, checking=first_id > 1))

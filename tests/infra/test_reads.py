@@ -104,3 +104,59 @@ def test_reads_of_a_database_that_is_down_answer_503_within_the_pool_timeout(
     assert response.json["code"] == "service_unavailable"
     assert response.headers["Retry-After"] == "5"
     assert elapsed < 3
+
+
+@pytest.mark.committing
+def test_a_read_slower_than_the_statement_timeout_is_database_unavailable(app, postgres_only):
+    app.config["DB_STATEMENT_TIMEOUT_MS"] = 100
+    pool = reads.ReadPool(app.config["SQLALCHEMY_DATABASE_URI"], app.config)
+    try:
+        started = time.monotonic()
+        with pytest.raises(reads.DatabaseUnavailable):
+            pool.rows(reads.Read("SELECT pg_sleep(5)"), {})
+        assert time.monotonic() - started < 2
+    finally:
+        pool.close()
+
+
+@pytest.mark.committing
+def test_timestamps_come_back_in_utc_whatever_the_server_s_time_zone(app, postgres_only, monkeypatch):
+    real = reads.connection_options
+    monkeypatch.setattr(
+        reads, "connection_options", lambda config: real(config) | {"options": "-c TimeZone=Asia/Tokyo"}
+    )
+    pool = reads.ReadPool(app.config["SQLALCHEMY_DATABASE_URI"], app.config)
+    try:
+        ((stamp,),) = pool.rows(reads.Read("SELECT CAST(:at AS timestamptz)"), {"at": "2026-01-02T03:04:05+00:00"})
+    finally:
+        pool.close()
+    assert stamp == datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    assert stamp.utcoffset() == timedelta(0)
+
+
+@pytest.fixture
+def second_database(app, postgres_only):
+    name = "referral_replica_test"
+    url = db.engine.url.set(drivername="postgresql")
+    import psycopg
+
+    with psycopg.connect(url.render_as_string(hide_password=False), autocommit=True) as admin:
+        admin.execute(f"DROP DATABASE IF EXISTS {name}")
+        admin.execute(f"CREATE DATABASE {name}")
+    yield name, db.engine.url.set(database=name).render_as_string(hide_password=False)
+    with psycopg.connect(url.render_as_string(hide_password=False), autocommit=True) as admin:
+        admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def test_with_a_replica_url_the_hot_reads_go_to_the_replica(app, second_database):
+    from flask import Flask
+
+    name, url = second_database
+    other = Flask("replica-test")
+    other.config.update(app.config, DATABASE_REPLICA_URL=url)
+    reads.init_reads(other)
+    pool = other.extensions[reads.EXTENSION_KEY]
+    try:
+        assert pool.rows(reads.Read("SELECT current_database()"), {}) == [(name,)]
+    finally:
+        pool.close()

@@ -61,7 +61,8 @@ def init_sms(app: Flask) -> None:
     if isinstance(sender, MemorySender):
         dispatcher = InlineDispatcher(sender)
     elif app.config["REDIS_URL"]:
-        dispatcher = RqDispatcher(sender, app.config["REDIS_URL"])
+        # A delivery waits SMS_TIMEOUT_SECONDS for the gateway at most; a job running much longer is stuck.
+        dispatcher = RqDispatcher(sender, app.config["REDIS_URL"], job_timeout=app.config["SMS_TIMEOUT_SECONDS"] + 20)
     else:
         dispatcher = BackgroundDispatcher(
             app, sender, workers=app.config["SMS_WORKERS"], max_queued=app.config["SMS_QUEUE_SIZE"]

@@ -141,8 +141,11 @@ class RqDispatcher:
 
     QUEUE_NAME = "sms"
 
-    def __init__(self, sender: SmsSender, redis_url: str, backoff: tuple[int, ...] = (5, 30, 120)) -> None:
+    def __init__(
+        self, sender: SmsSender, redis_url: str, backoff: tuple[int, ...] = (5, 30, 120), job_timeout: int = 60
+    ) -> None:
         self.sender = sender
+        self.job_timeout = job_timeout  # a delivery longer than this is killed and retried
         self.connection = Redis.from_url(redis_url, socket_timeout=2, socket_connect_timeout=2)
         self.queue = Queue(self.QUEUE_NAME, connection=self.connection)
         self.backoff = backoff
@@ -160,7 +163,7 @@ class RqDispatcher:
                 retry=Retry(max=len(self.backoff), interval=list(self.backoff)),
                 result_ttl=0,  # the text holds a code: keep nothing once it is delivered
                 failure_ttl=86_400,
-                job_timeout=60,
+                job_timeout=self.job_timeout,
             )
         except RedisError as error:
             raise SmsQueueFull(f"redis: {error}") from None
