@@ -4,8 +4,9 @@ Validation (webargs via flask-smorest), HTTP errors, token errors (flask-jwt-ext
 errors and database failures all end in ``problem()``. Whatever failed, the transaction is rolled back first.
 
 A database that cannot answer becomes 503 ``service_unavailable`` with ``Retry-After`` here: SQLAlchemy's
-``OperationalError``, ``InterfaceError`` and pool timeout (the ORM session), ``DatabaseUnavailable`` (the hot
-read path's pool, ``infra/reads.py``), and ``SmsQueueFull`` (the SMS queue would not take the code).
+``OperationalError``, ``InterfaceError``, ``InternalError`` and pool timeout (the ORM session),
+``DatabaseUnavailable`` (the hot read path's pool, ``infra/reads.py``), and ``SmsQueueFull`` (the SMS queue
+would not take the code).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any
 from flask import Flask, Response, json
 from flask_jwt_extended import JWTManager
 from flask_limiter.errors import RateLimitExceeded
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import InterfaceError, InternalError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from werkzeug.exceptions import HTTPException
 
@@ -101,7 +102,9 @@ def register_error_handlers(app: Flask, jwt: JWTManager) -> None:
     """Route every failure through ``problem``; replaces flask-smorest's own ``HTTPException`` handler."""
     app.register_error_handler(HTTPException, handle_http_exception)
     app.register_error_handler(domain.DomainError, handle_domain_error)
-    for error in (SmsQueueFull, DatabaseUnavailable, OperationalError, InterfaceError, PoolTimeoutError):
+    # InternalError: the driver lost track of the protocol (seen from PgBouncer while PostgreSQL shut down).
+    unavailable = (SmsQueueFull, DatabaseUnavailable, OperationalError, InterfaceError, InternalError, PoolTimeoutError)
+    for error in unavailable:
         app.register_error_handler(error, handle_unavailable)
     app.register_error_handler(Exception, handle_unexpected)
     register_token_errors(jwt)

@@ -171,3 +171,29 @@ def test_at_exit_the_queue_is_drained_before_the_process_ends(app):
     dispatcher._shutdown()  # what atexit runs
     assert len(sender.messages) == 6
     assert not any(thread.is_alive() for thread in dispatcher._threads)
+
+
+def test_a_sent_message_whose_outcome_cannot_be_recorded_yet_is_recorded_later_and_not_sent_again(
+    app, monkeypatch
+):
+    from sqlalchemy.exc import OperationalError
+
+    from referral.infra.sms import delivery
+
+    send_id = new_send()
+    sender = MemorySender()
+    real_execute = db.session.execute
+    failures = []
+
+    def database_restarting(statement, *args, **kwargs):
+        if len(failures) < 2:
+            failures.append(statement)
+            raise OperationalError("UPDATE sms_sends", {}, Exception("the database is restarting"))
+        return real_execute(statement, *args, **kwargs)
+
+    monkeypatch.setattr(delivery, "RECORD_PAUSE_SECONDS", 0)
+    monkeypatch.setattr(db.session, "execute", database_restarting)
+    delivery.deliver(sender, send_id, PHONE, "1234 is your code", last_attempt=False)
+    monkeypatch.setattr(db.session, "execute", real_execute)
+    assert len(sender.messages) == 1  # sent once, although recording it failed twice
+    assert status_of(send_id)[:2] == ("sent", 1)

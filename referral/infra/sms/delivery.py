@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+import time
 
 from sqlalchemy import update
+from sqlalchemy.exc import SQLAlchemyError
 
 from referral import clock
 from referral.extensions import db
@@ -14,6 +16,9 @@ from referral.logs import mask_phone
 
 log = logging.getLogger(__name__)
 EXTENSION_KEY = "referral.sms"
+# Recording an outcome outlasts a database restart: 20 tries a second apart.
+RECORD_ATTEMPTS = 20
+RECORD_PAUSE_SECONDS = 1.0
 
 
 def deliver(sender: SmsSender, send_id: int, phone: str, text: str, *, last_attempt: bool) -> None:
@@ -38,6 +43,8 @@ def deliver(sender: SmsSender, send_id: int, phone: str, text: str, *, last_atte
 
 
 def _record(send_id: int, status: str, error: str | None) -> None:
+    """Write the outcome; if the database is away (restarting), keep trying for a while rather than fail the
+    job: a retried job would send the message again, and it has been sent."""
     values: dict[str, object] = {
         "status": status,
         "attempts": SmsSend.attempts + 1,
@@ -45,5 +52,14 @@ def _record(send_id: int, status: str, error: str | None) -> None:
     }
     if status == "sent":
         values["delivered_at"] = clock.utcnow()
-    db.session.execute(update(SmsSend).where(SmsSend.id == send_id).values(**values))
-    db.session.commit()
+    for attempt in range(1, RECORD_ATTEMPTS + 1):
+        try:
+            db.session.execute(update(SmsSend).where(SmsSend.id == send_id).values(**values))
+            db.session.commit()
+            return
+        except SQLAlchemyError:
+            db.session.rollback()  # else the session refuses every later statement of this worker
+            if attempt == RECORD_ATTEMPTS:
+                raise
+            log.warning("could not record sms %s as %s (attempt %d); trying again", send_id, status, attempt)
+            time.sleep(RECORD_PAUSE_SECONDS)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import current_app
 from rq import get_current_job
 
+from referral.extensions import db
 from referral.infra.sms.delivery import EXTENSION_KEY, deliver
 
 
@@ -12,4 +13,7 @@ def rq_deliver(send_id: int, phone: str, text: str) -> None:
     job = get_current_job()
     retries_left = job.retries_left if job is not None else None
     sender = current_app.extensions[EXTENSION_KEY].sender
-    deliver(sender, send_id, phone, text, last_attempt=not retries_left)
+    try:
+        deliver(sender, send_id, phone, text, last_attempt=not retries_left)
+    finally:
+        db.session.remove()  # the worker's app context outlives every job: each job starts with a fresh session
