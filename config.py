@@ -7,6 +7,8 @@ misconfigured production process refuse to start with one clear line.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import os
 import re
 import secrets
@@ -93,12 +95,46 @@ def env_test_numbers(name: str) -> dict[str, str]:
     return numbers
 
 
+WEBHOOK_EVENT_TYPES = ("user.created", "referral.activated", "user.phone_changed", "user.deleted")
+
+
+def env_webhook_urls(name: str) -> list[tuple[str, tuple[str, ...]]]:
+    """``URL`` or ``URL|type,type`` entries separated by white space: each endpoint with the event types it
+    wants (all of them when none are named)."""
+    endpoints = []
+    for entry in (os.environ.get(name) or "").split():
+        url, _, wanted = entry.partition("|")
+        types = tuple(filter(None, (word.strip() for word in wanted.split(",")))) or WEBHOOK_EVENT_TYPES
+        unknown = set(types) - set(WEBHOOK_EVENT_TYPES)
+        if unknown:
+            raise ConfigError(f"{name}: unknown event types {', '.join(sorted(unknown))} for {url}")
+        if not re.match(r"^https?://[^/\s]+", url):
+            raise ConfigError(f"{name} takes http(s) URLs, not {url!r}")
+        endpoints.append((url, types))
+    return endpoints
+
+
+def env_secrets(name: str) -> list[str]:
+    """Comma-separated Standard Webhooks secrets (``whsec_`` and base64), the newest first."""
+    secrets_ = [word.strip() for word in (os.environ.get(name) or "").split(",") if word.strip()]
+    for secret in secrets_:
+        try:
+            encoded = secret.removeprefix("whsec_").rstrip("=")
+            key = base64.b64decode(encoded + "=" * (-len(encoded) % 4), validate=True)
+        except (binascii.Error, ValueError):
+            raise ConfigError(f"{name}: each secret is whsec_ followed by base64") from None
+        if len(key) < 24:
+            raise ConfigError(f"{name}: a secret must hold at least 24 bytes")
+    return secrets_
+
+
 # Each backend, with the settings it cannot work without.
 SMS_BACKENDS: dict[str, tuple[str, ...]] = {
     "console": (),
     "memory": (),
     "twilio": ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_FROM"),
     "smsru": ("SMSRU_API_ID",),
+    "exolve": ("EXOLVE_API_KEY", "EXOLVE_FROM"),
 }
 
 
@@ -165,6 +201,23 @@ class Config:
         self.SMSRU_API_ID = env_str("SMSRU_API_ID", "")
         self.SMSRU_FROM = env_str("SMSRU_FROM") or None
         self.SMSRU_BASE_URL = env_str("SMSRU_BASE_URL", "https://sms.ru")
+        self.EXOLVE_API_KEY = env_str("EXOLVE_API_KEY", "")  # the application's API key (bearer token)
+        self.EXOLVE_FROM = env_str("EXOLVE_FROM", "")  # the sender number bought in Exolve, e.g. 79991112233
+        self.EXOLVE_BASE_URL = env_str("EXOLVE_BASE_URL", "https://api.exolve.ru")
+
+        # Webhooks (infra/webhooks.py): the endpoints with the events each wants, the signing secrets (the
+        # newest first; each delivery is signed with every one of them, so a rotation has no gap).
+        self.WEBHOOK_URLS = env_webhook_urls("WEBHOOK_URLS")
+        self.WEBHOOK_SECRET = env_secrets("WEBHOOK_SECRET")
+        self.WEBHOOK_TIMEOUT_SECONDS = env_int("WEBHOOK_TIMEOUT_SECONDS", 5)
+        # A webhook URL must not become a way into the internal network: production refuses loopback,
+        # private and link-local addresses unless this says otherwise.
+        self.WEBHOOK_ALLOW_PRIVATE_ADDRESSES = env_bool("WEBHOOK_ALLOW_PRIVATE_ADDRESSES", self.APP_ENV != "production")
+        # Who delivers: "threads" in each app process, or "worker" (only `flask webhooks worker` processes).
+        self.WEBHOOK_DELIVERY = (
+            env_str("WEBHOOK_DELIVERY") or ("worker" if env_str("REDIS_URL") else "threads")
+        ).lower()
+        self.WEBHOOK_POLL_SECONDS = env_int("WEBHOOK_POLL_SECONDS", 1)
 
         self.ACCESS_TOKEN_TTL_SECONDS = env_int("ACCESS_TOKEN_TTL_SECONDS", 900)
         self.REFRESH_TOKEN_TTL_SECONDS = env_int("REFRESH_TOKEN_TTL_SECONDS", 2_592_000)
@@ -235,6 +288,12 @@ class Config:
         for name in SMS_BACKENDS[self.SMS_BACKEND]:
             if not getattr(self, name):
                 raise ConfigError(f"SMS_BACKEND={self.SMS_BACKEND} needs {name}")
+        if self.WEBHOOK_URLS and not self.WEBHOOK_SECRET:
+            raise ConfigError("WEBHOOK_URLS needs WEBHOOK_SECRET to sign the deliveries")
+        if self.WEBHOOK_DELIVERY not in {"threads", "worker"}:
+            raise ConfigError(f"WEBHOOK_DELIVERY must be threads or worker, not {self.WEBHOOK_DELIVERY!r}")
+        if self.WEBHOOK_TIMEOUT_SECONDS < 1 or self.WEBHOOK_POLL_SECONDS < 1:
+            raise ConfigError("WEBHOOK_TIMEOUT_SECONDS and WEBHOOK_POLL_SECONDS must be at least 1")
         if self.SMS_WORKERS < 1 or self.SMS_QUEUE_SIZE < 1 or self.SMS_TIMEOUT_SECONDS < 1:
             raise ConfigError("SMS_WORKERS, SMS_QUEUE_SIZE and SMS_TIMEOUT_SECONDS must be at least 1")
 
@@ -255,6 +314,7 @@ class Testing(Config):
         self.TESTING = True
         self.SMS_BACKEND = "memory"
         self.SMS_DELAY_SECONDS = (0.0, 0.0)
+        self.WEBHOOK_DELIVERY = "worker"  # the tests deliver by calling the delivery pass themselves
 
 
 class Production(Config):
@@ -273,8 +333,11 @@ class Production(Config):
         if self.SMS_BACKEND in {"memory", "console"}:
             raise ConfigError(
                 f"SMS_BACKEND={self.SMS_BACKEND} delivers nothing (and console logs the codes); "
-                "use twilio or smsru in production"
+                "use twilio, smsru or exolve in production"
             )
+        plain = [url for url, _ in self.WEBHOOK_URLS if not url.startswith("https://")]
+        if plain:
+            raise ConfigError(f"WEBHOOK_URLS must be https in production: {plain[0]}")
         if self.TEST_PHONE_NUMBERS and not self.TEST_PHONE_NUMBERS_IN_PRODUCTION:
             raise ConfigError(
                 "TEST_PHONE_NUMBERS sign in with fixed codes; in production set TEST_PHONE_NUMBERS_IN_PRODUCTION=true "

@@ -1,4 +1,5 @@
-"""A fake SMS gateway served over real HTTP on loopback: Twilio's and SMS.ru's endpoints, with switchable faults."""
+"""A fake SMS gateway served over real HTTP on loopback: Twilio's, SMS.ru's and Exolve's endpoints, with switchable
+faults."""
 
 from __future__ import annotations
 
@@ -38,6 +39,15 @@ class FakeGateway:
                     sms={request.form["to"]: {"status": "ERROR", "status_code": 207, "status_text": "no route"}},
                 )
             return jsonify(status="OK", sms={request.form["to"]: {"status": "OK", "status_code": 100}})
+
+        @app.post("/messaging/v1/SendSMS")
+        def exolve() -> Any:
+            self.received.append(
+                {"gateway": "exolve", "json": request.get_json(), "auth": request.headers.get("Authorization")}
+            )
+            if self.mode == "refuse":
+                return jsonify(error={"code": 400, "message": "destination is not a valid number"}), 400
+            return jsonify(message_id="539143131"), 200
 
         @app.before_request
         def faults() -> Any:

@@ -36,6 +36,9 @@ def environ(monkeypatch):
         "TWILIO_AUTH_TOKEN",
         "TWILIO_FROM",
         "TEST_PHONE_NUMBERS",
+        "WEBHOOK_URLS",
+        "WEBHOOK_SECRET",
+        "REDIS_URL",
     ):
         monkeypatch.delenv(name, raising=False)
 
@@ -117,6 +120,7 @@ def test_a_good_production_configuration_loads(environ):
         ({"SMS_BACKEND": "memory"}, "SMS_BACKEND=memory"),
         ({"SMSRU_API_ID": ""}, "SMSRU_API_ID"),
         ({"TEST_PHONE_NUMBERS": "+79990000001:1234"}, "TEST_PHONE_NUMBERS_IN_PRODUCTION"),
+        ({"WEBHOOK_URLS": "http://a.example/hook", "WEBHOOK_SECRET": "whsec_" + "A" * 40}, "https in production"),
     ],
 )
 def test_production_refuses_a_bad_configuration(environ, change, message):
@@ -139,7 +143,7 @@ def test_malformed_test_numbers_are_refused(environ, value):
 
 @pytest.mark.parametrize(
     "backend, needs",
-    [("twilio", "TWILIO_ACCOUNT_SID"), ("smsru", "SMSRU_API_ID")],
+    [("twilio", "TWILIO_ACCOUNT_SID"), ("smsru", "SMSRU_API_ID"), ("exolve", "EXOLVE_API_KEY")],
 )
 def test_a_gateway_backend_needs_its_credentials(environ, backend, needs):
     environ(SMS_BACKEND=backend)
@@ -155,3 +159,32 @@ def test_production_refuses_to_start_with_one_clear_line(environ):
     assert result.returncode != 0
     assert "ConfigError" in result.stderr
     assert "must be set to at least 32 bytes in production" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "settings, message",
+    [
+        ({"WEBHOOK_URLS": "https://a.example/hook"}, "WEBHOOK_URLS needs WEBHOOK_SECRET"),
+        ({"WEBHOOK_URLS": "https://a.example/hook|user.created,user.exploded"}, "unknown event types user.exploded"),
+        ({"WEBHOOK_URLS": "ftp://a.example/hook", "WEBHOOK_SECRET": "whsec_" + "A" * 40}, "http"),
+        ({"WEBHOOK_URLS": "https://a.example/hook", "WEBHOOK_SECRET": "whsec_%%%"}, "base64"),
+        ({"WEBHOOK_URLS": "https://a.example/hook", "WEBHOOK_SECRET": "whsec_c2hvcnQ="}, "at least 24 bytes"),
+    ],
+)
+def test_webhook_settings_that_cannot_work_are_refused(environ, settings, message):
+    environ(**settings)
+    with pytest.raises(ConfigError, match=message):
+        load_config()
+
+
+def test_webhook_endpoints_name_the_events_they_want(environ):
+    environ(
+        WEBHOOK_URLS="https://a.example/hook https://crm.example/in|referral.activated",
+        WEBHOOK_SECRET="whsec_" + "A" * 40,
+    )
+    config = load_config()
+    assert config.WEBHOOK_URLS[0] == (
+        "https://a.example/hook",
+        ("user.created", "referral.activated", "user.phone_changed", "user.deleted"),
+    )
+    assert config.WEBHOOK_URLS[1] == ("https://crm.example/in", ("referral.activated",))

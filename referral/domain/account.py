@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import update
 
 from referral import clock
-from referral.domain import invites
+from referral.domain import events, invites
 from referral.domain.errors import TokenRevoked
 from referral.domain.referrals import recent_referral_phones
 from referral.extensions import db
@@ -115,9 +115,11 @@ def update_names(account: Account, names: dict[str, Any]) -> Account:
 
 def enter_invite_code(account: Account, invite_code: str) -> Account:
     """Enter ``invite_code`` and commit; the profile now shows the code (the inviter's, as entered) and when."""
-    invited_at = invites.activate_invite(account.id, invite_code, already_invited=account.invited_at is not None)
+    activation = invites.activate_invite(
+        account.id, account.phone, invite_code, already_invited=account.invited_at is not None
+    )
     db.session.commit()
-    return profile_of(replace(account, activated_invite_code=invite_code, invited_at=invited_at))
+    return profile_of(replace(account, activated_invite_code=invite_code, invited_at=activation.invited_at))
 
 
 def load(account: Account) -> User:
@@ -135,13 +137,19 @@ def delete_user(user: User) -> int:
     so they may enter another invite code. The user's inviter counts one referral fewer. Sessions and codes go
     with the user (foreign keys cascade).
     """
-    detached = db.session.execute(
-        update(User).where(User.invited_by_id == user.id).values(invited_by_id=None, invited_at=None)
-    ).rowcount  # type: ignore[attr-defined]
+    detached = list(
+        db.session.scalars(
+            update(User)
+            .where(User.invited_by_id == user.id)
+            .values(invited_by_id=None, invited_at=None)
+            .returning(User.id)
+        )
+    )
     if user.invited_by_id is not None:
         db.session.execute(
             update(User).where(User.id == user.invited_by_id).values(referrals_count=User.referrals_count - 1)
         )
+    events.user_deleted(user.id, user.phone, sorted(detached))
     db.session.delete(user)
     db.session.commit()
-    return int(detached)
+    return len(detached)

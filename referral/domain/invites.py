@@ -4,11 +4,14 @@ code, never a code that closes a loop in the referral tree."""
 from __future__ import annotations
 
 import secrets
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import CTE, literal, select, update
 
 from referral import clock
+from referral.domain import events
 from referral.domain.errors import InviteAlreadyActivated, InviteCodeNotFound, InviteCodeOwn, InviteCycle
 from referral.extensions import db
 from referral.infra.database import lock_for_transaction
@@ -22,8 +25,15 @@ def generate_invite_code() -> str:
     return "".join(secrets.choice(INVITE_ALPHABET) for _ in range(INVITE_CODE_LENGTH))
 
 
-def activate_invite(user_id: int, invite_code: str, already_invited: bool = False) -> datetime:
-    """Make the owner of ``invite_code`` the inviter of ``user_id``, inside the caller's transaction; when.
+@dataclass(frozen=True)
+class Activation:
+    invited_at: datetime
+    inviter: dict[str, Any]  # as events name a user
+
+
+def activate_invite(user_id: int, phone: str, invite_code: str, already_invited: bool = False) -> Activation:
+    """Make the owner of ``invite_code`` the inviter of ``user_id`` (whose phone is ``phone``), inside the
+    caller's transaction, with its ``referral.activated`` event.
 
     Exactly one activation per user wins: the write is ``UPDATE ... WHERE invited_by_id IS NULL``. A cycle check
     followed by a write could still close a loop if two users entered each other's codes at the same moment, so
@@ -33,9 +43,10 @@ def activate_invite(user_id: int, invite_code: str, already_invited: bool = Fals
     if already_invited:
         raise InviteAlreadyActivated
     lock_for_transaction(ACTIVATION_LOCK_KEY)
-    inviter_id = db.session.scalar(select(User.id).where(User.invite_code == invite_code))
-    if inviter_id is None:
+    inviter_row = db.session.execute(select(User.id, User.phone).where(User.invite_code == invite_code)).first()
+    if inviter_row is None:
         raise InviteCodeNotFound
+    inviter_id, inviter_phone = inviter_row
     if inviter_id == user_id:
         raise InviteCodeOwn
     if is_in_referral_tree(inviter_id, root_id=user_id):
@@ -49,7 +60,9 @@ def activate_invite(user_id: int, invite_code: str, already_invited: bool = Fals
     if activated.rowcount != 1:  # type: ignore[attr-defined]
         raise InviteAlreadyActivated
     db.session.execute(update(User).where(User.id == inviter_id).values(referrals_count=User.referrals_count + 1))
-    return invited_at
+    inviter = events.person(inviter_id, inviter_phone, invite_code)
+    events.referral_activated(events.person(user_id, phone), inviter, invite_code, invited_at)
+    return Activation(invited_at=invited_at, inviter=inviter)
 
 
 def is_in_referral_tree(user_id: int, root_id: int) -> bool:

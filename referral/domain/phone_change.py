@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from referral.domain import codes, sessions
+from referral.domain import codes, events, sessions
 from referral.domain.account import Account, load, profile_of
 from referral.domain.audit import security_event
 from referral.domain.errors import PhoneTaken, PhoneUnchanged
@@ -36,6 +36,7 @@ def confirm_phone_change(account: Account, new_phone: str, code: str) -> SignIn:
         raise PhoneTaken from None
     sessions.revoke_user_sessions(user.id)
     tokens = sessions.start_session(user.id)
+    events.phone_changed(user.id, old_phone, new_phone)
     db.session.commit()
     security_event("phone_changed", new_phone, user=user.id, old_phone=mask_phone(old_phone))
     return SignIn(tokens=tokens, profile=profile_of(user), created=False)

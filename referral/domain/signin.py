@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from referral.domain import codes, invites, sessions
+from referral.domain import codes, events, invites, sessions
 from referral.domain.account import Account, profile_of
 from referral.domain.errors import PhoneTaken
 from referral.extensions import db
@@ -40,8 +40,14 @@ def sign_in(phone: str, code: str, invite_code: str | None = None) -> SignIn:
     created = user is None
     if user is None:
         user = create_user(phone)
+    inviter = None
     if invite_code is not None:
-        invites.activate_invite(user.id, invite_code, already_invited=user.invited_by_id is not None)
+        activation = invites.activate_invite(
+            user.id, phone, invite_code, already_invited=user.invited_by_id is not None
+        )
+        inviter = activation.inviter
+    if created:
+        events.user_created(user, inviter)
     tokens = sessions.start_session(user.id)
     db.session.commit()
     if created:

@@ -14,6 +14,7 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
+    Text,
     TypeDecorator,
     UniqueConstraint,
     select,
@@ -159,3 +160,72 @@ class PhoneLockout(db.Model):  # type: ignore[name-defined,misc]
     phone: Mapped[str] = mapped_column(String(PHONE_LENGTH), primary_key=True)
     failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+WEBHOOK_STATUSES = ("pending", "delivered", "failed", "disabled")
+URL_LENGTH = 2048
+
+
+class WebhookEvent(db.Model):  # type: ignore[name-defined,misc]
+    """A fact for other systems (the outbox), written in the transaction of the change it reports.
+
+    ``payload`` is the exact JSON body every delivery of the event sends, so that every retry signs the same
+    bytes; ``id`` is its ``webhook-id``, the same on every retry, for receivers to deduplicate by.
+    """
+
+    __tablename__ = "webhook_events"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    type: Mapped[str] = mapped_column(String(32), index=True)
+    payload: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=now, index=True)
+
+
+class WebhookDelivery(db.Model):  # type: ignore[name-defined,misc]
+    """One event for one endpoint: ``pending`` until a 2xx (``delivered``), the end of the retry schedule
+    (``failed``) or a 410 from the endpoint (``disabled``).
+
+    ``next_attempt_at`` is when it is due, and also the lease of a worker that claimed it: claiming moves it a
+    lease ahead, so a worker that dies holding a delivery leaves it due again once the lease has passed.
+    """
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        CheckConstraint(f"status IN {WEBHOOK_STATUSES}", name="known_status"),
+        Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(40), ForeignKey("webhook_events.id", ondelete="CASCADE"), index=True)
+    url: Mapped[str] = mapped_column(String(URL_LENGTH))
+    status: Mapped[str] = mapped_column(String(16), default="pending", server_default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=now)
+    last_status_code: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(String(200))
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=now)
+
+    event: Mapped[WebhookEvent] = relationship()  # so that a flush writes the event before its deliveries
+
+
+class WebhookAttempt(db.Model):  # type: ignore[name-defined,misc]
+    """One try of a delivery: what the endpoint answered (or the error), and how long it took."""
+
+    __tablename__ = "webhook_attempts"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    delivery_id: Mapped[int] = mapped_column(BigId, ForeignKey("webhook_deliveries.id", ondelete="CASCADE"), index=True)
+    attempted_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=now)
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    latency_ms: Mapped[int] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(String(200))
+
+
+class WebhookEndpoint(db.Model):  # type: ignore[name-defined,misc]
+    """An endpoint that answered 410 Gone: no more deliveries until ``flask webhooks enable URL``."""
+
+    __tablename__ = "webhook_endpoints"
+
+    url: Mapped[str] = mapped_column(String(URL_LENGTH), primary_key=True)
+    disabled_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=now)

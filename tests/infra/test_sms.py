@@ -173,9 +173,7 @@ def test_at_exit_the_queue_is_drained_before_the_process_ends(app):
     assert not any(thread.is_alive() for thread in dispatcher._threads)
 
 
-def test_a_sent_message_whose_outcome_cannot_be_recorded_yet_is_recorded_later_and_not_sent_again(
-    app, monkeypatch
-):
+def test_a_sent_message_whose_outcome_cannot_be_recorded_yet_is_recorded_later_and_not_sent_again(app, monkeypatch):
     from sqlalchemy.exc import OperationalError
 
     from referral.infra.sms import delivery

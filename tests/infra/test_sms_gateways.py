@@ -1,4 +1,4 @@
-"""Twilio and SMS.ru senders over real HTTP against a fake gateway on loopback; the RQ queue and its worker."""
+"""Twilio, SMS.ru and Exolve senders over real HTTP against a fake gateway on loopback; the RQ queue and its worker."""
 
 import time
 import uuid
@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from referral.extensions import db
 from referral.infra.models import SmsSend
-from referral.infra.sms import MemorySender, SmsGatewayError, SmsRuSender, TwilioSender, init_sms
+from referral.infra.sms import ExolveSender, MemorySender, SmsGatewayError, SmsRuSender, TwilioSender, init_sms
 from referral.infra.sms.dispatch import RqDispatcher
 from tests.fake_gateway import serve_fake_gateway
 
@@ -97,6 +97,43 @@ class TestSmsRu:
         gateway.mode = "slow"
         with pytest.raises(SmsGatewayError, match="timed out"):
             smsru(gateway, timeout=0.3).send(PHONE, "hi")
+
+
+def exolve(gateway, timeout=1):
+    return ExolveSender("exolve-api-key", "+79990001122", gateway.url, timeout)
+
+
+class TestExolve:
+    def test_a_message_is_posted_with_the_api_key_as_a_bearer_token(self, gateway):
+        exolve(gateway).send(PHONE, "1234 is your code")
+        (request,) = gateway.received
+        assert request["auth"] == "Bearer exolve-api-key"
+        assert request["json"] == {"number": "79990001122", "destination": "79991234567", "text": "1234 is your code"}
+
+    def test_a_refusal_is_an_error_not_worth_retrying(self, gateway):
+        gateway.mode = "refuse"
+        with pytest.raises(SmsGatewayError, match="not a valid number") as error:
+            exolve(gateway).send(PHONE, "hi")
+        assert error.value.retryable is False
+
+    def test_a_server_error_is_worth_retrying(self, gateway):
+        gateway.mode = "crash"
+        with pytest.raises(SmsGatewayError, match="500") as error:
+            exolve(gateway).send(PHONE, "hi")
+        assert error.value.retryable is True
+
+    def test_a_gateway_that_hangs_times_out(self, gateway):
+        gateway.mode = "slow"
+        started = time.perf_counter()
+        with pytest.raises(SmsGatewayError, match="timed out") as error:
+            exolve(gateway, timeout=0.3).send(PHONE, "hi")
+        assert time.perf_counter() - started < 1.5
+        assert error.value.retryable is True
+
+    def test_a_gateway_that_is_not_there_is_worth_retrying(self):
+        with pytest.raises(SmsGatewayError, match="unreachable") as error:
+            ExolveSender("k", "79990001122", "http://127.0.0.1:9", 1).send(PHONE, "hi")
+        assert error.value.retryable is True
 
 
 @pytest.mark.committing

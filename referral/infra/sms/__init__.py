@@ -15,6 +15,7 @@ from referral.infra.sms.delivery import EXTENSION_KEY
 from referral.infra.sms.dispatch import BackgroundDispatcher, Dispatcher, InlineDispatcher, RqDispatcher, SmsQueueFull
 from referral.infra.sms.senders import (
     ConsoleSender,
+    ExolveSender,
     MemorySender,
     SmsGatewayError,
     SmsRuSender,
@@ -24,6 +25,7 @@ from referral.infra.sms.senders import (
 
 __all__ = [
     "ConsoleSender",
+    "ExolveSender",
     "MemorySender",
     "SmsGatewayError",
     "SmsQueueFull",
@@ -49,6 +51,8 @@ def build_sender(config: Mapping[str, Any]) -> SmsSender:
             config["TWILIO_BASE_URL"],
             timeout,
         )
+    if backend == "exolve":
+        return ExolveSender(config["EXOLVE_API_KEY"], config["EXOLVE_FROM"], config["EXOLVE_BASE_URL"], timeout)
     if backend == "smsru":
         return SmsRuSender(config["SMSRU_API_ID"], config["SMSRU_FROM"], config["SMSRU_BASE_URL"], timeout)
     return ConsoleSender(*config["SMS_DELAY_SECONDS"])

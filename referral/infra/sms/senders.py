@@ -113,6 +113,34 @@ class SmsRuSender(HttpSender):
             raise SmsGatewayError(f"sms.ru refused the message ({code}): {reason}", retryable=False)
 
 
+class ExolveSender(HttpSender):
+    """MTS Exolve: ``POST /messaging/v1/SendSMS`` with the application's API key as a bearer token and JSON
+    ``{"number": sender, "destination": phone, "text": text}``; it answers ``{"message_id": ...}``."""
+
+    def __init__(self, api_key: str, sender: str, base_url: str, timeout: float) -> None:
+        super().__init__(base_url, timeout)
+        self.sender = sender.lstrip("+")
+        self.session.headers["Authorization"] = f"Bearer {api_key}"
+
+    def send(self, phone: str, text: str) -> None:
+        body = {"number": self.sender, "destination": phone.lstrip("+"), "text": text}
+        response = self.post("/messaging/v1/SendSMS", json=body)
+        if response.status_code != 200:
+            raise SmsGatewayError(f"exolve refused the message: {_exolve_error(response)}", retryable=False)
+        try:
+            response.json()["message_id"]
+        except (ValueError, KeyError, TypeError):
+            raise SmsGatewayError("exolve answered 200 without a message_id", retryable=True) from None
+
+
+def _exolve_error(response: requests.Response) -> str:
+    try:
+        error = response.json().get("error", {})
+        return f"{response.status_code} {error.get('code', '')}: {error.get('message', '') or error}".strip()
+    except (ValueError, AttributeError):
+        return str(response.status_code)
+
+
 def _twilio_error(response: requests.Response) -> str:
     try:
         body = response.json()

@@ -1,4 +1,4 @@
-"""``flask`` commands for operators, one group per concern."""
+"""``flask users``, ``referrals``, ``maintenance`` and ``demo``: the people, the tree, and the data."""
 
 from __future__ import annotations
 
@@ -6,10 +6,9 @@ import time
 from datetime import timedelta
 
 import click
-from flask import Flask, current_app
+from flask import current_app
 from flask.cli import AppGroup
-from rq import SimpleWorker
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import delete, or_, select
 
 from referral import clock
 from referral.domain import account, invites
@@ -18,16 +17,10 @@ from referral.extensions import db
 from referral.infra.database import without_statement_timeout
 from referral.infra.models import AuthSession, LoginCode, SmsSend, User
 from referral.infra.seed import SeedPlan, seed_users
-from referral.infra.sms.delivery import EXTENSION_KEY
-from referral.infra.sms.dispatch import RqDispatcher
-from referral.logs import mask_phone
-
-SMS_STATUSES = ("queued", "sent", "retrying", "failed")
 
 users_cli = AppGroup("users", help="Look up and remove users.")
 referrals_cli = AppGroup("referrals", help="The referral tree as a whole.")
 maintenance = AppGroup("maintenance", help="Keep the database tidy.")
-sms = AppGroup("sms", help="SMS delivery: the worker and what it has done.")
 demo = AppGroup("demo", help="Data for trying the API and for benchmarks.")
 
 
@@ -149,50 +142,6 @@ def purge() -> None:
     click.echo(f"purged {codes.rowcount} login codes and {sessions.rowcount} sessions")  # type: ignore[attr-defined]
 
 
-@sms.command("worker")
-@click.option("--burst", is_flag=True, help="Deliver what is queued now, then exit.")
-def sms_worker(burst: bool) -> None:
-    """Deliver queued codes from Redis (REDIS_URL); run as many as the gateway's latency calls for."""
-    dispatcher = current_app.extensions[EXTENSION_KEY]
-    if not isinstance(dispatcher, RqDispatcher):
-        raise click.ClickException(
-            "no queue to work on: without REDIS_URL (or with SMS_BACKEND=memory) codes are delivered by threads "
-            "inside each app process"
-        )
-    # A worker killed mid-delivery leaves its job "started"; RQ retries it once the job's heartbeat has
-    # lapsed (about a minute), when some worker next cleans the registries: every 30 s here, not RQ's 10 min.
-    worker = SimpleWorker([dispatcher.queue], connection=dispatcher.connection, maintenance_interval=30)
-    worker.work(burst=burst, with_scheduler=not burst, logging_level=current_app.config["LOG_LEVEL"])
-
-
-@sms.command("status")
-@click.option("--hours", default=24, show_default=True, help="How far back to look.")
-def sms_status(hours: int) -> None:
-    """Codes sent in the last HOURS by delivery status, the latest failures, and the Redis queue."""
-    since = clock.utcnow() - timedelta(hours=hours)
-    counts = dict(
-        db.session.execute(
-            select(SmsSend.status, func.count()).where(SmsSend.sent_at > since).group_by(SmsSend.status)
-        ).all()
-    )
-    click.echo(f"last {hours} h: " + ", ".join(f"{status} {counts.get(status, 0)}" for status in SMS_STATUSES))
-    failures = db.session.scalars(
-        select(SmsSend)
-        .where(SmsSend.sent_at > since, SmsSend.status.in_(["failed", "retrying"]))
-        .order_by(SmsSend.sent_at.desc())
-        .limit(10)
-    ).all()
-    for send in failures:
-        click.echo(
-            f"  {send.sent_at:%Y-%m-%d %H:%M:%S} {mask_phone(send.phone)} {send.status} "
-            f"after {send.attempts} attempt(s): {send.last_error}"
-        )
-    dispatcher = current_app.extensions[EXTENSION_KEY]
-    if isinstance(dispatcher, RqDispatcher):
-        failed = dispatcher.queue.failed_job_registry.count
-        click.echo(f"redis queue '{dispatcher.queue.name}': {dispatcher.queue.count} waiting, {failed} failed jobs")
-
-
 @demo.command("seed")
 @click.option("--users", "count", default=1000, show_default=True, type=click.IntRange(1, 10_000_000))
 @click.option("--influencer-referrals", default=0, show_default=True, help="Referrals of the first seeded user.")
@@ -208,8 +157,3 @@ def seed(count: int, influencer_referrals: int, chain: int, random_seed: int | N
         click.echo(f"influencer: {seeded.influencer_phone} with {influencer_referrals} referrals")
     if seeded.chain_tail_phone:
         click.echo(f"end of the chain of {chain}: {seeded.chain_tail_phone}")
-
-
-def register_cli(app: Flask) -> None:
-    for group in (users_cli, referrals_cli, maintenance, sms, demo):
-        app.cli.add_command(group)

@@ -1,0 +1,65 @@
+"""Referral events for other systems, written to the outbox in the transaction of the change they report.
+
+A change that rolls back emits nothing; a committed change has its events committed with it, and the delivery
+(``infra/webhooks.py``) sends them until each endpoint acknowledges, even if this process dies right after the
+commit. Nothing is written while no endpoint is configured (``WEBHOOK_URLS``).
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import datetime
+from typing import Any
+
+from flask import current_app
+
+from referral import clock
+from referral.extensions import db
+from referral.infra.models import WebhookDelivery, WebhookEvent
+
+USER_CREATED = "user.created"
+REFERRAL_ACTIVATED = "referral.activated"
+USER_PHONE_CHANGED = "user.phone_changed"
+USER_DELETED = "user.deleted"
+
+
+def emit(event_type: str, data: dict[str, Any]) -> str | None:
+    """Add the event and one delivery per endpoint that wants it to the caller's transaction; the event id."""
+    urls = [url for url, types in current_app.config["WEBHOOK_URLS"] if event_type in types]
+    if not urls:
+        return None
+    now = clock.utcnow()
+    event_id = f"evt_{uuid.uuid4().hex}"
+    body = {"type": event_type, "timestamp": _iso(now), "data": data}
+    event = WebhookEvent(id=event_id, type=event_type, payload=json.dumps(body), created_at=now)
+    db.session.add_all([event, *(WebhookDelivery(event=event, url=url, next_attempt_at=now) for url in urls)])
+    return event_id
+
+
+def person(user_id: int, phone: str, invite_code: str | None = None) -> dict[str, Any]:
+    """How events name a user."""
+    return {"id": user_id, "phone": phone} | ({"invite_code": invite_code} if invite_code is not None else {})
+
+
+def user_created(user: Any, inviter: dict[str, Any] | None) -> None:
+    emit(USER_CREATED, {"user": person(user.id, user.phone, user.invite_code), "inviter": inviter})
+
+
+def referral_activated(invitee: dict[str, Any], inviter: dict[str, Any], invite_code: str, at: datetime) -> None:
+    emit(
+        REFERRAL_ACTIVATED,
+        {"invitee": invitee, "inviter": inviter, "invite_code": invite_code, "activated_at": _iso(at)},
+    )
+
+
+def phone_changed(user_id: int, old_phone: str, new_phone: str) -> None:
+    emit(USER_PHONE_CHANGED, {"user_id": user_id, "old_phone": old_phone, "new_phone": new_phone})
+
+
+def user_deleted(user_id: int, phone: str, detached_referral_ids: list[int]) -> None:
+    emit(USER_DELETED, {"user": person(user_id, phone), "detached_referrals": detached_referral_ids})
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
