@@ -23,6 +23,8 @@ COPY --from=build /venv /venv
 COPY referral ./referral
 COPY migrations ./migrations
 COPY config.py wsgi.py gunicorn.conf.py boot.sh ./
+# The pages' catalogues, compiled in the image (the .mo files are build output, not in git).
+RUN pybabel compile -d referral/web/translations
 USER 10001:10001
 EXPOSE 8000
 HEALTHCHECK --interval=15s --timeout=3s --start-period=20s --retries=3 \

@@ -6,15 +6,15 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 export FLASK_APP := wsgi
 
-.PHONY: run test lint format check migrate-check clean
+.PHONY: run test lint format check migrate-check translations extract clean
 
 # Serve on HOST:PORT: SQLite in instance/ unless DATABASE_URL says otherwise.
-run: $(VENV)/.runtime
+run: $(VENV)/.runtime translations
 	$(BIN)/flask db upgrade
 	$(BIN)/flask run --host $(HOST) --port $(PORT)
 
 # The suite on TEST_DATABASE_URL, else a throwaway PostgreSQL, else SQLite (the report header says which).
-test: $(VENV)/.dev
+test: $(VENV)/.dev translations
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: $(VENV)/.dev
@@ -35,6 +35,15 @@ migrate-check: $(VENV)/.runtime
 	$(BIN)/flask db check
 	$(BIN)/flask db downgrade base
 	$(BIN)/flask db upgrade
+
+# The pages' catalogues (referral/web/translations/*/messages.po), compiled; after editing the pages, run
+# `make extract` and translate what is new in each messages.po.
+translations: $(VENV)/.runtime
+	@$(BIN)/pybabel compile -d referral/web/translations >/dev/null
+
+extract: $(VENV)/.dev
+	$(BIN)/pybabel extract -F babel.cfg -k _l --no-location --omit-header -o referral/web/translations/messages.pot .
+	$(BIN)/pybabel update -i referral/web/translations/messages.pot -d referral/web/translations --no-location --width 120
 
 $(VENV)/.python:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \

@@ -245,6 +245,12 @@ class Config:
         self.LOG_LEVEL = (env_str("LOG_LEVEL", "INFO") or "INFO").upper()
         self.LOG_FORMAT = (env_str("LOG_FORMAT") or ("text" if self.APP_ENV == "development" else "json")).lower()
 
+        # The pages' cookies (web/): Flask's signed session (CSRF token, a sign-in in progress) and the tokens.
+        self.SESSION_COOKIE_SAMESITE = "Lax"
+        self.SESSION_COOKIE_HTTPONLY = True
+        self.SESSION_COOKIE_SECURE = self.APP_ENV == "production"
+        self.BABEL_DEFAULT_LOCALE = "en"
+
         # flask-jwt-extended: bearer header only, lifetimes from our own settings.
         self.JWT_TOKEN_LOCATION = ["headers"]
         self.JWT_ALGORITHM = "HS256"

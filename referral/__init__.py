@@ -1,7 +1,8 @@
 """referral: a referral-system backend. ``create_app`` builds the Flask application.
 
-The package has three layers, each importing only those below it (``make lint`` checks it):
-``http`` (what speaks HTTP) -> ``domain`` (the rules) -> ``infra`` (tables, database access, SMS, token cache).
+The package has layers, each importing only those below it (``make lint`` checks it): ``web`` (the pages) and
+``cli`` -> ``http`` (the API and what every request meets) -> ``domain`` (the rules) -> ``infra`` (tables,
+database access, SMS, webhooks, token cache).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
     register_logging(app)
     register_infrastructure(app)
     register_http(app)
+    register_web(app)
     register_commands(app)
     return app
 
@@ -56,6 +58,13 @@ def register_http(app: Flask) -> None:
     from referral.http import register_http_layer
 
     register_http_layer(app)
+
+
+def register_web(app: Flask) -> None:
+    """The pages, their languages and their error pages (after the API's error path, which they defer to)."""
+    from referral.web import register_web as register_pages
+
+    register_pages(app)
 
 
 def register_commands(app: Flask) -> None:

@@ -1,11 +1,13 @@
 """The extension objects, bound to no app: ``create_app`` binds them. (The flask-smorest ``Api`` is the HTTP
 layer's: ``http/openapi.py``.)"""
 
+from flask_babel import Babel
 from flask_jwt_extended import JWTManager
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
+from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
 
@@ -28,3 +30,5 @@ migrate = Migrate()
 jwt = JWTManager()
 # Keyed by client IP; behind TRUSTED_PROXIES hops, ProxyFix has already put the real one in remote_addr.
 limiter = Limiter(key_func=get_remote_address)
+babel = Babel()
+csrf = CSRFProtect()  # the pages' forms (web/); WTF_CSRF_CHECK_DEFAULT is off, so the API is not touched

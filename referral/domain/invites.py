@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import CTE, literal, select, update
+from sqlalchemy.orm import aliased
 
 from referral import clock
 from referral.domain import events
@@ -63,6 +64,20 @@ def activate_invite(user_id: int, phone: str, invite_code: str, already_invited:
     inviter = events.person(inviter_id, inviter_phone, invite_code)
     events.referral_activated(events.person(user_id, phone), inviter, invite_code, invited_at)
     return Activation(invited_at=invited_at, inviter=inviter)
+
+
+def owner_of_code(invite_code: str) -> tuple[int, str] | None:
+    """The id and phone of whoever has ``invite_code`` (case-sensitive), if anyone."""
+    row = db.session.execute(select(User.id, User.phone).where(User.invite_code == invite_code)).first()
+    return (row[0], row[1]) if row is not None else None
+
+
+def inviter_phone(user_id: int) -> str | None:
+    """The phone of whoever invited ``user_id``."""
+    inviter = aliased(User)
+    return db.session.scalar(
+        select(inviter.phone).join(User, User.invited_by_id == inviter.id).where(User.id == user_id)
+    )
 
 
 def is_in_referral_tree(user_id: int, root_id: int) -> bool:

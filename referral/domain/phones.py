@@ -26,3 +26,22 @@ def normalise_phone(raw: str, region: str) -> str:
     if not phonenumbers.is_valid_number(number) or phonenumbers.number_type(number) not in MOBILE_TYPES:
         raise InvalidPhone(INVALID_PHONE_MESSAGE)
     return phonenumbers.format_number(number, PhoneNumberFormat.E164)
+
+
+def masked_for_people(phone: str) -> str:
+    """``+79991234567`` as ``+7 999 ***-**-67``: enough to recognise a friend, not enough to call them."""
+    try:
+        shown = phonenumbers.format_number(phonenumbers.parse(phone), PhoneNumberFormat.INTERNATIONAL)
+    except NumberParseException:
+        return "***"
+    country, _, rest = shown.partition(" ")
+    area, _, number = rest.partition(" ")
+    digits = sum(char.isdigit() for char in number)
+    masked, seen = [], 0
+    for char in number:
+        if char.isdigit():
+            seen += 1
+            masked.append(char if seen > digits - 2 else "*")
+        else:
+            masked.append(char)
+    return f"{country} {area} {''.join(masked)}"

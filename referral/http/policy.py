@@ -7,7 +7,7 @@ import re
 import uuid
 
 from flask import Flask, Request, Response, current_app, request
-from flask.sessions import SessionInterface, SessionMixin
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface, SessionMixin
 from werkzeug.exceptions import UnsupportedMediaType
 
 from referral.http.limits import init_limits
@@ -15,23 +15,29 @@ from referral.infra.reads import read_outside_transactions
 from referral.logs import client_ip, request_id
 
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+API_PREFIX = "/api/"
 # A caller's id is echoed only if it is short and plain: it ends up in every log line.
 SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 
-class NoCookieSession(SessionInterface):
-    """The API is bearer tokens only: no signed-cookie session is opened or saved (Flask's would, per request)."""
+class NoCookieSessionOnTheApi(SecureCookieSessionInterface):
+    """The API is bearer tokens only: on its paths no signed-cookie session is opened or saved (Flask's would,
+    per request). The pages (``web/``) keep Flask's: their CSRF tokens and the sign-in in progress live there."""
 
-    def open_session(self, app: Flask, request: Request) -> None:
-        return None  # Flask then uses its null session, which refuses writes
+    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
+        if request.path.startswith(API_PREFIX):
+            return None  # Flask then uses its null session, which refuses writes
+        return super().open_session(app, request)
 
     def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
-        return None
+        if request.path.startswith(API_PREFIX):
+            return None
+        return super().save_session(app, session, response)
 
 
 def register_request_policy(app: Flask) -> None:
     """In the order a request meets them: its id, the per-IP limits, the JSON-only rule."""
-    app.session_interface = NoCookieSession()
+    app.session_interface = NoCookieSessionOnTheApi()
     app.before_request(start_request)
     init_limits(app)
     app.before_request(require_json_body)
@@ -48,8 +54,9 @@ def start_request() -> None:
 
 
 def require_json_body() -> None:
-    """A body that is not JSON is refused with 415 instead of being read as "no fields"."""
-    if request.method not in BODY_METHODS:
+    """A body that is not JSON is refused with 415 instead of being read as "no fields" (the pages' forms are
+    form-encoded: the rule is the API's)."""
+    if request.method not in BODY_METHODS or not request.path.startswith(API_PREFIX):
         return
     has_body = bool(request.content_length) or "chunked" in request.headers.get("Transfer-Encoding", "")
     if has_body and not request.is_json:

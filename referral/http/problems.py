@@ -98,13 +98,20 @@ def problem(
     return response
 
 
+# What a dependency that cannot answer raises: 503. InternalError is the driver losing track of the protocol
+# (seen from PgBouncer while PostgreSQL shut down).
+UNAVAILABLE = (SmsQueueFull, DatabaseUnavailable, OperationalError, InterfaceError, InternalError, PoolTimeoutError)
+
+
+def status_of(error: domain.DomainError) -> int:
+    return next(STATUS_OF_DOMAIN_ERROR[kind] for kind in type(error).__mro__ if kind in STATUS_OF_DOMAIN_ERROR)
+
+
 def register_error_handlers(app: Flask, jwt: JWTManager) -> None:
     """Route every failure through ``problem``; replaces flask-smorest's own ``HTTPException`` handler."""
     app.register_error_handler(HTTPException, handle_http_exception)
     app.register_error_handler(domain.DomainError, handle_domain_error)
-    # InternalError: the driver lost track of the protocol (seen from PgBouncer while PostgreSQL shut down).
-    unavailable = (SmsQueueFull, DatabaseUnavailable, OperationalError, InterfaceError, InternalError, PoolTimeoutError)
-    for error in unavailable:
+    for error in UNAVAILABLE:
         app.register_error_handler(error, handle_unavailable)
     app.register_error_handler(Exception, handle_unexpected)
     register_token_errors(jwt)
@@ -132,7 +139,7 @@ def handle_http_exception(error: HTTPException) -> Response:
 def handle_domain_error(error: domain.DomainError) -> Response:
     _rollback()
     headers = {"Retry-After": str(error.retry_after)} if error.retry_after else {}
-    status = next(STATUS_OF_DOMAIN_ERROR[kind] for kind in type(error).__mro__ if kind in STATUS_OF_DOMAIN_ERROR)
+    status = status_of(error)
     if status == 401:
         headers["WWW-Authenticate"] = 'Bearer error="invalid_token"' if error.code.startswith("token_") else "Bearer"
     return problem(status, error.code, error.detail, headers=headers, **error.extra)

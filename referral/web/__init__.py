@@ -1,0 +1,55 @@
+"""The pages people use in a browser: sign in, the profile with its invite link, the invite link itself.
+
+A third blueprint beside the API's, calling the same domain functions; server-rendered, working without
+JavaScript, in Russian and English (Flask-Babel), CSRF-protected forms (Flask-WTF), the API's own sessions and
+tokens carried in HttpOnly cookies (``session.py``).
+"""
+
+from __future__ import annotations
+
+from flask import Flask, Response, request
+from flask_babel import get_locale
+
+from referral.extensions import babel, csrf
+from referral.web import session as web_session
+from referral.web.errors import is_page, register_error_pages
+from referral.web.views import LANGUAGES, bp
+
+# No inline script or style: the copy button and the countdown are /assets/site.js.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
+)
+
+
+def register_web(app: Flask) -> None:
+    app.config.setdefault("WTF_CSRF_CHECK_DEFAULT", False)  # the pages' forms only: the API takes bearer tokens
+    app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", "web/translations")
+    csrf.init_app(app)
+    babel.init_app(app, locale_selector=choose_language)
+    app.register_blueprint(bp)
+    app.after_request(finish_page)
+    app.teardown_request(web_session.end_page)
+    app.context_processor(lambda: {"locale": str(get_locale()), "languages": LANGUAGES})
+    register_error_pages(app)
+
+
+def choose_language() -> str:
+    """The language switched to (a cookie), else the browser's, else English."""
+    chosen = request.cookies.get("lang")
+    if chosen in LANGUAGES:
+        return chosen
+    return request.accept_languages.best_match(LANGUAGES) or "en"
+
+
+def finish_page(response: Response) -> Response:
+    if not is_page():
+        return response
+    web_session.write_cookies(response)
+    response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    if request.endpoint != "web.static":
+        response.headers.setdefault("Cache-Control", "no-store")  # pages hold codes and personal data
+    return response

@@ -1,0 +1,30 @@
+"""What a person reads when a rule says no: one sentence per stable error code, in their language."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+
+from referral.domain.errors import DomainError
+
+BY_CODE = {
+    "invalid_phone": _l("Enter a mobile phone number, for example +7 999 123-45-67."),
+    "phone_region_not_allowed": _l("We do not send codes to numbers of this country."),
+    "code_resend_too_soon": _l("A code was sent moments ago. Wait a little before asking for another."),
+    "rate_limited": _l("Too many attempts. Try again later."),
+    "code_invalid": _l("The code is wrong."),
+    "code_expired": _l("This code has expired or was already used. Ask for a new one."),
+    "code_attempts_exceeded": _l("Too many wrong codes. Ask for a new one."),
+    "invite_code_not_found": _l("Nobody has this invite code. Check it and try again."),
+    "invite_already_activated": _l("You have already entered an invite code."),
+    "invite_code_own": _l("This is your own invite code: share it with friends instead."),
+    "invite_cycle": _l("This person was invited by you (directly or further down), so they cannot invite you."),
+    "phone_taken": _l("Another account uses this phone number."),
+    "phone_unchanged": _l("This is already your phone number."),
+    "token_revoked": _l("Your session has ended. Sign in again."),
+    "names_too_long": _l("Names are at most 64 characters."),
+    "code_format": _l("The code is digits only."),
+}
+
+
+def for_error(error: DomainError) -> str:
+    return str(BY_CODE.get(error.code, _l("That did not work. Try again.")))
