@@ -1,0 +1,101 @@
+"""The pages in a real browser: Debian's Chromium driven by Playwright against a live `make run`.
+
+Anna signs up in English and copies her invite link; Boris opens it in a private window, in Russian, and signs
+up through it; Vera signs up, switches the page to Russian and enters Anna's code by hand; Anna sees both in
+her list and logs out. Every page is saved as a screenshot. Usage: browser.py BASE_URL SCREENSHOT_DIR
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+CHROMIUM = "/usr/bin/chromium"
+# The flags this machine needs: no sandbox as root, and no background traffic (the network is closed).
+FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+class Person:
+    def __init__(self, browser: Browser, base: str, shots: Path, name: str, language: str) -> None:
+        # A context of its own: cookies and storage apart, as a private window's are.
+        self.context = browser.new_context(locale=language, viewport={"width": 390, "height": 844})
+        self.page: Page = self.context.new_page()
+        self.base, self.shots, self.name = base, shots, name
+        self.count = 0
+
+    def shot(self, what: str) -> None:
+        self.count += 1
+        self.page.screenshot(path=str(self.shots / f"{self.name}-{self.count:02d}-{what}.png"), full_page=True)
+
+    def sign_in(self, phone: str) -> None:
+        self.page.fill("#phone", phone)
+        self.shot("phone")
+        self.page.click("button[type=submit]")
+        expect(self.page).to_have_url(re.compile(r"/login/code$"))
+        code = re.search(r"(\d{4,8})\.?\s*$", self.page.locator(".debug").inner_text().strip()).group(1)
+        self.page.fill("#code", code)
+        self.shot("code")
+        self.page.click("form[action='/login/code'] button[type=submit]")
+        expect(self.page).to_have_url(re.compile(r"/profile$"))
+        self.shot("profile")
+
+
+def main(base: str, shots: Path) -> None:
+    shots.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
+
+        anna = Person(browser, base, shots, "anna", "en-US")
+        anna.page.goto(base + "/")
+        expect(anna.page.locator("h1")).to_have_text("Sign in")
+        anna.sign_in("+7 999 100-00-01")
+        link = anna.page.input_value("#invite-link")
+        code = link.rsplit("/", 1)[1]
+        expect(anna.page.locator("svg").first).to_be_visible()  # the QR code
+
+        boris = Person(browser, base, shots, "boris", "ru-RU")
+        boris.page.goto(link)
+        expect(boris.page.locator(".invited")).to_contain_text("+7 999 ***-**-01 приглашает вас")
+        boris.shot("invited")
+        boris.sign_in("8 999 100-00-02")
+        expect(boris.page.locator("body")).to_contain_text(f"Вы ввели код {code} пользователя +7 999 ***-**-01")
+        boris.shot("attached")
+
+        vera = Person(browser, base, shots, "vera", "en-US")
+        vera.page.goto(base + "/")
+        vera.sign_in("+79991000003")
+        vera.page.click("nav.languages a[lang=ru]")
+        expect(vera.page.locator("h1")).to_have_text("Ваш профиль")
+        vera.page.fill("#invite_code", code)
+        vera.page.click("form[action='/profile/invite'] button[type=submit]")
+        expect(vera.page.locator("body")).to_contain_text(f"Вы ввели код {code}")
+        vera.shot("entered-by-hand")
+
+        anna.page.reload()
+        expect(anna.page.locator("#referrals")).to_have_text("Your referrals: 2")
+        expect(anna.page.locator("ol.referrals li")).to_have_count(2)
+        expect(anna.page.locator("ol.referrals li").first).to_contain_text("+79991000003")  # newest first
+        anna.shot("with-referrals")
+        anna.page.screenshot(path=str(shots / "profile.png"), full_page=True)
+        anna.page.click("form.logout button")
+        expect(anna.page.locator("h1")).to_have_text("Sign in")
+        anna.page.goto(base + "/profile")
+        expect(anna.page).to_have_url(re.compile(r"/$"))  # the session ended with the logout
+        anna.shot("logged-out")
+        browser.close()
+    print(f"browser: 3 people signed up, 2 referrals seen, {len(list(shots.glob('*.png')))} screenshots in {shots}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1].rstrip("/"), Path(sys.argv[2]))
