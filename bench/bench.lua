@@ -3,6 +3,8 @@
 --   invite TOKENFILE CODE PREFIX SKIP BLOCK  POST /profile/invite, each request with the next fresh user's token
 --   code PREFIX                  POST /auth/code for a new phone each time (+79PREFIX...)
 --   token PHONEFILE CODE PREFIX SKIP BLOCK   POST /auth/token, each request with the next phone with a live CODE
+--   invite_many PAIRFILE PREFIX SKIP BLOCK   POST /profile/invite, each line "token code": many inviters
+--   post                         POST an empty JSON object (the one-write ceiling)
 -- SKIP: lines of the file earlier runs took; from there each thread takes its own BLOCK of lines.
 local counter = 0
 
@@ -33,6 +35,9 @@ function init(args)
     index = tonumber(args[5]) + (id or 0) * tonumber(args[6]) + 1
   elseif mode == "code" then
     prefix = tonumber(args[2])
+  elseif mode == "invite_many" then
+    pairs = lines(args[2])
+    index = tonumber(args[4]) + (id or 0) * tonumber(args[5]) + 1
   end
   wrk.headers["Content-Type"] = "application/json"
 end
@@ -51,6 +56,14 @@ function request()
     -- out of fresh users: send it without a token, so the 401 shows up as an error rather than hiding
     if token == nil then return wrk.format("POST", nil, nil, body) end
     return wrk.format("POST", nil, {["Authorization"] = "Bearer " .. token, ["Content-Type"] = "application/json"}, body)
+  elseif mode == "invite_many" then
+    local pair = next_line(pairs)
+    if pair == nil then return wrk.format("POST", nil, nil, "{}") end
+    local token, invite = pair:match("^(%S+)%s+(%S+)$")
+    return wrk.format("POST", nil, {["Authorization"] = "Bearer " .. token, ["Content-Type"] = "application/json"},
+      '{"invite_code": "' .. invite .. '"}')
+  elseif mode == "post" then
+    return wrk.format("POST", nil, nil, "{}")
   elseif mode == "code" then
     -- Distinct numbers (a repeat within the resend interval would rightly be refused): per thread, in order.
     index = index + 1

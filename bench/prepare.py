@@ -13,7 +13,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from flask_jwt_extended import create_access_token
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 
 from referral import clock, create_app
 from referral.domain import codes
@@ -54,6 +54,17 @@ def main(out: Path, users: int) -> None:
         (out / "influencer.token").write_text(influencer_token + "\n")
         fresh_ids = range(fresh.first_id, fresh.first_id + fresh.users)
         (out / "fresh.tokens").write_text("\n".join(_bulk_sessions(fresh_ids)) + "\n")
+        # Activations into many different trees: each fresh user enters the code of a different seeded user.
+        many = seed_users(SeedPlan(users=FRESH_USERS, invited_share=0.0, seed=3))
+        many_tokens = _bulk_sessions(range(many.first_id, many.first_id + many.users))
+        inviter_codes = list(
+            db.session.scalars(
+                select(User.invite_code).where(User.id < fresh.first_id).order_by(func.random()).limit(many.users)
+            )
+        )
+        (out / "fresh_many.pairs").write_text(
+            "\n".join(f"{token} {code}" for token, code in zip(many_tokens, inviter_codes, strict=False)) + "\n"
+        )
         deep = min(DEEP, max(influencer.referrals_count - 100, 1))  # smaller on a smoke run
         deep_row = db.session.execute(
             select(User.invited_at, User.id)
@@ -75,7 +86,7 @@ def main(out: Path, users: int) -> None:
             except Exception as error:  # needs a superuser (or pg_checkpoint): a nicety, not a requirement
                 print(f"no CHECKPOINT: {error}", file=sys.stderr)
         meta = {
-            "users": seeded.users + fresh.users,
+            "users": seeded.users + fresh.users + many.users,
             "seed_seconds": round(seed_seconds, 1),
             "influencer_id": influencer.id,
             "influencer_referrals": influencer.referrals_count,

@@ -109,8 +109,9 @@ def update_names(account: Account, names: dict[str, Any]) -> Account:
         updated = db.session.execute(update(User).where(User.id == account.id).values(**names))
         if updated.rowcount != 1:  # type: ignore[attr-defined]
             raise TokenRevoked  # the user was deleted since the session was checked
-        db.session.commit()
-    return profile_of(replace(account, **names))
+    profile = profile_of(replace(account, **names))  # in the transaction: no second one just to read
+    db.session.commit()
+    return profile
 
 
 def enter_invite_code(account: Account, invite_code: str) -> Account:
@@ -118,8 +119,9 @@ def enter_invite_code(account: Account, invite_code: str) -> Account:
     activation = invites.activate_invite(
         account.id, account.phone, invite_code, already_invited=account.invited_at is not None
     )
+    profile = profile_of(replace(account, activated_invite_code=invite_code, invited_at=activation.invited_at))
     db.session.commit()
-    return profile_of(replace(account, activated_invite_code=invite_code, invited_at=activation.invited_at))
+    return profile
 
 
 def load(account: Account) -> User:

@@ -3,6 +3,7 @@ code, never a code that closes a loop in the referral tree."""
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
@@ -17,9 +18,6 @@ from referral.domain.errors import InviteAlreadyActivated, InviteCodeNotFound, I
 from referral.extensions import db
 from referral.infra.database import lock_for_transaction
 from referral.infra.models import INVITE_ALPHABET, INVITE_CODE_LENGTH, User
-
-# Any constant shared by every process; it names the lock that serialises activations (see activate_invite).
-ACTIVATION_LOCK_KEY = 0x5EF_E22A1
 
 
 def generate_invite_code() -> str:
@@ -36,21 +34,19 @@ def activate_invite(user_id: int, phone: str, invite_code: str, already_invited:
     """Make the owner of ``invite_code`` the inviter of ``user_id`` (whose phone is ``phone``), inside the
     caller's transaction, with its ``referral.activated`` event.
 
-    Exactly one activation per user wins: the write is ``UPDATE ... WHERE invited_by_id IS NULL``. A cycle check
-    followed by a write could still close a loop if two users entered each other's codes at the same moment, so
-    activations take one transaction-level lock first: they are short and happen once per user, and the lock
-    costs less than any cleverer scheme would cost to get right.
+    Exactly one activation per user wins: the write is ``UPDATE ... WHERE invited_by_id IS NULL``. A loop could
+    still close if two activations each passed the check before the other wrote, so activations lock the trees
+    they join (``lock_trees``): only those that could close a loop together wait for each other.
     """
     if already_invited:
         raise InviteAlreadyActivated
-    lock_for_transaction(ACTIVATION_LOCK_KEY)
     inviter_row = db.session.execute(select(User.id, User.phone).where(User.invite_code == invite_code)).first()
     if inviter_row is None:
         raise InviteCodeNotFound
     inviter_id, inviter_phone = inviter_row
     if inviter_id == user_id:
         raise InviteCodeOwn
-    if is_in_referral_tree(inviter_id, root_id=user_id):
+    if user_id in lock_trees(user_id, inviter_id):
         raise InviteCycle
     invited_at = clock.utcnow()
     activated = db.session.execute(
@@ -66,6 +62,42 @@ def activate_invite(user_id: int, phone: str, invite_code: str, already_invited:
     return Activation(invited_at=invited_at, inviter=inviter)
 
 
+def lock_trees(user_id: int, inviter_id: int) -> list[int]:
+    """Lock, until the transaction ends, the tree of ``user_id`` and the tree ``inviter_id`` is in (each named
+    by its root); the inviter's chain up to its root, read once the locks are held.
+
+    Why this is enough: ``user_id`` has no inviter, so it is the root of its own tree, and a loop closes only
+    if ``user_id`` is in the inviter's chain. Two activations can close a loop together only by each joining
+    the other's tree, so they take the same two locks and the second one, once it has them, reads the chain
+    the first one wrote. A tree's root changes only when that root itself is activated, which takes the root's
+    lock: a root read before the locks and read again after them is the root for the rest of the transaction.
+    The locks are taken in ascending order, so two activations never wait for each other both ways; in the
+    rare case that the root changed between the two reads, the new root is locked too and the chain is read
+    again (out of order: should that ever deadlock, PostgreSQL ends one of the two and the request is a 503).
+    """
+    locked: set[int] = set()
+    chain = inviter_chain_ids(inviter_id)
+    while True:
+        wanted = {user_id, chain[-1]} - locked
+        for tree in sorted(wanted):
+            lock_for_transaction(_tree_lock_key(tree))
+        locked |= wanted
+        chain = inviter_chain_ids(inviter_id)
+        if chain[-1] in locked:
+            return chain
+
+
+def _tree_lock_key(root_id: int) -> int:
+    digest = hashlib.sha256(f"referral-tree:{root_id}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+def inviter_chain_ids(user_id: int) -> list[int]:
+    """``user_id``, its inviter, theirs, ... up to the root of its tree: one recursive query."""
+    chain = _inviters_up(user_id)
+    return list(db.session.scalars(select(chain.c.id).order_by(chain.c.depth)))
+
+
 def owner_of_code(invite_code: str) -> tuple[int, str] | None:
     """The id and phone of whoever has ``invite_code`` (case-sensitive), if anyone."""
     row = db.session.execute(select(User.id, User.phone).where(User.invite_code == invite_code)).first()
@@ -78,12 +110,6 @@ def inviter_phone(user_id: int) -> str | None:
     return db.session.scalar(
         select(inviter.phone).join(User, User.invited_by_id == inviter.id).where(User.id == user_id)
     )
-
-
-def is_in_referral_tree(user_id: int, root_id: int) -> bool:
-    """Whether ``root_id`` is ``user_id`` or one of its inviters, however far up: one recursive query."""
-    chain = _inviters_up(user_id)
-    return db.session.scalar(select(chain.c.id).where(chain.c.id == root_id).limit(1)) is not None
 
 
 def inviter_chain(user: User) -> list[str]:

@@ -37,6 +37,7 @@ def confirm_phone_change(account: Account, new_phone: str, code: str) -> SignIn:
     sessions.revoke_user_sessions(user.id)
     tokens = sessions.start_session(user.id)
     events.phone_changed(user.id, old_phone, new_phone)
+    profile = profile_of(user)  # before the commit, which would expire every attribute of ``user``
     db.session.commit()
-    security_event("phone_changed", new_phone, user=user.id, old_phone=mask_phone(old_phone))
-    return SignIn(tokens=tokens, profile=profile_of(user), created=False)
+    security_event("phone_changed", new_phone, user=profile.id, old_phone=mask_phone(old_phone))
+    return SignIn(tokens=tokens, profile=profile, created=False)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -40,19 +40,37 @@ def sign_in(phone: str, code: str, invite_code: str | None = None) -> SignIn:
     created = user is None
     if user is None:
         user = create_user(phone)
-    inviter = None
+    # The profile is made inside the transaction: after the commit every attribute of ``user`` would be read
+    # again, in a transaction of its own (BEGIN, SELECT, ROLLBACK: three round trips for what is known).
+    profile = _new_account(user) if created else Account.of(user)
+    activation = None
     if invite_code is not None:
-        activation = invites.activate_invite(
-            user.id, phone, invite_code, already_invited=user.invited_by_id is not None
-        )
-        inviter = activation.inviter
+        already = user.invited_by_id is not None
+        activation = invites.activate_invite(user.id, phone, invite_code, already_invited=already)
+        profile = replace(profile, activated_invite_code=invite_code, invited_at=activation.invited_at)
     if created:
-        events.user_created(user, inviter)
+        events.user_created(user, activation.inviter if activation else None)
+    profile = replace(profile, newest_referrals=[]) if created else profile_of(profile)
     tokens = sessions.start_session(user.id)
     db.session.commit()
     if created:
-        log.info("user %s signed up as %s", user.id, mask_phone(phone))
-    return SignIn(tokens=tokens, profile=profile_of(user), created=created)
+        log.info("user %s signed up as %s", profile.id, mask_phone(phone))
+    return SignIn(tokens=tokens, profile=profile, created=created)
+
+
+def _new_account(user: User) -> Account:
+    """The account of a user this transaction created: nothing about it is in the database but what it set."""
+    return Account(
+        id=user.id,
+        phone=user.phone,
+        invite_code=user.invite_code,
+        first_name="",
+        last_name="",
+        activated_invite_code=None,
+        invited_at=None,
+        referrals_count=0,
+        created_at=user.created_at,
+    )
 
 
 def create_user(phone: str) -> User:

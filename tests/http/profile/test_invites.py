@@ -159,6 +159,41 @@ def test_two_users_entering_each_others_codes_at_once_never_make_a_loop(app, api
         assert sorted(results) == [200, 422]
 
 
+@pytest.mark.committing
+def test_two_activations_that_would_close_a_loop_through_each_other_s_trees_never_do(app, api, postgres_only):
+    for round_ in range(5):
+        anna = api.sign_in(f"+79994{round_}00001")
+        boris = api.sign_in(f"+79994{round_}00002")
+        annas = api.sign_in(f"+79994{round_}00003", invite_code=anna["user"]["invite_code"])  # in anna's tree
+        boriss = api.sign_in(f"+79994{round_}00004", invite_code=boris["user"]["invite_code"])  # in boris's
+        results = enter_together(
+            app,
+            [
+                (anna["headers"], {"invite_code": boriss["user"]["invite_code"]}),  # anna joins boris's tree
+                (boris["headers"], {"invite_code": annas["user"]["invite_code"]}),  # boris joins anna's
+            ],
+        )
+        assert sorted(results) == [200, 422]
+
+
+@pytest.mark.committing
+def test_activations_into_different_trees_do_not_wait_for_each_other(app, api, postgres_only):
+    from sqlalchemy import text
+
+    from referral.domain import invites
+
+    anna, boris, vera, gleb = (api.sign_in(f"+7999500000{n}") for n in range(1, 5))
+    db.session.commit()
+    with db.engine.connect() as other:  # another transaction holds the locks of anna's and boris's trees
+        other.begin()
+        for tree in (anna["user"]["id"], boris["user"]["id"]):
+            other.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": invites._tree_lock_key(tree)})
+        db.session.execute(text("SET LOCAL lock_timeout = '2s'"))
+        # vera joins gleb's tree: neither lock is hers, so she does not wait
+        assert invites.lock_trees(vera["user"]["id"], gleb["user"]["id"]) == [gleb["user"]["id"]]
+        other.rollback()
+
+
 def enter_together(app, calls):
     """POST each (headers, body) to the invite endpoint at the same moment; their statuses."""
 
