@@ -306,3 +306,17 @@ def run_together(*calls: Callable[[], Any]) -> list[Any]:
     for thread in threads:
         thread.join(60)
     return results
+
+
+@pytest.fixture
+def receiver(app: Flask) -> Iterator[Any]:
+    """A webhook receiver on loopback that verifies with ``WEBHOOK_TEST_SECRET``; the app sends it every event."""
+    from config import WEBHOOK_EVENT_TYPES
+    from tests.webhook_receiver import TEST_SECRET, serve_receiver
+
+    receiver, server = serve_receiver(TEST_SECRET)
+    app.config.update(
+        WEBHOOK_URLS=[(receiver.url, WEBHOOK_EVENT_TYPES)], WEBHOOK_SECRET=[TEST_SECRET], WEBHOOK_TIMEOUT_SECONDS=1
+    )
+    yield receiver
+    server.shutdown()

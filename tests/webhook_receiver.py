@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import threading
 import time
 from dataclasses import dataclass, field
@@ -10,6 +11,8 @@ from typing import Any
 from flask import Flask, request
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 from werkzeug.serving import make_server
+
+TEST_SECRET = "whsec_" + base64.b64encode(b"s" * 32).decode()
 
 
 @dataclass

@@ -1,24 +1,9 @@
 """``flask webhooks``: worker, status, list, replay, enable and a signed test ping, through the CLI runner."""
 
-import base64
-
-import pytest
 from sqlalchemy import func, select
 
 from referral.extensions import db
 from referral.infra.models import WebhookDelivery, WebhookEvent
-from tests.webhook_receiver import serve_receiver
-
-SECRET = "whsec_" + base64.b64encode(b"c" * 32).decode()
-TYPES = ("user.created", "referral.activated", "user.phone_changed", "user.deleted")
-
-
-@pytest.fixture
-def receiver(app):
-    receiver, server = serve_receiver(SECRET)
-    app.config.update(WEBHOOK_URLS=[(receiver.url, TYPES)], WEBHOOK_SECRET=[SECRET], WEBHOOK_TIMEOUT_SECONDS=1)
-    yield receiver
-    server.shutdown()
 
 
 def test_the_worker_in_burst_mode_delivers_what_is_due_and_status_counts_it(runner, api, receiver):

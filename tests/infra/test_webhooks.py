@@ -9,22 +9,13 @@ import pytest
 from sqlalchemy import func, select, update
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
+from config import WEBHOOK_EVENT_TYPES as ALL_TYPES
 from referral.extensions import db
 from referral.infra import webhooks
 from referral.infra.models import WebhookAttempt, WebhookDelivery, WebhookEvent
-from tests.webhook_receiver import serve_receiver
+from tests.webhook_receiver import TEST_SECRET as SECRET
 
-SECRET = "whsec_" + base64.b64encode(b"s" * 32).decode()
 OLD_SECRET = "whsec_" + base64.b64encode(b"o" * 32).decode()
-ALL_TYPES = ("user.created", "referral.activated", "user.phone_changed", "user.deleted")
-
-
-@pytest.fixture
-def receiver(app):
-    receiver, server = serve_receiver(SECRET)
-    app.config.update(WEBHOOK_URLS=[(receiver.url, ALL_TYPES)], WEBHOOK_SECRET=[SECRET], WEBHOOK_TIMEOUT_SECONDS=1)
-    yield receiver
-    server.shutdown()
 
 
 def deliver(app) -> int:
