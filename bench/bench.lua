@@ -36,7 +36,7 @@ function init(args)
   elseif mode == "code" then
     prefix = tonumber(args[2])
   elseif mode == "invite_many" then
-    pairs = lines(args[2])
+    pair_lines = lines(args[2])
     index = tonumber(args[4]) + (id or 0) * tonumber(args[5]) + 1
   end
   wrk.headers["Content-Type"] = "application/json"
@@ -57,7 +57,7 @@ function request()
     if token == nil then return wrk.format("POST", nil, nil, body) end
     return wrk.format("POST", nil, {["Authorization"] = "Bearer " .. token, ["Content-Type"] = "application/json"}, body)
   elseif mode == "invite_many" then
-    local pair = next_line(pairs)
+    local pair = next_line(pair_lines)
     if pair == nil then return wrk.format("POST", nil, nil, "{}") end
     local token, invite = pair:match("^(%S+)%s+(%S+)$")
     return wrk.format("POST", nil, {["Authorization"] = "Bearer " .. token, ["Content-Type"] = "application/json"},

@@ -62,6 +62,7 @@ def main(out: Path, users: int) -> None:
                 select(User.invite_code).where(User.id < fresh.first_id).order_by(func.random()).limit(many.users)
             )
         )
+        inviter_codes *= -(-len(many_tokens) // max(len(inviter_codes), 1))  # a smoke run has fewer users
         (out / "fresh_many.pairs").write_text(
             "\n".join(f"{token} {code}" for token, code in zip(many_tokens, inviter_codes, strict=False)) + "\n"
         )

@@ -63,24 +63,25 @@ def activate_invite(user_id: int, phone: str, invite_code: str, already_invited:
 
 
 def lock_trees(user_id: int, inviter_id: int) -> list[int]:
-    """Lock, until the transaction ends, the tree of ``user_id`` and the tree ``inviter_id`` is in (each named
-    by its root); the inviter's chain up to its root, read once the locks are held.
+    """Lock, until the transaction ends, the tree of ``user_id`` (exclusively) and the tree ``inviter_id`` is
+    in (shared), each named by its root; the inviter's chain up to its root, read once the locks are held.
 
     Why this is enough: ``user_id`` has no inviter, so it is the root of its own tree, and a loop closes only
-    if ``user_id`` is in the inviter's chain. Two activations can close a loop together only by each joining
-    the other's tree, so they take the same two locks and the second one, once it has them, reads the chain
-    the first one wrote. A tree's root changes only when that root itself is activated, which takes the root's
-    lock: a root read before the locks and read again after them is the root for the rest of the transaction.
-    The locks are taken in ascending order, so two activations never wait for each other both ways; in the
-    rare case that the root changed between the two reads, the new root is locked too and the chain is read
-    again (out of order: should that ever deadlock, PostgreSQL ends one of the two and the request is a 503).
+    if ``user_id`` is in the inviter's chain. That chain changes only at its top, when its root is activated,
+    which takes the root's lock exclusively: holding it shared freezes the chain, and activations into the same
+    tree (which all hold it shared) do not wait for each other. Two activations that could close a loop
+    together each activate the root of the other's target tree, so each holds exclusively what the other
+    wants shared: the second waits, then reads the chain the first one wrote. Locks are taken in ascending
+    order, so no two activations wait for each other both ways; in the rare case that the root changed
+    between the two reads, the new root is locked too and the chain read again (out of order: should that ever
+    deadlock, PostgreSQL ends one of the two and the request is a 503).
     """
     locked: set[int] = set()
     chain = inviter_chain_ids(inviter_id)
     while True:
         wanted = {user_id, chain[-1]} - locked
-        for tree in sorted(wanted):
-            lock_for_transaction(_tree_lock_key(tree))
+        for tree in sorted(wanted, key=_tree_lock_key):
+            lock_for_transaction(_tree_lock_key(tree), shared=tree != user_id)
         locked |= wanted
         chain = inviter_chain_ids(inviter_id)
         if chain[-1] in locked:

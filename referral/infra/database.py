@@ -71,14 +71,16 @@ def without_statement_timeout() -> None:
         db.session.execute(text("SET LOCAL statement_timeout = 0"))
 
 
-def lock_for_transaction(key: int) -> None:
-    """Serialise transactions that take the same ``key`` until they end.
+def lock_for_transaction(key: int, *, shared: bool = False) -> None:
+    """Serialise transactions that take the same ``key`` until they end (``shared``: only against those that
+    take it exclusively).
 
     A PostgreSQL transaction-level advisory lock (never a session-level one: those would outlive the transaction
     behind a transaction-pooling PgBouncer). SQLite runs one writer at a time anyway, so it needs none.
     """
     if dialect_name() == "postgresql":
-        db.session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+        function = "pg_advisory_xact_lock_shared" if shared else "pg_advisory_xact_lock"
+        db.session.execute(text(f"SELECT {function}(:key)"), {"key": key})
 
 
 def configure_sqlite(engine: Engine) -> None:

@@ -194,6 +194,26 @@ def test_activations_into_different_trees_do_not_wait_for_each_other(app, api, p
         other.rollback()
 
 
+@pytest.mark.committing
+def test_activations_into_one_tree_do_not_wait_for_each_other(app, api, postgres_only):
+    from sqlalchemy import text
+
+    from referral.domain import invites
+
+    anna, boris, vera = (api.sign_in(f"+7999600000{n}") for n in range(1, 4))
+    db.session.commit()
+    with db.engine.connect() as other:  # boris is joining anna's tree in another transaction, still open
+        other.begin()
+        other.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": invites._tree_lock_key(boris["user"]["id"])})
+        other.execute(
+            text("SELECT pg_advisory_xact_lock_shared(:key)"), {"key": invites._tree_lock_key(anna["user"]["id"])}
+        )
+        db.session.execute(text("SET LOCAL lock_timeout = '2s'"))
+        # vera joins anna's tree too: she shares the tree's lock with boris and does not wait for him
+        assert invites.lock_trees(vera["user"]["id"], anna["user"]["id"]) == [anna["user"]["id"]]
+        other.rollback()
+
+
 def enter_together(app, calls):
     """POST each (headers, body) to the invite endpoint at the same moment; their statuses."""
 
