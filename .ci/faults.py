@@ -233,8 +233,12 @@ class Stack:
         )
         return env
 
+    def direct_env(self) -> dict[str, str]:
+        """The app's settings, but on PostgreSQL itself rather than through PgBouncer (migrations, checks)."""
+        return self.app_env() | {"DATABASE_URL": f"postgresql+psycopg://postgres@127.0.0.1:{self.ports['pg']}/referral"}
+
     def migrate(self) -> None:
-        env = self.app_env() | {"DATABASE_URL": f"postgresql+psycopg://postgres@127.0.0.1:{self.ports['pg']}/referral"}
+        env = self.direct_env()
         subprocess.run(
             [str(VENV / "flask"), "db", "upgrade"],
             cwd=ROOT,
@@ -246,13 +250,7 @@ class Stack:
 
     def start_app(self, name: str) -> None:
         env = self.app_env() | {"PORT": str(self.ports[name]), "GUNICORN_ACCESS_LOG": ""}
-        self.procs[name] = subprocess.Popen(
-            [str(VENV / "gunicorn"), "--config", "gunicorn.conf.py", "wsgi:app"],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=open(self.folder / f"{name}.log", "ab"),
-        )
+        self._spawn(name, [str(VENV / "gunicorn"), "--config", "gunicorn.conf.py", "wsgi:app"], env)
         url = f"http://127.0.0.1:{self.ports[name]}/readyz"
         wait_for(lambda: http_status(url) == 200, 30, f"{name} ready")
 
@@ -260,13 +258,7 @@ class Stack:
         self._stop(name, signal.SIGTERM, wait=30)  # gunicorn finishes the requests in flight
 
     def start_worker(self, name: str) -> None:
-        self.procs[name] = subprocess.Popen(
-            [str(VENV / "flask"), "sms", "worker"],
-            cwd=ROOT,
-            env=self.app_env() | {"LOG_LEVEL": "INFO"},
-            stdout=subprocess.DEVNULL,
-            stderr=open(self.folder / f"{name}.log", "ab"),
-        )
+        self._spawn(name, [str(VENV / "flask"), "sms", "worker"], self.app_env() | {"LOG_LEVEL": "INFO"})
 
     def kill_worker(self, name: str) -> None:
         self._stop(name, signal.SIGKILL)
@@ -338,6 +330,12 @@ class Stack:
         subprocess.run(
             [*self.as_owner, f"{self.bindir}/pg_ctl", "-D", str(self.pgdata), "-m", "immediate", "stop"],
             capture_output=True,
+        )
+
+    def _spawn(self, name: str, command: list[str], env: dict[str, str]) -> None:
+        """An app process from the project's folder, its standard error in ``NAME.log``."""
+        self.procs[name] = subprocess.Popen(
+            command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=open(self.folder / f"{name}.log", "ab")
         )
 
     def _stop(self, name: str, how: signal.Signals, wait: float = 10) -> None:
@@ -536,8 +534,7 @@ def main() -> int:
             cwd=ROOT,
             capture_output=True,
             text=True,
-            env=stack.app_env()
-            | {"DATABASE_URL": f"postgresql+psycopg://postgres@127.0.0.1:{stack.ports['pg']}/referral"},
+            env=stack.direct_env(),
         ).stdout
     finally:
         stack.shutdown()

@@ -13,6 +13,7 @@ from flask.cli import AppGroup
 from sqlalchemy import func, select
 
 from referral import clock
+from referral.domain import events
 from referral.extensions import db
 from referral.infra import webhooks as delivery
 from referral.infra.models import WEBHOOK_STATUSES, WebhookDelivery, WebhookEndpoint, WebhookEvent
@@ -77,12 +78,9 @@ def replay(event_id: str) -> None:
     event = db.session.get(WebhookEvent, event_id)
     if event is None:
         raise click.ClickException(f"no event {event_id}")
-    urls = [url for url, types in current_app.config["WEBHOOK_URLS"] if event.type in types]
-    if not urls:
+    if not events.subscribers(event.type):
         raise click.ClickException(f"no endpoint in WEBHOOK_URLS wants {event.type}")
-    now = clock.utcnow()
-    db.session.add_all(WebhookDelivery(event_id=event.id, url=url, next_attempt_at=now) for url in urls)
-    db.session.commit()
+    urls = events.replay(event)
     click.echo(f"replaying {event_id} ({event.type}) to {len(urls)} endpoint(s)")
 
 
@@ -104,7 +102,7 @@ def test(url: str) -> None:
         raise click.ClickException("set WEBHOOK_SECRET to sign the ping")
     now = clock.utcnow()
     event_id = f"evt_test_{uuid.uuid4().hex}"
-    body: dict[str, Any] = {"type": "webhook.test", "timestamp": now.isoformat().replace("+00:00", "Z"), "data": {}}
+    body: dict[str, Any] = {"type": "webhook.test", "timestamp": events.iso(now), "data": {}}
     payload = json.dumps(body)
     answer = delivery.post(
         url,

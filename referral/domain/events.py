@@ -24,17 +24,35 @@ USER_PHONE_CHANGED = "user.phone_changed"
 USER_DELETED = "user.deleted"
 
 
+def subscribers(event_type: str) -> list[str]:
+    """The endpoints of ``WEBHOOK_URLS`` that want ``event_type``."""
+    return [url for url, types in current_app.config["WEBHOOK_URLS"] if event_type in types]
+
+
 def emit(event_type: str, data: dict[str, Any]) -> str | None:
     """Add the event and one delivery per endpoint that wants it to the caller's transaction; the event id."""
-    urls = [url for url, types in current_app.config["WEBHOOK_URLS"] if event_type in types]
+    urls = subscribers(event_type)
     if not urls:
         return None
     now = clock.utcnow()
     event_id = f"evt_{uuid.uuid4().hex}"
-    body = {"type": event_type, "timestamp": _iso(now), "data": data}
+    body = {"type": event_type, "timestamp": iso(now), "data": data}
     event = WebhookEvent(id=event_id, type=event_type, payload=json.dumps(body), created_at=now)
-    db.session.add_all([event, *(WebhookDelivery(event=event, url=url, next_attempt_at=now) for url in urls)])
+    db.session.add(event)
+    _deliver_to(event, urls, now)
     return event_id
+
+
+def replay(event: WebhookEvent) -> list[str]:
+    """Deliver ``event`` again, now, with its own id, to every endpoint that wants its type; commit; those."""
+    urls = subscribers(event.type)
+    _deliver_to(event, urls, clock.utcnow())
+    db.session.commit()
+    return urls
+
+
+def _deliver_to(event: WebhookEvent, urls: list[str], now: datetime) -> None:
+    db.session.add_all(WebhookDelivery(event=event, url=url, next_attempt_at=now) for url in urls)
 
 
 def person(user_id: int, phone: str, invite_code: str | None = None) -> dict[str, Any]:
@@ -49,7 +67,7 @@ def user_created(user: Any, inviter: dict[str, Any] | None) -> None:
 def referral_activated(invitee: dict[str, Any], inviter: dict[str, Any], invite_code: str, at: datetime) -> None:
     emit(
         REFERRAL_ACTIVATED,
-        {"invitee": invitee, "inviter": inviter, "invite_code": invite_code, "activated_at": _iso(at)},
+        {"invitee": invitee, "inviter": inviter, "invite_code": invite_code, "activated_at": iso(at)},
     )
 
 
@@ -61,5 +79,6 @@ def user_deleted(user_id: int, phone: str, detached_referral_ids: list[int]) -> 
     emit(USER_DELETED, {"user": person(user_id, phone), "detached_referrals": detached_referral_ids})
 
 
-def _iso(moment: datetime) -> str:
+def iso(moment: datetime) -> str:
+    """How events write a time: ISO 8601 in UTC with ``Z``."""
     return moment.isoformat().replace("+00:00", "Z")

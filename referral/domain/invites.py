@@ -40,10 +40,10 @@ def activate_invite(user_id: int, phone: str, invite_code: str, already_invited:
     """
     if already_invited:
         raise InviteAlreadyActivated
-    inviter_row = db.session.execute(select(User.id, User.phone).where(User.invite_code == invite_code)).first()
-    if inviter_row is None:
+    owner = owner_of_code(invite_code)
+    if owner is None:
         raise InviteCodeNotFound
-    inviter_id, inviter_phone = inviter_row
+    inviter_id, inviter_phone = owner
     if inviter_id == user_id:
         raise InviteCodeOwn
     if user_id in lock_trees(user_id, inviter_id):

@@ -118,7 +118,7 @@ def register_error_handlers(app: Flask, jwt: JWTManager) -> None:
 
 
 def handle_http_exception(error: HTTPException) -> Response:
-    _rollback()
+    rollback_quietly()
     status = error.code or 500
     if status >= 500 and status != 503:
         return handle_unexpected(error)
@@ -137,7 +137,7 @@ def handle_http_exception(error: HTTPException) -> Response:
 
 
 def handle_domain_error(error: domain.DomainError) -> Response:
-    _rollback()
+    rollback_quietly()
     headers = {"Retry-After": str(error.retry_after)} if error.retry_after else {}
     status = status_of(error)
     if status == 401:
@@ -146,14 +146,14 @@ def handle_domain_error(error: domain.DomainError) -> Response:
 
 
 def handle_unavailable(error: Exception) -> Response:
-    _rollback()
+    rollback_quietly()
     log.error("dependency unavailable: %s", type(error).__name__, exc_info=error)
     code, detail = CODE_OF_HTTP_STATUS[503]
     return problem(503, code, detail, headers={"Retry-After": "5"})
 
 
 def handle_unexpected(error: BaseException) -> Response:
-    _rollback()
+    rollback_quietly()
     original = getattr(error, "original_exception", None) or error
     log.error("unhandled error", exc_info=original)
     return problem(500, "internal_error", "Something went wrong on our side. It has been logged.")
@@ -204,7 +204,7 @@ def _validation_code(errors: dict[str, list[str]]) -> tuple[str, str]:
     return "validation_error", f"Some fields are not valid: {', '.join(sorted(errors))}."
 
 
-def _rollback() -> None:
+def rollback_quietly() -> None:
     """Never leave a failed request's writes half done; never let the rollback itself raise."""
     try:
         db.session.rollback()

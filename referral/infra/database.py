@@ -6,6 +6,7 @@ The hot reads of every authenticated request are in ``reads.py``; everything els
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask
@@ -28,16 +29,23 @@ def init_database(app: Flask) -> None:
     else:
         app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {
             **app.config["SQLALCHEMY_ENGINE_OPTIONS"],
-            "connect_args": {
-                "connect_timeout": app.config["DB_CONNECT_TIMEOUT_SECONDS"],
-                "options": f"-c statement_timeout={app.config['DB_STATEMENT_TIMEOUT_MS']}",
-                "prepare_threshold": app.config["DB_PREPARE_THRESHOLD"],
-            },
+            "connect_args": connect_arguments(app.config),
         }
     db.init_app(app)
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
             configure_sqlite(db.engine)
+
+
+def connect_arguments(config: Mapping[str, Any], *server_settings: str) -> dict[str, Any]:
+    """psycopg ``connect`` arguments of every PostgreSQL connection the app opens: bounded waits, the
+    statement timeout and any other ``server_settings`` (``name=value``), the prepare threshold."""
+    settings = [f"statement_timeout={config['DB_STATEMENT_TIMEOUT_MS']}", *server_settings]
+    return {
+        "connect_timeout": config["DB_CONNECT_TIMEOUT_SECONDS"],
+        "options": " ".join(f"-c {setting}" for setting in settings),
+        "prepare_threshold": config["DB_PREPARE_THRESHOLD"],
+    }
 
 
 def database_answers() -> bool:

@@ -38,6 +38,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.types import TypeEngine
 
 from referral.extensions import db
+from referral.infra.database import connect_arguments
 
 log = logging.getLogger(__name__)
 
@@ -187,13 +188,11 @@ def _in_utc(found: list[tuple[Any, ...]], description: Sequence[Any]) -> list[tu
 
 
 def connection_options(config: Mapping[str, Any]) -> dict[str, Any]:
-    """psycopg ``connect`` arguments for the read connections: autocommit, UTC, bounded waits."""
+    """psycopg ``connect`` arguments for the read connections: the app's, in autocommit mode and UTC."""
     return {
+        **connect_arguments(config, "TimeZone=UTC"),
         "application_name": APPLICATION_NAME,
         "autocommit": True,
-        "connect_timeout": config["DB_CONNECT_TIMEOUT_SECONDS"],
-        "options": f"-c TimeZone=UTC -c statement_timeout={config['DB_STATEMENT_TIMEOUT_MS']}",
-        "prepare_threshold": config["DB_PREPARE_THRESHOLD"],
     }
 
 

@@ -14,7 +14,6 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from referral.domain.errors import DomainError
-from referral.extensions import db
 from referral.http import limits, problems
 
 log = logging.getLogger(__name__)
@@ -45,10 +44,7 @@ def _page_or(api_handler: Any) -> Any:
 
 
 def error_page(error: Exception) -> tuple[str, int, dict[str, str]]:
-    try:
-        db.session.rollback()
-    except Exception:  # the connection may be what failed
-        log.debug("rollback after an error failed", exc_info=True)
+    problems.rollback_quietly()
     headers: dict[str, str] = {}
     retry_after = None
     if isinstance(error, CSRFError):
@@ -72,9 +68,8 @@ def error_page(error: Exception) -> tuple[str, int, dict[str, str]]:
         headers["Retry-After"] = str(retry_after)
     if status == 401:  # a page that needs a signed-in person: the way back is to sign in
         return render_template("signed_out.html"), 401, headers
-    template = "error.html"
     return (
-        render_template(template, status=status, retry_after=retry_after, csrf=isinstance(error, CSRFError)),
+        render_template("error.html", status=status, retry_after=retry_after, csrf=isinstance(error, CSRFError)),
         status,
         headers,
     )

@@ -25,7 +25,7 @@ ACCESS_COOKIE = "referral_access"
 REFRESH_COOKIE = "referral_refresh"
 
 
-def signed_in(referrals: int = 0) -> Account | None:
+def signed_in() -> Account | None:
     """The account of this page's cookies, rotating an expired access token; ``None`` when signed out."""
     if "web_account" in g:
         return g.web_account  # type: ignore[no-any-return]
@@ -39,7 +39,7 @@ def signed_in(referrals: int = 0) -> Account | None:
                 g.clear_tokens = True
                 pair = None
             claims = _claims(pair.access_token, "access") if pair is not None else None
-    account = live_account(claims["sid"], referrals) if claims is not None else None
+    account = live_account(claims["sid"]) if claims is not None else None
     if claims is not None and (account is None or str(account.id) != claims.get("sub")):
         g.clear_tokens, account = True, None
     g.web_account = account

@@ -92,8 +92,8 @@ def check_code() -> Any:
     except DomainError as error:
         return refused("code.html", error, **_code_context("login"))
     web_session.keep(result.tokens)
-    for key in ("login_phone", "login_debug_code", "login_resend_at", "invite"):
-        session.pop(key, None)
+    _forget_code("login")
+    session.pop("invite", None)
     return redirect(url_for("web.profile"))
 
 
@@ -204,8 +204,7 @@ def finish_phone_change() -> Any:
     except DomainError as error:
         return refused("phone_confirm.html", error, **_code_context("phone_change"))
     web_session.keep(result.tokens)  # every earlier session ended, this one included
-    for key in ("phone_change_phone", "phone_change_debug_code", "phone_change_resend_at"):
-        session.pop(key, None)
+    _forget_code("phone_change")
     return redirect(url_for("web.profile"))
 
 
@@ -247,6 +246,11 @@ def _remember_code(purpose: str, issued: Any) -> None:
         session[f"{purpose}_debug_code"] = issued.code
 
 
+def _forget_code(purpose: str) -> None:
+    for key in ("phone", "resend_at", "debug_code"):
+        session.pop(f"{purpose}_{key}", None)
+
+
 def _code_context(purpose: str) -> dict[str, Any]:
     wait = max(0, int(session.get(f"{purpose}_resend_at", 0)) - int(time.time()))
     return {
@@ -280,5 +284,4 @@ def _profile_context(account: accounts.Account) -> dict[str, Any]:
         "qr_svg": Markup(segno.make(link, error="m").svg_inline(scale=5, dark="#1d2a3a", light="#ffffff")),
         "inviter": masked_for_people(inviter) if inviter else None,
         "referrals": listing,
-        "masked": masked_for_people,
     }
