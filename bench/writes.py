@@ -1,0 +1,163 @@
+"""The write paths under the microscope: round trips, statements and in-process CPU per request.
+
+    bench/writes.py [--profile]      (a throwaway database, referral_writes, on the local PostgreSQL)
+
+Each write endpoint runs N times through the app's test client on one thread (no gunicorn, no wrk): the numbers
+are what one request costs this process, and the round trips it makes to PostgreSQL (statements, plus the
+BEGIN and COMMIT that psycopg sends on their own), which cost PostgreSQL's process about as much again. Tune a
+write with this, then measure it with bench/run. ``--profile`` prints each path's cProfile top 25.
+"""
+
+from __future__ import annotations
+
+import cProfile
+import os
+import pstats
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import psycopg
+from sqlalchemy import event
+
+DB = os.environ.get("BENCH_WRITES_DB", "referral_writes")
+HOST = os.environ.get("PGHOST", "127.0.0.1")
+os.environ.update(
+    {
+        "DATABASE_URL": f"postgresql+psycopg://{os.environ.get('PGUSER', 'root')}@{HOST}/{DB}",
+        "APP_ENV": "development",
+        "OTP_DEBUG": "false",
+        "RATELIMIT_ENABLED": "false",
+        "LOG_LEVEL": "WARNING",
+        "SMS_BACKEND": "memory",
+        "SECRET_KEY": "bench-secret-key-bench-secret-key-0123",
+        "JWT_SECRET_KEY": "bench-jwt-secret-key-bench-jwt-0123",
+    }
+)
+os.environ.pop("REDIS_URL", None)
+
+from referral import clock, create_app  # noqa: E402
+from referral.domain import codes  # noqa: E402
+from referral.extensions import db  # noqa: E402
+from referral.infra.models import LoginCode  # noqa: E402
+
+N = int(os.environ.get("BENCH_WRITES_N", "400"))
+CODE = "1234"
+
+
+class RoundTrips:
+    """Statements at the driver, and the transactions SQLAlchemy began and ended (BEGIN, COMMIT/ROLLBACK)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.statements: list[str] = []
+
+    def install(self) -> None:
+        for method in ("execute", "executemany"):
+            sent = getattr(psycopg.Cursor, method)
+
+            def recording(cursor: Any, query: Any, *args: Any, _sent: Any = sent, **kwargs: Any) -> Any:
+                self.count += 1
+                self.statements.append(" ".join(str(query).split())[:110])
+                return _sent(cursor, query, *args, **kwargs)
+
+            setattr(psycopg.Cursor, method, recording)
+        for name, label in (("begin", "BEGIN"), ("commit", "COMMIT"), ("rollback", "ROLLBACK")):
+            event.listen(db.engine, name, lambda *_, label=label: self._bookkeeping(label))
+
+    def _bookkeeping(self, label: str) -> None:
+        self.count += 1
+        self.statements.append(label)
+
+
+def main(profile: bool) -> None:
+    subprocess.run(["psql", "-h", HOST, "-d", "postgres", "-qc", f"DROP DATABASE IF EXISTS {DB}"], check=True)
+    subprocess.run(["psql", "-h", HOST, "-d", "postgres", "-qc", f"CREATE DATABASE {DB}"], check=True)
+    app = create_app()
+    with app.app_context():
+        db.create_all()
+        trips = RoundTrips()
+        trips.install()
+        client = app.test_client()
+        influencer = _sign_up(client, "+79990000000")
+        influencer_code = influencer["user"]["invite_code"]
+        inviters = [_sign_up(client, f"+7999001{n:04d}")["user"]["invite_code"] for n in range(N)]
+        fresh = [_sign_up(client, f"+7999002{n:04d}")["access_token"] for n in range(2 * N)]
+        _live_codes([f"+7999003{n:04d}" for n in range(N)] + [f"+7999004{n:04d}" for n in range(N)])
+        phones = iter(f"+7999005{n:04d}" for n in range(N))
+        tokens, many = iter(fresh[:N]), iter(zip(fresh[N:], inviters, strict=True))
+        signups, signups_plain = iter(f"+7999003{n:04d}" for n in range(N)), iter(f"+7999004{n:04d}" for n in range(N))
+
+        def invite_one() -> Any:
+            headers = {"Authorization": f"Bearer {next(tokens)}"}
+            return client.post("/api/v1/profile/invite", json={"invite_code": influencer_code}, headers=headers)
+
+        def invite_many() -> Any:
+            token, inviter = next(many)
+            headers = {"Authorization": f"Bearer {token}"}
+            return client.post("/api/v1/profile/invite", json={"invite_code": inviter}, headers=headers)
+
+        paths: dict[str, Callable[[], Any]] = {
+            "POST /auth/code": lambda: client.post("/api/v1/auth/code", json={"phone": next(phones)}),
+            "POST /auth/token (sign-up, invite)": lambda: client.post(
+                "/api/v1/auth/token",
+                json={"phone": next(signups), "code": CODE, "invite_code": influencer_code},
+            ),
+            "POST /auth/token (sign-up)": lambda: client.post(
+                "/api/v1/auth/token", json={"phone": next(signups_plain), "code": CODE}
+            ),
+            "POST /profile/invite (one inviter)": invite_one,
+            "POST /profile/invite (many inviters)": invite_many,
+        }
+        print(f"{'path':40} {'round trips':>11} {'CPU us/request':>15}")
+        for name, call in paths.items():
+            profiler = cProfile.Profile() if profile else None
+            first = trips.count
+            call_statements = len(trips.statements)
+            response = call()
+            assert response.status_code < 300, (name, response.status_code, response.get_json())
+            one = trips.statements[call_statements:]
+            trips_one = trips.count - first
+            started = time.thread_time()
+            if profiler:
+                profiler.enable()
+            for _ in range(N - 1):
+                response = call()
+                assert response.status_code < 300, (name, response.status_code, response.get_json())
+            if profiler:
+                profiler.disable()
+            cpu = (time.thread_time() - started) / (N - 1) * 1e6
+            print(f"{name:40} {trips_one:>11} {cpu:>15.0f}")
+            if os.environ.get("BENCH_WRITES_SQL"):
+                print("\n".join(f"    {statement}" for statement in one))
+            if profiler:
+                pstats.Stats(profiler).sort_stats(os.environ.get("BENCH_WRITES_SORT", "cumulative")).print_stats(25)
+
+
+def _sign_up(client: Any, phone: str) -> Any:
+    _live_codes([phone])
+    response = client.post("/api/v1/auth/token", json={"phone": phone, "code": CODE})
+    assert response.status_code == 201, response.get_json()
+    return response.get_json()
+
+
+def _live_codes(phones: list[str]) -> None:
+    now = clock.utcnow()
+    db.session.add_all(
+        LoginCode(
+            purpose=codes.LOGIN,
+            phone=phone,
+            code_hash=codes.hash_code(codes.LOGIN, phone, CODE),
+            created_at=now - timedelta(minutes=5),
+            expires_at=now + timedelta(hours=1),
+        )
+        for phone in phones
+    )
+    db.session.commit()
+
+
+if __name__ == "__main__":
+    main("--profile" in sys.argv)
