@@ -51,27 +51,35 @@ class Account:
 
 USER_FIELDS = tuple(field.name for field in fields(Account) if field.name != "newest_referrals")
 
-# The user of a live session with their inviter's code, by primary keys (sessions, users, users).
-_LIVE_ACCOUNT = (
+# An account: the user with their inviter's code, found by primary keys (users, users) ...
+_ACCOUNT = (
     "SELECT u.id, u.phone, u.invite_code, u.first_name, u.last_name, "
     "(SELECT inviter.invite_code FROM users AS inviter WHERE inviter.id = u.invited_by_id) AS activated_invite_code, "
     "u.invited_at, u.referrals_count, u.created_at{referrals} "
+)
+# ... with ARRAY(SELECT phone ... LIMIT n) of the newest referrals: PostgreSQL only.
+_NEWEST_REFERRALS = (
+    ", ARRAY(SELECT r.phone FROM users AS r WHERE r.invited_by_id = u.id "
+    "ORDER BY r.invited_at DESC, r.id DESC LIMIT :referrals) AS newest_referrals"
+)
+_TIMESTAMPS = {"invited_at": UTCDateTime(), "created_at": UTCDateTime()}
+
+
+def _account_reads(source: str) -> tuple[reads.Read, reads.Read]:
+    """The account read from ``source`` (FROM and WHERE), without and with the newest referrals."""
+    parameters = {"now": UTCDateTime()} if ":now" in source else {}
+    return tuple(  # type: ignore[return-value]
+        reads.Read(_ACCOUNT.format(referrals=extra) + source, parameters, _TIMESTAMPS)
+        for extra in ("", _NEWEST_REFERRALS)
+    )
+
+
+# The user of a live session (sessions by primary key), and the user of a phone (users by unique phone).
+LIVE_ACCOUNT, LIVE_ACCOUNT_WITH_REFERRALS = _account_reads(
     "FROM sessions AS s JOIN users AS u ON u.id = s.user_id "
     "WHERE s.id = :session_id AND s.revoked_at IS NULL AND s.expires_at > :now"
 )
-_TIMESTAMPS = {"invited_at": UTCDateTime(), "created_at": UTCDateTime()}
-LIVE_ACCOUNT = reads.Read(
-    _LIVE_ACCOUNT.format(referrals=""), parameter_types={"now": UTCDateTime()}, column_types=_TIMESTAMPS
-)
-# The same with ARRAY(SELECT phone ... LIMIT n) of the newest referrals: PostgreSQL only.
-LIVE_ACCOUNT_WITH_REFERRALS = reads.Read(
-    _LIVE_ACCOUNT.format(
-        referrals=", ARRAY(SELECT r.phone FROM users AS r WHERE r.invited_by_id = u.id "
-        "ORDER BY r.invited_at DESC, r.id DESC LIMIT :referrals) AS newest_referrals"
-    ),
-    parameter_types={"now": UTCDateTime()},
-    column_types=_TIMESTAMPS,
-)
+ACCOUNT_BY_PHONE, ACCOUNT_BY_PHONE_WITH_REFERRALS = _account_reads("FROM users AS u WHERE u.phone = :phone")
 
 
 def live_account(session_id: str, referrals: int = 0) -> Account | None:
@@ -80,9 +88,18 @@ def live_account(session_id: str, referrals: int = 0) -> Account | None:
     With ``referrals``, also the phones of that many newest referrals: in the same query on PostgreSQL, in a
     second one on SQLite, which has no arrays.
     """
-    params = {"session_id": session_id, "now": clock.utcnow(), "referrals": referrals}
+    params = {"session_id": session_id, "now": clock.utcnow()}
+    return _account((LIVE_ACCOUNT, LIVE_ACCOUNT_WITH_REFERRALS), params, referrals)
+
+
+def account_by_phone(phone: str, referrals: int = 0) -> Account | None:
+    """The account of ``phone``, if there is one (``referrals`` as for ``live_account``)."""
+    return _account((ACCOUNT_BY_PHONE, ACCOUNT_BY_PHONE_WITH_REFERRALS), {"phone": phone}, referrals)
+
+
+def _account(read: tuple[reads.Read, reads.Read], params: dict[str, Any], referrals: int) -> Account | None:
     with_array = referrals > 0 and dialect_name() == "postgresql"
-    rows = reads.rows(LIVE_ACCOUNT_WITH_REFERRALS if with_array else LIVE_ACCOUNT, params)
+    rows = reads.rows(read[with_array], {**params, "referrals": referrals})
     if not rows:
         return None
     values = rows[0]

@@ -15,8 +15,9 @@ from sqlalchemy import func, select, update
 from referral.domain.audit import security_event
 from referral.domain.errors import PhoneLocked, PhoneRegionNotAllowed, SendLimitReached
 from referral.extensions import db
+from referral.infra import reads
 from referral.infra.database import lock_for_transaction, upsert
-from referral.infra.models import PhoneLockout, SmsSend
+from referral.infra.models import PhoneLockout, SmsSend, UTCDateTime
 
 
 def test_code_for(phone: str) -> str | None:
@@ -31,10 +32,22 @@ def check_region(phone: str) -> None:
         raise PhoneRegionNotAllowed
 
 
-def serialise_phone(phone: str) -> None:
-    """Until the transaction ends, other transactions that send to ``phone`` wait: the caps count truly."""
+def claim_phone(phone: str, now: datetime) -> None:
+    """Refuse a locked ``phone``; and until the transaction ends, make other transactions that send to it wait,
+    so that the caps count truly. One round trip: the lockout is read in the statement that takes the lock.
+
+    That read sees what was committed before any wait for the lock: a lockout that the transaction waited for
+    commits meanwhile is missed, exactly as if this request had come a moment earlier. The caps, which must see
+    that transaction's send, are counted by a later statement (``check_send_caps``).
+    """
     digest = hashlib.sha256(f"phone:{phone}".encode()).digest()
-    lock_for_transaction(int.from_bytes(digest[:8], "big", signed=True))
+    locked_until = lock_for_transaction(
+        int.from_bytes(digest[:8], "big", signed=True),
+        reading="SELECT locked_until FROM phone_lockouts WHERE phone = :phone",
+        reading_type=UTCDateTime(),
+        phone=phone,
+    )
+    _refuse_if_locked(locked_until, now)
 
 
 def check_send_caps(phone: str, now: datetime) -> None:
@@ -61,16 +74,24 @@ def check_send_caps(phone: str, now: datetime) -> None:
     raise SendLimitReached(retry_after=_seconds(wait))
 
 
+RECORD_SEND = reads.Read(
+    "INSERT INTO sms_sends (phone, purpose, sent_at, status, attempts) VALUES (:phone, :purpose, :now, 'queued', 0) "
+    "RETURNING id",
+    {"now": UTCDateTime()},
+)
+
+
 def record_send(phone: str, purpose: str, now: datetime) -> int:
     """Record a send, counted by the caps and tracked to delivery; its id."""
-    send = SmsSend(phone=phone, purpose=purpose, sent_at=now)
-    db.session.add(send)
-    db.session.flush()
-    return send.id
+    send_id: int = reads.in_session(RECORD_SEND, {"phone": phone, "purpose": purpose, "now": now})[0][0]
+    return send_id
 
 
 def check_lockout(phone: str, now: datetime) -> None:
-    locked_until = db.session.scalar(select(PhoneLockout.locked_until).where(PhoneLockout.phone == phone))
+    _refuse_if_locked(db.session.scalar(select(PhoneLockout.locked_until).where(PhoneLockout.phone == phone)), now)
+
+
+def _refuse_if_locked(locked_until: datetime | None, now: datetime) -> None:
     if locked_until is not None and locked_until > now:
         raise PhoneLocked(retry_after=_seconds(locked_until - now))
 

@@ -9,15 +9,36 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import CTE, literal, select, update
+from sqlalchemy import select
 from sqlalchemy.orm import aliased
 
 from referral import clock
 from referral.domain import events
 from referral.domain.errors import InviteAlreadyActivated, InviteCodeNotFound, InviteCodeOwn, InviteCycle
 from referral.extensions import db
+from referral.infra import reads
 from referral.infra.database import lock_for_transaction
-from referral.infra.models import INVITE_ALPHABET, INVITE_CODE_LENGTH, User
+from referral.infra.models import INVITE_ALPHABET, INVITE_CODE_LENGTH, User, UTCDateTime
+
+# The user that {first} picks and every inviter above, nearest first (id, phone): one recursive query.
+_CHAIN = (
+    "WITH RECURSIVE chain (id, invited_by_id, phone, depth) AS ("
+    "SELECT id, invited_by_id, phone, 0 FROM users WHERE {first} "
+    "UNION ALL SELECT u.id, u.invited_by_id, u.phone, chain.depth + 1 FROM users AS u "
+    "JOIN chain ON u.id = chain.invited_by_id) "
+    "SELECT id, phone FROM chain ORDER BY depth"
+)
+CHAIN_OF_CODE = reads.Read(_CHAIN.format(first="invite_code = :invite_code"))
+CHAIN_OF_USER = reads.Read(_CHAIN.format(first="id = :user_id"))
+# The one activation of a user that wins (no row for the others).
+ACTIVATE = reads.Read(
+    "UPDATE users SET invited_by_id = :inviter_id, invited_at = :now "
+    "WHERE id = :user_id AND invited_by_id IS NULL RETURNING id",
+    {"now": UTCDateTime()},
+)
+COUNT_REFERRAL = reads.Read(
+    "UPDATE users SET referrals_count = referrals_count + 1 WHERE id = :inviter_id RETURNING phone"
+)
 
 
 def generate_invite_code() -> str:
@@ -37,34 +58,43 @@ def activate_invite(user_id: int, phone: str, invite_code: str, already_invited:
     Exactly one activation per user wins: the write is ``UPDATE ... WHERE invited_by_id IS NULL``. A loop could
     still close if two activations each passed the check before the other wrote, so activations lock the trees
     they join (``lock_trees``): only those that could close a loop together wait for each other.
+
+    Five round trips: the inviter with their chain (one recursive query), the locks (one statement), the chain
+    again under them, the user's row, the inviter's count.
     """
     if already_invited:
         raise InviteAlreadyActivated
-    owner = owner_of_code(invite_code)
-    if owner is None:
+    chain = chain_of_code(invite_code)
+    if not chain:
         raise InviteCodeNotFound
-    inviter_id, inviter_phone = owner
+    inviter_id, inviter_phone = chain[0]
     if inviter_id == user_id:
         raise InviteCodeOwn
-    if user_id in lock_trees(user_id, inviter_id):
+    if user_id in lock_trees(user_id, inviter_id, [member for member, _ in chain]):
         raise InviteCycle
     invited_at = clock.utcnow()
-    activated = db.session.execute(
-        update(User)
-        .where(User.id == user_id, User.invited_by_id.is_(None))
-        .values(invited_by_id=inviter_id, invited_at=invited_at)
-    )
-    if activated.rowcount != 1:  # type: ignore[attr-defined]
+    if not reads.in_session(ACTIVATE, {"user_id": user_id, "inviter_id": inviter_id, "now": invited_at}):
         raise InviteAlreadyActivated
-    db.session.execute(update(User).where(User.id == inviter_id).values(referrals_count=User.referrals_count + 1))
+    count_referral(inviter_id)
     inviter = events.person(inviter_id, inviter_phone, invite_code)
     events.referral_activated(events.person(user_id, phone), inviter, invite_code, invited_at)
     return Activation(invited_at=invited_at, inviter=inviter)
 
 
-def lock_trees(user_id: int, inviter_id: int) -> list[int]:
+def count_referral(inviter_id: int) -> str:
+    """One more referral for ``inviter_id``; their phone (for the events).
+
+    Last before the commit, where it can be: the row stays locked until the transaction ends, and every
+    activation into the same inviter waits for it.
+    """
+    phone: str = reads.in_session(COUNT_REFERRAL, {"inviter_id": inviter_id})[0][0]
+    return phone
+
+
+def lock_trees(user_id: int, inviter_id: int, chain: list[int] | None = None) -> list[int]:
     """Lock, until the transaction ends, the tree of ``user_id`` (exclusively) and the tree ``inviter_id`` is
-    in (shared), each named by its root; the inviter's chain up to its root, read once the locks are held.
+    in (shared), each named by its root; the inviter's chain up to its root, read once the locks are held
+    (``chain`` is that chain as the caller read it before them, if it did: else it is read first).
 
     Why this is enough: ``user_id`` has no inviter, so it is the root of its own tree, and a loop closes only
     if ``user_id`` is in the inviter's chain. That chain changes only at its top, when its root is activated,
@@ -77,11 +107,11 @@ def lock_trees(user_id: int, inviter_id: int) -> list[int]:
     deadlock, PostgreSQL ends one of the two and the request is a 503).
     """
     locked: set[int] = set()
-    chain = inviter_chain_ids(inviter_id)
+    chain = chain or inviter_chain_ids(inviter_id)
     while True:
         wanted = {user_id, chain[-1]} - locked
-        for tree in sorted(wanted, key=_tree_lock_key):
-            lock_for_transaction(_tree_lock_key(tree), shared=tree != user_id)
+        keys = {tree: _tree_lock_key(tree) for tree in wanted}
+        lock_for_transaction(*sorted(keys.values()), shared={keys[tree] for tree in wanted if tree != user_id})
         locked |= wanted
         chain = inviter_chain_ids(inviter_id)
         if chain[-1] in locked:
@@ -95,8 +125,13 @@ def _tree_lock_key(root_id: int) -> int:
 
 def inviter_chain_ids(user_id: int) -> list[int]:
     """``user_id``, its inviter, theirs, ... up to the root of its tree: one recursive query."""
-    chain = _inviters_up(user_id)
-    return list(db.session.scalars(select(chain.c.id).order_by(chain.c.depth)))
+    return [member for member, _ in reads.in_session(CHAIN_OF_USER, {"user_id": user_id})]
+
+
+def chain_of_code(invite_code: str) -> list[tuple[int, str]]:
+    """The owner of ``invite_code`` (case-sensitive), their inviter, theirs, ... up to the root, as ids and
+    phones; empty if nobody has the code. One recursive query."""
+    return [(member, phone) for member, phone in reads.in_session(CHAIN_OF_CODE, {"invite_code": invite_code})]
 
 
 def owner_of_code(invite_code: str) -> tuple[int, str] | None:
@@ -115,15 +150,4 @@ def inviter_phone(user_id: int) -> str | None:
 
 def inviter_chain(user: User) -> list[str]:
     """Phones of ``user``'s inviter, their inviter, and so on up to the root: one recursive query."""
-    chain = _inviters_up(user.id)
-    return list(db.session.scalars(select(chain.c.phone).where(chain.c.depth > 0).order_by(chain.c.depth)))
-
-
-def _inviters_up(user_id: int) -> CTE:
-    """``user_id`` and every inviter above it, each with its distance from ``user_id``."""
-    start = select(User.id, User.invited_by_id, User.phone, literal(0).label("depth")).where(User.id == user_id)
-    chain = start.cte("chain", recursive=True)
-    up = select(User.id, User.invited_by_id, User.phone, chain.c.depth + 1).join(
-        chain, User.id == chain.c.invited_by_id
-    )
-    return chain.union_all(up)
+    return [phone for _, phone in reads.in_session(CHAIN_OF_USER, {"user_id": user.id})[1:]]

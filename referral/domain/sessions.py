@@ -19,7 +19,14 @@ from referral import clock
 from referral.domain.audit import security_event
 from referral.domain.errors import TokenRevoked
 from referral.extensions import db
-from referral.infra.models import AuthSession
+from referral.infra import reads
+from referral.infra.models import AuthSession, UTCDateTime
+
+NEW_SESSION = reads.Read(
+    "INSERT INTO sessions (id, user_id, refresh_jti, created_at, expires_at) "
+    "VALUES (:id, :user_id, :jti, :now, :expires_at) RETURNING id",
+    {"now": UTCDateTime(), "expires_at": UTCDateTime()},
+)
 
 
 @dataclass(frozen=True)
@@ -31,15 +38,12 @@ class TokenPair:
 
 
 def start_session(user_id: int) -> TokenPair:
-    """A new session for ``user_id`` in the caller's transaction, and its first token pair."""
-    session = AuthSession(
-        id=uuid.uuid4().hex,
-        user_id=user_id,
-        refresh_jti=str(uuid.uuid4()),
-        expires_at=clock.utcnow() + _refresh_ttl(),
-    )
-    db.session.add(session)
-    return _token_pair(user_id, session.id, session.refresh_jti)
+    """A new session for ``user_id`` in the caller's transaction (one ``INSERT``), and its first token pair."""
+    session_id, refresh_jti = uuid.uuid4().hex, str(uuid.uuid4())
+    now = clock.utcnow()
+    params = {"id": session_id, "user_id": user_id, "jti": refresh_jti, "now": now, "expires_at": now + _refresh_ttl()}
+    reads.in_session(NEW_SESSION, params)
+    return _token_pair(user_id, session_id, refresh_jti)
 
 
 def rotate_session(session_id: str, refresh_jti: str) -> TokenPair:

@@ -4,21 +4,42 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, replace
+from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
+from referral import clock
 from referral.domain import codes, events, invites, sessions
-from referral.domain.account import Account, profile_of
-from referral.domain.errors import PhoneTaken
+from referral.domain.account import Account, account_by_phone
+from referral.domain.errors import CodeExpired, InviteCodeNotFound
+from referral.domain.referrals import PROFILE_REFERRALS
 from referral.extensions import db
-from referral.infra.models import User
+from referral.infra import reads
+from referral.infra.models import User, UTCDateTime
 from referral.logs import mask_phone
 
 log = logging.getLogger(__name__)
 
 # A fresh invite code collides with probability ~ users / 56**6; ten tries in a row never all collide.
 INVITE_CODE_TRIES = 10
+
+
+# A new user (nothing happens if the phone has one, or the invite code drawn is taken: no row comes back) ...
+_NEW_USER = (
+    "INSERT INTO users (phone, invite_code, first_name, last_name, invited_by_id, invited_at, referrals_count, "
+    "created_at) {values} ON CONFLICT DO NOTHING RETURNING id, invited_by_id"
+)
+NEW_USER = reads.Read(
+    _NEW_USER.format(values="VALUES (:phone, :own_code, '', '', NULL, NULL, 0, :now)"), {"now": UTCDateTime()}
+)
+# ... invited by the owner of :invite_code (no row either if nobody has it).
+NEW_INVITED_USER = reads.Read(
+    _NEW_USER.format(
+        values="SELECT :phone, :own_code, '', '', inviter.id, :now, 0, :now FROM users AS inviter "
+        "WHERE inviter.invite_code = :invite_code"
+    ),
+    {"now": UTCDateTime()},
+)
 
 
 @dataclass(frozen=True)
@@ -34,55 +55,76 @@ def request_login_code(phone: str) -> codes.IssuedCode:
 
 
 def sign_in(phone: str, code: str, invite_code: str | None = None) -> SignIn:
-    """Spend the login code, find or create the user, apply ``invite_code``, start a session: all or nothing."""
+    """Spend the login code, find or create the user, apply ``invite_code``, start a session: all or nothing.
+
+    A sign-up with an invite code is six round trips: BEGIN, the code spent, the user inserted with their
+    inviter, the inviter's count, the session, COMMIT. The profile is made inside the transaction from what it
+    wrote: after the commit every attribute would be read again, in a transaction of its own.
+    """
     codes.consume_code(phone, code, codes.LOGIN)
-    user = db.session.scalars(select(User).where(User.phone == phone)).one_or_none()
-    created = user is None
-    if user is None:
-        user = create_user(phone)
-    # The profile is made inside the transaction: after the commit every attribute of ``user`` would be read
-    # again, in a transaction of its own (BEGIN, SELECT, ROLLBACK: three round trips for what is known).
-    profile = _new_account(user) if created else Account.of(user)
-    activation = None
-    if invite_code is not None:
-        already = user.invited_by_id is not None
-        activation = invites.activate_invite(user.id, phone, invite_code, already_invited=already)
-        profile = replace(profile, activated_invite_code=invite_code, invited_at=activation.invited_at)
-    if created:
-        events.user_created(user, activation.inviter if activation else None)
-    profile = replace(profile, newest_referrals=[]) if created else profile_of(profile)
-    tokens = sessions.start_session(user.id)
+    profile = sign_up(phone, invite_code)
+    created = profile is not None
+    if profile is None:
+        profile = _existing_account(phone, invite_code)
+    tokens = sessions.start_session(profile.id)
     db.session.commit()
     if created:
         log.info("user %s signed up as %s", profile.id, mask_phone(phone))
     return SignIn(tokens=tokens, profile=profile, created=created)
 
 
-def _new_account(user: User) -> Account:
-    """The account of a user this transaction created: nothing about it is in the database but what it set."""
-    return Account(
-        id=user.id,
-        phone=user.phone,
-        invite_code=user.invite_code,
+def sign_up(phone: str, invite_code: str | None = None) -> Account | None:
+    """Create the user of ``phone`` with a fresh unique invite code, invited by the owner of ``invite_code`` if
+    one is given, in the caller's transaction; the new account, or ``None`` if ``phone`` has one already.
+
+    One ``INSERT ... SELECT ... ON CONFLICT DO NOTHING`` writes the user with their inviter, found by the same
+    statement; a taken phone or a taken invite code inserts nothing, and only then is the reason looked up.
+    The activation takes no tree lock: no other transaction can see this user before the commit, and nobody
+    can have entered their code, so no loop can pass through them (``invites.lock_trees`` is for users that
+    others may already have invited).
+    """
+    now = clock.utcnow()
+    for _ in range(INVITE_CODE_TRIES):
+        own_code = invites.generate_invite_code()
+        params = {"phone": phone, "own_code": own_code, "now": now, "invite_code": invite_code}
+        inserted = reads.in_session(NEW_USER if invite_code is None else NEW_INVITED_USER, params)
+        if inserted:
+            break
+        if db.session.scalar(select(User.id).where(User.phone == phone)) is not None:
+            return None
+        if invite_code is not None and invites.owner_of_code(invite_code) is None:
+            raise InviteCodeNotFound
+        # else the invite code drawn was taken: draw again
+    else:
+        raise RuntimeError("could not draw a free invite code")
+    user_id, inviter_id = inserted[0]
+    account = Account(
+        id=user_id,
+        phone=phone,
+        invite_code=own_code,
         first_name="",
         last_name="",
-        activated_invite_code=None,
-        invited_at=None,
+        activated_invite_code=invite_code if inviter_id is not None else None,
+        invited_at=now if inviter_id is not None else None,
         referrals_count=0,
-        created_at=user.created_at,
+        created_at=now,
+        newest_referrals=[],
     )
+    inviter: dict[str, Any] | None = None
+    if inviter_id is not None and invite_code is not None:
+        inviter = events.person(inviter_id, invites.count_referral(inviter_id), invite_code)
+        events.referral_activated(events.person(user_id, phone), inviter, invite_code, now)
+    events.user_created(account, inviter)
+    return account
 
 
-def create_user(phone: str) -> User:
-    """A new user with a fresh unique invite code, in the caller's transaction (a savepoint per try)."""
-    for _ in range(INVITE_CODE_TRIES):
-        user = User(phone=phone, invite_code=invites.generate_invite_code())
-        try:
-            with db.session.begin_nested():
-                db.session.add(user)
-        except IntegrityError as error:
-            if "phone" in str(error.orig):
-                raise PhoneTaken from None
-            continue  # the invite code was taken: draw again
-        return user
-    raise RuntimeError("could not draw a free invite code")
+def _existing_account(phone: str, invite_code: str | None) -> Account:
+    """The account of ``phone``, with its newest referrals; ``invite_code`` entered for it if one is given."""
+    account = account_by_phone(phone, referrals=PROFILE_REFERRALS)
+    if account is None:  # deleted between the insert and this read
+        raise CodeExpired
+    if invite_code is None:
+        return account
+    already = account.invited_at is not None
+    activation = invites.activate_invite(account.id, phone, invite_code, already_invited=already)
+    return replace(account, activated_invite_code=invite_code, invited_at=activation.invited_at)

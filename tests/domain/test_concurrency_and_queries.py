@@ -63,6 +63,64 @@ def test_writes_that_answer_a_profile_read_the_account_once(client, api, queries
     assert len(account_reads) == 1, invite
 
 
+def first_words(statements):
+    """Each statement as its first words (what it does and to which table), SQLite's BEGIN IMMEDIATE left out."""
+    words = []
+    for statement in statements:
+        if statement.startswith("BEGIN"):
+            continue
+        parts = statement.replace("(", " ").split()
+        words.append(" ".join(parts[:3] if parts[0] in ("INSERT", "WITH") else parts[:2]).removesuffix("_shared"))
+    return words
+
+
+def test_a_sign_up_with_an_invite_code_is_four_statements(client, api, postgres_only, queries):
+    """The campaign path: the code spent, the user inserted with their inviter, the inviter's count, the
+    session. With BEGIN and COMMIT, six round trips; no tree lock (nobody can have entered a new user's code)."""
+    inviter = api.sign_in("+79990000000")
+    code = api.request_code("+79990000001")
+    body = {"phone": "+79990000001", "code": code, "invite_code": inviter["user"]["invite_code"]}
+    sent = queries.during(lambda: client.post(TOKEN, json=body))
+    assert first_words(sent) == [
+        "UPDATE login_codes",
+        "INSERT INTO users",
+        "UPDATE users",
+        "INSERT INTO sessions",
+    ], sent
+
+
+def test_a_code_request_is_four_statements(client, postgres_only, queries):
+    """The phone's lock with its lockout, the code, the per-phone caps' count when they are on
+    (``RATELIMIT_ENABLED``, as here), the send record: with BEGIN and COMMIT, six round trips (five without the
+    caps)."""
+    sent = queries.during(lambda: client.post("/api/v1/auth/code", json={"phone": "+79990000001"}))
+    # then the tests' memory sender delivers in the request and records it (a worker's work in production)
+    assert first_words(sent) == [
+        "SELECT pg_advisory_xact_lock",
+        "INSERT INTO login_codes",
+        "SELECT count",
+        "INSERT INTO sms_sends",
+        "UPDATE sms_sends",
+    ], sent
+
+
+def test_an_activation_is_six_statements(client, api, postgres_only, queries):
+    """The account with its newest referrals, the inviter's chain from the code, the two tree locks in one
+    statement, the chain again under them, the activation, the inviter's count: eight with BEGIN and COMMIT."""
+    inviter = api.sign_in("+79990000000")
+    user = api.sign_in("+79990000001")
+    body = {"invite_code": inviter["user"]["invite_code"]}
+    sent = queries.during(lambda: client.post("/api/v1/profile/invite", headers=user["headers"], json=body))
+    assert first_words(sent) == [
+        "SELECT u.id,",
+        "WITH RECURSIVE chain",
+        "SELECT pg_advisory_xact_lock",
+        "WITH RECURSIVE chain",
+        "UPDATE users",
+        "UPDATE users",
+    ], sent
+
+
 def plan(sql, **params):
     rows = db.session.execute(text("EXPLAIN " + sql), params).scalars().all()
     return "\n".join(rows)

@@ -3,9 +3,12 @@
 import logging
 
 import pytest
+from sqlalchemy import select
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from referral.domain import codes as otp
+from referral.extensions import db
+from referral.infra.models import LoginCode
 
 CODE = "/api/v1/auth/code"
 TOKEN = "/api/v1/auth/token"
@@ -216,21 +219,16 @@ class TestTestNumbers:
         assert client.post(CODE, json={"phone": "+447400123456"}).status_code == 202
 
 
-def test_codes_are_compared_in_constant_time(client, api, monkeypatch):
-    import hmac
-
-    calls = []
-    compare = hmac.compare_digest
-
-    def spy(a, b):
-        calls.append((a, b))
-        return compare(a, b)
-
-    monkeypatch.setattr(otp.hmac, "compare_digest", spy)
+def test_codes_are_kept_and_compared_only_as_keyed_hashes(client, api, queries):
+    """The table never holds a code, and the code is spent by matching its HMAC
+    (keyed with SECRET_KEY) in the same UPDATE that spends it. The timing of that comparison tells nothing
+    useful: a client sends codes, never hashes, and cannot aim at a prefix of an HMAC it cannot compute."""
     code = api.request_code(PHONE)
-    assert client.post(TOKEN, json={"phone": PHONE, "code": code}).status_code == 201
-    code_hash = otp.hash_code(otp.LOGIN, PHONE, code)
-    assert (code_hash, code_hash) in calls
+    row = db.session.scalars(select(LoginCode).where(LoginCode.phone == PHONE)).one()
+    assert row.code_hash == otp.hash_code(otp.LOGIN, PHONE, code) != code
+    sent = queries.during(lambda: client.post(TOKEN, json={"phone": PHONE, "code": code}))
+    spend = next(statement for statement in sent if statement.startswith("UPDATE login_codes"))
+    assert "code_hash" in spend
 
 
 def test_security_events_are_logged_with_masked_phones_and_never_the_code(client, api, clock, caplog):

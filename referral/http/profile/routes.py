@@ -48,7 +48,7 @@ def update_names(args: dict[str, str]) -> Account:
 
 
 @blp.route("/invite", methods=["POST"])
-@bearer_required()
+@bearer_required(referrals=PROFILE_REFERRALS)
 @blp.doc(security=BEARER_AUTH)
 @blp.arguments(InviteSchema, example={"invite_code": "Zy8WqP"})
 @blp.response(200, ProfileSchema)
