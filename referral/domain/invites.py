@@ -14,7 +14,13 @@ from sqlalchemy.orm import aliased
 
 from referral import clock
 from referral.domain import events
-from referral.domain.errors import InviteAlreadyActivated, InviteCodeNotFound, InviteCodeOwn, InviteCycle
+from referral.domain.errors import (
+    InviteAlreadyActivated,
+    InviteCodeNotFound,
+    InviteCodeOwn,
+    InviteCycle,
+    TokenRevoked,
+)
 from referral.extensions import db
 from referral.infra import reads
 from referral.infra.database import lock_for_transaction
@@ -30,15 +36,26 @@ _CHAIN = (
 )
 CHAIN_OF_CODE = reads.Read(_CHAIN.format(first="invite_code = :invite_code"))
 CHAIN_OF_USER = reads.Read(_CHAIN.format(first="id = :user_id"))
-# The one activation of a user that wins (no row for the others).
+# The activation, under the tree locks: only if the user has no inviter yet, and the inviter's chain (read by
+# this statement, so after the locks) does not hold the user and still ends at :root. No row otherwise.
 ACTIVATE = reads.Read(
+    "WITH RECURSIVE chain (id, invited_by_id) AS ("
+    "SELECT id, invited_by_id FROM users WHERE id = :inviter_id "
+    "UNION ALL SELECT u.id, u.invited_by_id FROM users AS u JOIN chain ON u.id = chain.invited_by_id) "
     "UPDATE users SET invited_by_id = :inviter_id, invited_at = :now "
-    "WHERE id = :user_id AND invited_by_id IS NULL RETURNING id",
+    "WHERE users.id = :user_id AND users.invited_by_id IS NULL "
+    "AND NOT EXISTS (SELECT 1 FROM chain WHERE chain.id = :user_id) "
+    "AND EXISTS (SELECT 1 FROM chain WHERE chain.id = :root AND chain.invited_by_id IS NULL) "
+    "RETURNING id",
     {"now": UTCDateTime()},
 )
 COUNT_REFERRAL = reads.Read(
     "UPDATE users SET referrals_count = referrals_count + 1 WHERE id = :inviter_id RETURNING phone"
 )
+
+
+# How often an activation follows its inviter's tree root moving under it before it gives up.
+ROOT_MOVES = 10
 
 
 def generate_invite_code() -> str:
@@ -57,10 +74,10 @@ def activate_invite(user_id: int, phone: str, invite_code: str, already_invited:
 
     Exactly one activation per user wins: the write is ``UPDATE ... WHERE invited_by_id IS NULL``. A loop could
     still close if two activations each passed the check before the other wrote, so activations lock the trees
-    they join (``lock_trees``): only those that could close a loop together wait for each other.
+    they join (``join_tree``): only those that could close a loop together wait for each other.
 
-    Five round trips: the inviter with their chain (one recursive query), the locks (one statement), the chain
-    again under them, the user's row, the inviter's count.
+    Four round trips: the inviter with their chain (one recursive query), the locks (one statement), the
+    activation with the chain checked again under them (one statement), the inviter's count.
     """
     if already_invited:
         raise InviteAlreadyActivated
@@ -70,11 +87,10 @@ def activate_invite(user_id: int, phone: str, invite_code: str, already_invited:
     inviter_id, inviter_phone = chain[0]
     if inviter_id == user_id:
         raise InviteCodeOwn
-    if user_id in lock_trees(user_id, inviter_id, [member for member, _ in chain]):
+    if any(member == user_id for member, _ in chain):
         raise InviteCycle
     invited_at = clock.utcnow()
-    if not reads.in_session(ACTIVATE, {"user_id": user_id, "inviter_id": inviter_id, "now": invited_at}):
-        raise InviteAlreadyActivated
+    join_tree(user_id, inviter_id, chain[-1][0], invited_at)
     count_referral(inviter_id)
     inviter = events.person(inviter_id, inviter_phone, invite_code)
     events.referral_activated(events.person(user_id, phone), inviter, invite_code, invited_at)
@@ -91,31 +107,44 @@ def count_referral(inviter_id: int) -> str:
     return phone
 
 
-def lock_trees(user_id: int, inviter_id: int, chain: list[int] | None = None) -> list[int]:
-    """Lock, until the transaction ends, the tree of ``user_id`` (exclusively) and the tree ``inviter_id`` is
-    in (shared), each named by its root; the inviter's chain up to its root, read once the locks are held
-    (``chain`` is that chain as the caller read it before them, if it did: else it is read first).
+def join_tree(user_id: int, inviter_id: int, root: int, at: datetime) -> None:
+    """Make ``inviter_id`` (whose tree's root was ``root`` when last read) the inviter of ``user_id``, holding
+    until the transaction ends the lock of ``user_id``'s tree exclusively and the lock of the inviter's tree
+    shared, each named by its root.
 
     Why this is enough: ``user_id`` has no inviter, so it is the root of its own tree, and a loop closes only
     if ``user_id`` is in the inviter's chain. That chain changes only at its top, when its root is activated,
     which takes the root's lock exclusively: holding it shared freezes the chain, and activations into the same
     tree (which all hold it shared) do not wait for each other. Two activations that could close a loop
     together each activate the root of the other's target tree, so each holds exclusively what the other
-    wants shared: the second waits, then reads the chain the first one wrote. Locks are taken in ascending
-    order, so no two activations wait for each other both ways; in the rare case that the root changed
-    between the two reads, the new root is locked too and the chain read again (out of order: should that ever
-    deadlock, PostgreSQL ends one of the two and the request is a 503).
+    wants shared: the second waits, then reads the chain the first one wrote. The activation itself reads the
+    chain again (its statement begins once the locks are held) and writes only if the chain still ends at the
+    locked root without passing through ``user_id``. Locks are taken in ascending order, so no two activations
+    wait for each other both ways; in the rare case that the root changed between the reads (a deletion cut
+    the chain, or the root was activated before the lock was granted), the new root is locked too and the
+    activation tried again (out of order: should that ever deadlock, PostgreSQL ends one of the two and the
+    request is a 503).
     """
     locked: set[int] = set()
-    chain = chain or inviter_chain_ids(inviter_id)
-    while True:
-        wanted = {user_id, chain[-1]} - locked
+    for _ in range(ROOT_MOVES):
+        wanted = {user_id, root} - locked
         keys = {tree: _tree_lock_key(tree) for tree in wanted}
         lock_for_transaction(*sorted(keys.values()), shared={keys[tree] for tree in wanted if tree != user_id})
         locked |= wanted
+        params = {"user_id": user_id, "inviter_id": inviter_id, "root": root, "now": at}
+        if reads.in_session(ACTIVATE, params):
+            return
+        # Nothing written: why?
+        user = db.session.execute(select(User.invited_by_id).where(User.id == user_id)).first()
+        if user is None:
+            raise TokenRevoked  # deleted since the session was checked
+        if user.invited_by_id is not None:
+            raise InviteAlreadyActivated
         chain = inviter_chain_ids(inviter_id)
-        if chain[-1] in locked:
-            return chain
+        if user_id in chain:
+            raise InviteCycle
+        root = chain[-1]  # the root moved
+    raise InviteAlreadyActivated  # the inviter's tree kept changing under every try; refused rather than guessed
 
 
 def _tree_lock_key(root_id: int) -> int:

@@ -80,7 +80,7 @@ def sign_up(phone: str, invite_code: str | None = None) -> Account | None:
     One ``INSERT ... SELECT ... ON CONFLICT DO NOTHING`` writes the user with their inviter, found by the same
     statement; a taken phone or a taken invite code inserts nothing, and only then is the reason looked up.
     The activation takes no tree lock: no other transaction can see this user before the commit, and nobody
-    can have entered their code, so no loop can pass through them (``invites.lock_trees`` is for users that
+    can have entered their code, so no loop can pass through them (``invites.join_tree`` is for users that
     others may already have invited).
     """
     now = clock.utcnow()

@@ -3,6 +3,7 @@
 import pytest
 from sqlalchemy import func, select
 
+from referral.clock import utcnow
 from referral.extensions import db
 from referral.infra.models import User
 from tests.conftest import run_together
@@ -190,7 +191,8 @@ def test_activations_into_different_trees_do_not_wait_for_each_other(app, api, p
             other.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": invites._tree_lock_key(tree)})
         db.session.execute(text("SET LOCAL lock_timeout = '2s'"))
         # vera joins gleb's tree: neither lock is hers, so she does not wait
-        assert invites.lock_trees(vera["user"]["id"], gleb["user"]["id"]) == [gleb["user"]["id"]]
+        joined = invites.activate_invite(vera["user"]["id"], vera["user"]["phone"], gleb["user"]["invite_code"])
+        assert joined.inviter["id"] == gleb["user"]["id"]
         other.rollback()
 
 
@@ -210,8 +212,34 @@ def test_activations_into_one_tree_do_not_wait_for_each_other(app, api, postgres
         )
         db.session.execute(text("SET LOCAL lock_timeout = '2s'"))
         # vera joins anna's tree too: she shares the tree's lock with boris and does not wait for him
-        assert invites.lock_trees(vera["user"]["id"], anna["user"]["id"]) == [anna["user"]["id"]]
+        joined = invites.activate_invite(vera["user"]["id"], vera["user"]["phone"], anna["user"]["invite_code"])
+        assert joined.inviter["id"] == anna["user"]["id"]
         other.rollback()
+
+
+def test_an_activation_whose_tree_root_moved_since_it_was_read_locks_the_new_root_and_goes_through(
+    client, people, postgres_only, queries
+):
+    from referral.domain import invites
+
+    anna, boris, vera = people["anna"], people["boris"], people["vera"]
+    assert enter(client, boris, anna).status_code == 200  # boris, once a root, is now in anna's tree
+    stale_root = boris["user"]["id"]
+    sent = queries.during(lambda: invites.join_tree(vera["user"]["id"], boris["user"]["id"], stale_root, utcnow()))
+    locks = [statement for statement in sent if "pg_advisory_xact_lock" in statement]
+    assert len(locks) == 2  # vera's and boris's first, then anna's, the root found under them
+    assert db.session.get(User, vera["user"]["id"]).invited_by_id == boris["user"]["id"]
+
+
+def test_an_activation_whose_moved_root_would_close_a_loop_is_refused(client, people, postgres_only):
+    from referral.domain import invites
+    from referral.domain.errors import InviteCycle
+
+    anna, boris, vera = people["anna"], people["boris"], people["vera"]
+    assert enter(client, anna, vera).status_code == 200  # anna is in vera's tree now
+    assert enter(client, boris, anna).status_code == 200
+    with pytest.raises(InviteCycle):  # vera, told boris's root is boris, would invite herself round the loop
+        invites.join_tree(vera["user"]["id"], boris["user"]["id"], boris["user"]["id"], utcnow())
 
 
 def enter_together(app, calls):
