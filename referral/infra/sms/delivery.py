@@ -5,12 +5,12 @@ from __future__ import annotations
 import logging
 import time
 
-from sqlalchemy import update
 from sqlalchemy.exc import SQLAlchemyError
 
 from referral import clock
 from referral.extensions import db
-from referral.infra.models import SmsSend
+from referral.infra import reads
+from referral.infra.models import UTCDateTime
 from referral.infra.sms.senders import SmsGatewayError, SmsSender
 from referral.logs import mask_phone
 
@@ -19,6 +19,12 @@ EXTENSION_KEY = "referral.sms"
 # Recording an outcome outlasts a database restart: 20 tries a second apart.
 RECORD_ATTEMPTS = 20
 RECORD_PAUSE_SECONDS = 1.0
+# One message's outcome (plain SQL: a worker records one per message, as often as codes are asked for).
+RECORD_OUTCOME = reads.Read(
+    "UPDATE sms_sends SET status = :status, attempts = attempts + 1, last_error = :error, "
+    "delivered_at = COALESCE(:delivered_at, delivered_at) WHERE id = :id RETURNING id",
+    {"delivered_at": UTCDateTime()},
+)
 
 
 def deliver(sender: SmsSender, send_id: int, phone: str, text: str, *, last_attempt: bool) -> None:
@@ -45,16 +51,15 @@ def deliver(sender: SmsSender, send_id: int, phone: str, text: str, *, last_atte
 def _record(send_id: int, status: str, error: str | None) -> None:
     """Write the outcome; if the database is away (restarting), keep trying for a while rather than fail the
     job: a retried job would send the message again, and it has been sent."""
-    values: dict[str, object] = {
+    params = {
+        "id": send_id,
         "status": status,
-        "attempts": SmsSend.attempts + 1,
-        "last_error": error and error[:200],
+        "error": error and error[:200],
+        "delivered_at": clock.utcnow() if status == "sent" else None,
     }
-    if status == "sent":
-        values["delivered_at"] = clock.utcnow()
     for attempt in range(1, RECORD_ATTEMPTS + 1):
         try:
-            db.session.execute(update(SmsSend).where(SmsSend.id == send_id).values(**values))
+            reads.in_session(RECORD_OUTCOME, params)
             db.session.commit()
             return
         except SQLAlchemyError:
