@@ -141,6 +141,8 @@ def join_tree(user_id: int, inviter_id: int, root: int, at: datetime) -> None:
         if user.invited_by_id is not None:
             raise InviteAlreadyActivated
         chain = inviter_chain_ids(inviter_id)
+        if not chain:
+            raise InviteCodeNotFound  # the inviter was deleted a moment ago
         if user_id in chain:
             raise InviteCycle
         root = chain[-1]  # the root moved

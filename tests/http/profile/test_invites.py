@@ -242,6 +242,16 @@ def test_an_activation_whose_moved_root_would_close_a_loop_is_refused(client, pe
         invites.join_tree(vera["user"]["id"], boris["user"]["id"], boris["user"]["id"], utcnow())
 
 
+def test_an_activation_whose_inviter_was_deleted_a_moment_ago_finds_no_code(client, people, postgres_only):
+    from referral.domain import account, invites
+    from referral.domain.errors import InviteCodeNotFound
+
+    anna, vera = people["anna"], people["vera"]
+    account.delete_user(db.session.get(User, anna["user"]["id"]))
+    with pytest.raises(InviteCodeNotFound):  # vera read anna's chain just before anna went
+        invites.join_tree(vera["user"]["id"], anna["user"]["id"], anna["user"]["id"], utcnow())
+
+
 def enter_together(app, calls):
     """POST each (headers, body) to the invite endpoint at the same moment; their statuses."""
 
