@@ -3,6 +3,7 @@
 --   invite TOKENFILE CODE PREFIX SKIP BLOCK  POST /profile/invite, each request with the next fresh user's token
 --   code PREFIX                  POST /auth/code for a new phone each time (+79PREFIX...)
 --   token PHONEFILE CODE PREFIX SKIP BLOCK   POST /auth/token, each request with the next phone with a live CODE
+--   signup PHONEFILE CODE INVITE PREFIX SKIP BLOCK   the same, entering the invite code INVITE (the campaign path)
 --   invite_many PAIRFILE PREFIX SKIP BLOCK   POST /profile/invite, each line "token code": many inviters
 --   post                         POST an empty JSON object (the one-write ceiling)
 -- SKIP: lines of the file earlier runs took; from there each thread takes its own BLOCK of lines.
@@ -33,6 +34,11 @@ function init(args)
     phones = lines(args[2])
     code = args[3]
     index = tonumber(args[5]) + (id or 0) * tonumber(args[6]) + 1
+  elseif mode == "signup" then
+    phones = lines(args[2])
+    code = args[3]
+    invite = args[4]
+    index = tonumber(args[6]) + (id or 0) * tonumber(args[7]) + 1
   elseif mode == "code" then
     prefix = tonumber(args[2])
   elseif mode == "invite_many" then
@@ -72,6 +78,10 @@ function request()
   elseif mode == "token" then
     local phone = next_line(phones) or "+79990000000"  -- out of live codes: a 401 shows up as an error
     return wrk.format("POST", nil, nil, '{"phone": "' .. phone .. '", "code": "' .. code .. '"}')
+  elseif mode == "signup" then
+    local phone = next_line(phones) or "+79990000000"
+    return wrk.format("POST", nil, nil,
+      '{"phone": "' .. phone .. '", "code": "' .. code .. '", "invite_code": "' .. invite .. '"}')
   end
 end
 

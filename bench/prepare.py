@@ -26,7 +26,7 @@ USERS = 1_000_000
 INFLUENCER_REFERRALS = 100_000
 CHAIN = 1_000
 FRESH_USERS = 60_000  # one activation each: POST /profile/invite (3 slices x 2 wrk threads x 10,000)
-LIVE_CODES = 60_000  # one sign-up each: POST /auth/token (the same)
+LIVE_CODES = 60_000  # one sign-up each: POST /auth/token (the same), for each of its two scenarios
 DEEP = 50_000
 CODE = "1234"
 
@@ -74,9 +74,11 @@ def main(out: Path, users: int) -> None:
             .offset(deep - 1)
             .limit(1)
         ).one()
-        phones = [f"+7998{n:07d}" for n in range(LIVE_CODES)]
-        _bulk_codes(phones)
-        (out / "phones.txt").write_text("\n".join(phones) + "\n")
+        # Sign-ups: plain ones, and ones entering the influencer's code (the campaign path), each its own phones.
+        for name, first in (("phones.txt", 0), ("phones_invite.txt", LIVE_CODES)):
+            phones = [f"+7998{n:07d}" for n in range(first, first + LIVE_CODES)]
+            _bulk_codes(phones)
+            (out / name).write_text("\n".join(phones) + "\n")
         db.session.commit()
         # After a bulk load: statistics for the planner, and the visibility map for index-only scans.
         # Then a checkpoint, so the load's dirty pages are not written out in the middle of a measurement.

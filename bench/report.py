@@ -21,7 +21,8 @@ LABELS = {
     "profile_invite_many": "POST /profile/invite (many inviters)",
     "auth_code": "POST /auth/code",
     "auth_code_light": "POST /auth/code, light load (2 connections)",
-    "auth_token": "POST /auth/token",
+    "auth_token": "POST /auth/token (sign-up)",
+    "auth_token_invite": "POST /auth/token (sign-up with the influencer's code)",
 }
 
 
@@ -139,7 +140,8 @@ def targets(results: dict, meta: dict) -> list[tuple[str, bool]]:
         ratio = typical["of_honest"]
         checks.append((f"GET /profile at ≥ 60% of the one-read ceiling: {ratio:.0%}", ratio >= 0.6))
     for name, label in (
-        ("auth_token", "POST /auth/token"),
+        ("auth_token_invite", "POST /auth/token (sign-up with an invite code, the campaign path)"),
+        ("auth_token", "POST /auth/token (sign-up)"),
         ("auth_code", "POST /auth/code"),
         ("profile_invite", "POST /profile/invite (one inviter)"),
         ("profile_invite_many", "POST /profile/invite (many inviters)"),
@@ -173,7 +175,11 @@ def targets(results: dict, meta: dict) -> list[tuple[str, bool]]:
             all(r["errors"] == 0 for r in results.values()),
         )
     )
-    one_shot = [results[name] for name in ("profile_invite", "profile_invite_many", "auth_token") if name in results]
+    one_shot = [
+        results[name]
+        for name in ("profile_invite", "profile_invite_many", "auth_token", "auth_token_invite")
+        if name in results
+    ]
     if one_shot:
         most = max(max(r["per_slice"]) for r in one_shot)
         checks.append(
