@@ -58,24 +58,42 @@ def sign_in(phone: str, code: str, invite_code: str | None = None) -> SignIn:
     """Spend the login code, find or create the user, apply ``invite_code``, start a session: all or nothing.
 
     A sign-up with an invite code is six round trips: BEGIN, the code spent, the user inserted with their
-    inviter, the inviter's count, the session, COMMIT. The profile is made inside the transaction from what it
+    inviter, the session, the inviter's count, COMMIT. The profile is made inside the transaction from what it
     wrote: after the commit every attribute would be read again, in a transaction of its own.
     """
     codes.consume_code(phone, code, codes.LOGIN)
-    profile = sign_up(phone, invite_code)
-    created = profile is not None
-    if profile is None:
-        profile = _existing_account(phone, invite_code)
+    new = sign_up(phone, invite_code)
+    created = new is not None
+    profile = new.account if new is not None else _existing_account(phone, invite_code)
     tokens = sessions.start_session(profile.id)
+    if new is not None:
+        new.announce()  # last before the commit: it locks the inviter's row, which a campaign's sign-ups share
     db.session.commit()
     if created:
         log.info("user %s signed up as %s", profile.id, mask_phone(phone))
     return SignIn(tokens=tokens, profile=profile, created=created)
 
 
-def sign_up(phone: str, invite_code: str | None = None) -> Account | None:
+@dataclass(frozen=True)
+class NewUser:
+    account: Account
+    inviter_id: int | None
+
+    def announce(self) -> None:
+        """Count the new referral on the inviter's row (its lock is held until the commit) and emit the events."""
+        account, invite_code = self.account, self.account.activated_invite_code
+        inviter: dict[str, Any] | None = None
+        if self.inviter_id is not None and invite_code is not None:
+            inviter = events.person(self.inviter_id, invites.count_referral(self.inviter_id), invite_code)
+            invitee = events.person(account.id, account.phone)
+            events.referral_activated(invitee, inviter, invite_code, account.created_at)  # invited as created
+        events.user_created(account, inviter)
+
+
+def sign_up(phone: str, invite_code: str | None = None) -> NewUser | None:
     """Create the user of ``phone`` with a fresh unique invite code, invited by the owner of ``invite_code`` if
-    one is given, in the caller's transaction; the new account, or ``None`` if ``phone`` has one already.
+    one is given, in the caller's transaction; the new user (whose ``announce`` the caller calls when it will
+    commit), or ``None`` if ``phone`` has an account already.
 
     One ``INSERT ... SELECT ... ON CONFLICT DO NOTHING`` writes the user with their inviter, found by the same
     statement; a taken phone or a taken invite code inserts nothing, and only then is the reason looked up.
@@ -98,7 +116,7 @@ def sign_up(phone: str, invite_code: str | None = None) -> Account | None:
     else:
         raise RuntimeError("could not draw a free invite code")
     user_id, inviter_id = inserted[0]
-    account = Account(
+    account = Account(  # nothing about the new user is in the database but what this statement wrote
         id=user_id,
         phone=phone,
         invite_code=own_code,
@@ -110,12 +128,7 @@ def sign_up(phone: str, invite_code: str | None = None) -> Account | None:
         created_at=now,
         newest_referrals=[],
     )
-    inviter: dict[str, Any] | None = None
-    if inviter_id is not None and invite_code is not None:
-        inviter = events.person(inviter_id, invites.count_referral(inviter_id), invite_code)
-        events.referral_activated(events.person(user_id, phone), inviter, invite_code, now)
-    events.user_created(account, inviter)
-    return account
+    return NewUser(account, inviter_id)
 
 
 def _existing_account(phone: str, invite_code: str | None) -> Account:

@@ -75,8 +75,8 @@ def first_words(statements):
 
 
 def test_a_sign_up_with_an_invite_code_is_four_statements(client, api, postgres_only, queries):
-    """The campaign path: the code spent, the user inserted with their inviter, the inviter's count, the
-    session. With BEGIN and COMMIT, six round trips; no tree lock (nobody can have entered a new user's code)."""
+    """The campaign path: the code spent, the user inserted with their inviter, the session, the inviter's
+    count. With BEGIN and COMMIT, six round trips; no tree lock (nobody can have entered a new user's code)."""
     inviter = api.sign_in("+79990000000")
     code = api.request_code("+79990000001")
     body = {"phone": "+79990000001", "code": code, "invite_code": inviter["user"]["invite_code"]}
@@ -84,8 +84,8 @@ def test_a_sign_up_with_an_invite_code_is_four_statements(client, api, postgres_
     assert first_words(sent) == [
         "UPDATE login_codes",
         "INSERT INTO users",
-        "UPDATE users",
         "INSERT INTO sessions",
+        "UPDATE users",  # the inviter's count, last: its row stays locked until the commit
     ], sent
 
 
