@@ -6,16 +6,14 @@ import logging
 from dataclasses import dataclass, replace
 from typing import Any
 
-from sqlalchemy import select
-
 from referral import clock
 from referral.domain import codes, events, invites, sessions
 from referral.domain.account import Account, account_by_phone
-from referral.domain.errors import CodeExpired, InviteCodeNotFound
+from referral.domain.errors import InviteCodeNotFound
 from referral.domain.referrals import PROFILE_REFERRALS
 from referral.extensions import db
 from referral.infra import reads
-from referral.infra.models import User, UTCDateTime
+from referral.infra.models import UTCDateTime
 from referral.logs import mask_phone
 
 log = logging.getLogger(__name__)
@@ -62,12 +60,12 @@ def sign_in(phone: str, code: str, invite_code: str | None = None) -> SignIn:
     wrote: after the commit every attribute would be read again, in a transaction of its own.
     """
     codes.consume_code(phone, code, codes.LOGIN)
-    new = sign_up(phone, invite_code)
-    created = new is not None
-    profile = new.account if new is not None else _existing_account(phone, invite_code)
+    joined = sign_up(phone, invite_code)
+    created = isinstance(joined, NewUser)
+    profile = joined.account if isinstance(joined, NewUser) else _entered(joined, invite_code)
     tokens = sessions.start_session(profile.id)
-    if new is not None:
-        new.announce()  # last before the commit: it locks the inviter's row, which a campaign's sign-ups share
+    if isinstance(joined, NewUser):
+        joined.announce()  # last before the commit: it locks the inviter's row, which a campaign's sign-ups share
     db.session.commit()
     if created:
         log.info("user %s signed up as %s", profile.id, mask_phone(phone))
@@ -90,10 +88,10 @@ class NewUser:
         events.user_created(account, inviter)
 
 
-def sign_up(phone: str, invite_code: str | None = None) -> NewUser | None:
+def sign_up(phone: str, invite_code: str | None = None) -> NewUser | Account:
     """Create the user of ``phone`` with a fresh unique invite code, invited by the owner of ``invite_code`` if
     one is given, in the caller's transaction; the new user (whose ``announce`` the caller calls when it will
-    commit), or ``None`` if ``phone`` has an account already.
+    commit), or, if ``phone`` has an account already, that account with its newest referrals.
 
     One ``INSERT ... SELECT ... ON CONFLICT DO NOTHING`` writes the user with their inviter, found by the same
     statement; a taken phone or a taken invite code inserts nothing, and only then is the reason looked up.
@@ -108,8 +106,8 @@ def sign_up(phone: str, invite_code: str | None = None) -> NewUser | None:
         inserted = reads.in_session(NEW_USER if invite_code is None else NEW_INVITED_USER, params)
         if inserted:
             break
-        if db.session.scalar(select(User.id).where(User.phone == phone)) is not None:
-            return None
+        if (existing := account_by_phone(phone, referrals=PROFILE_REFERRALS)) is not None:
+            return existing
         if invite_code is not None and invites.owner_of_code(invite_code) is None:
             raise InviteCodeNotFound
         # else the invite code drawn was taken: draw again
@@ -131,13 +129,10 @@ def sign_up(phone: str, invite_code: str | None = None) -> NewUser | None:
     return NewUser(account, inviter_id)
 
 
-def _existing_account(phone: str, invite_code: str | None) -> Account:
-    """The account of ``phone``, with its newest referrals; ``invite_code`` entered for it if one is given."""
-    account = account_by_phone(phone, referrals=PROFILE_REFERRALS)
-    if account is None:  # deleted between the insert and this read
-        raise CodeExpired
+def _entered(account: Account, invite_code: str | None) -> Account:
+    """The existing ``account``, with ``invite_code`` entered for it if one is given."""
     if invite_code is None:
         return account
     already = account.invited_at is not None
-    activation = invites.activate_invite(account.id, phone, invite_code, already_invited=already)
+    activation = invites.activate_invite(account.id, account.phone, invite_code, already_invited=already)
     return replace(account, activated_invite_code=invite_code, invited_at=activation.invited_at)

@@ -121,11 +121,17 @@ def test_the_language_comes_from_the_browser_and_a_switch_is_remembered(browser)
     assert browser.get("/lang/ru?next=//evil.example").headers["Location"] == "/"  # no open redirect
 
 
-def test_an_invite_link_names_the_inviter_masked_and_attaches_a_new_person(client):
+def anna_s_code(client):
+    """Anna signs up, and out again; her invite code."""
     anna = Browser(client, "+79991234567")
     anna.sign_in()
     code = db.session.scalar(select(User.invite_code).where(User.phone == "+79991234567"))
     anna.post("/logout")
+    return code
+
+
+def test_an_invite_link_names_the_inviter_masked_and_attaches_a_new_person(client):
+    code = anna_s_code(client)
     boris = Browser(client, "+79990000002")
     landing = boris.get(f"/i/{code}")
     assert "+7 999 ***-**-67 invited you" in landing.text
@@ -139,10 +145,7 @@ def test_an_invite_link_names_the_inviter_masked_and_attaches_a_new_person(clien
 
 
 def test_a_signed_in_person_without_a_code_is_offered_the_link_s_code(client):
-    anna = Browser(client, "+79991234567")
-    anna.sign_in()
-    code = db.session.scalar(select(User.invite_code).where(User.phone == "+79991234567"))
-    anna.post("/logout")
+    code = anna_s_code(client)
     boris = Browser(client, "+79990000002")
     boris.sign_in()
     offer = boris.get(f"/i/{code}")
