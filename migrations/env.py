@@ -92,12 +92,23 @@ def run_migrations_online():
 
     with connectable.connect() as connection:
         context.configure(connection=connection, target_metadata=get_metadata(), **conf_args)
-
-        with context.begin_transaction():
-            if connection.dialect.name == "postgresql":
-                # The app's statement timeout is for requests; building an index on a big table takes longer.
-                connection.exec_driver_sql("SET LOCAL statement_timeout = 0")
-            context.run_migrations()
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            # A batch operation rebuilds a SQLite table (copy, drop, rename), and with foreign keys on, the drop
+            # would cascade into every table pointing at it (sessions, referral counts). SQLite's own recipe:
+            # keys off outside the transaction, checked before the commit, on again after.
+            connection.connection.driver_connection.execute("PRAGMA foreign_keys = OFF")
+        try:
+            with context.begin_transaction():
+                if connection.dialect.name == "postgresql":
+                    # The app's statement timeout is for requests; building an index on a big table takes longer.
+                    connection.exec_driver_sql("SET LOCAL statement_timeout = 0")
+                context.run_migrations()
+                if sqlite and connection.exec_driver_sql("PRAGMA foreign_key_check").first() is not None:
+                    raise RuntimeError("the migration left rows whose foreign keys point nowhere")
+        finally:
+            if sqlite:
+                connection.connection.driver_connection.execute("PRAGMA foreign_keys = ON")
 
 
 if context.is_offline_mode():
