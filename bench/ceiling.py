@@ -39,14 +39,13 @@ def one_read() -> dict[str, Any]:
     row = (
         connection()
         .execute(
-            "SELECT id, phone, invite_code, first_name, last_name, referrals_count, created_at "
-            "FROM users WHERE id = %s",
+            "SELECT id, phone, invite_code, first_name, last_name, invited_at, created_at FROM users WHERE id = %s",
             (READ_ID,),
         )
         .fetchone()
     )
     assert row is not None
-    names = ("id", "phone", "invite_code", "first_name", "last_name", "referrals_count", "created_at")
+    names = ("id", "phone", "invite_code", "first_name", "last_name", "invited_at", "created_at")
     return dict(zip(names, row, strict=True))
 
 

@@ -26,6 +26,6 @@ class UserFactory(SQLAlchemyModelFactory):
     def invited_by(cls, inviter: User, **kwargs: object) -> User:
         """A user who entered ``inviter``'s code, kept consistent the way the activation keeps it."""
         user = cls(invited_by_id=inviter.id, invited_at=clock.utcnow(), **kwargs)
-        inviter.referrals_count += 1
+        invites.count_referral(inviter.id)
         db.session.commit()
         return user

@@ -1,10 +1,14 @@
 """The migrations build exactly the models: autogenerate finds nothing to add."""
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect
+from flask_migrate import downgrade, upgrade
+from sqlalchemy import inspect, select, text
 
+from referral import clock
 from referral.extensions import db
+from referral.infra.models import ReferralCount, User
 
 
 def test_migrations_and_models_agree(app):
@@ -38,3 +42,33 @@ def test_the_database_itself_refuses_a_self_invitation(app, user_factory):
             db.session.execute(
                 update(User).where(User.id == user.id).values(invited_by_id=user.id, invited_at=clock.utcnow())
             )
+
+
+@pytest.mark.committing
+def test_the_referral_counts_move_to_their_own_rows_and_back(app):
+    """0004 moves each user's count, exactly, to a row of ``referral_counts``; its downgrade sums them back."""
+    downgrade(revision="0003")
+    try:
+        with db.engine.begin() as connection:
+            connection.execute(
+                text(
+                    "INSERT INTO users (id, phone, invite_code, first_name, last_name, referrals_count, created_at) "
+                    "VALUES (1, '+79990000001', 'AAAAAA', '', '', 2, :now), "
+                    "(2, '+79990000002', 'BBBBBB', '', '', 0, :now)"
+                ),
+                {"now": clock.utcnow()},
+            )
+        upgrade(revision="0004")
+        assert [(user.id, user.referrals_count) for user in db.session.scalars(select(User).order_by(User.id))] == [
+            (1, 2),
+            (2, 0),
+        ]
+        db.session.add(ReferralCount(user_id=1, slot=5, referrals=1))
+        db.session.commit()
+        downgrade(revision="0003")
+        with db.engine.connect() as connection:
+            counts = connection.execute(text("SELECT id, referrals_count FROM users ORDER BY id")).all()
+        assert [tuple(row) for row in counts] == [(1, 3), (2, 0)]
+    finally:
+        db.session.remove()
+        upgrade()

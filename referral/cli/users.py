@@ -8,14 +8,14 @@ from datetime import timedelta
 import click
 from flask import current_app
 from flask.cli import AppGroup
-from sqlalchemy import delete, or_, select
+from sqlalchemy import delete, func, or_, select
 
 from referral import clock
 from referral.domain import account, invites
 from referral.domain.phones import InvalidPhone, normalise_phone
 from referral.extensions import db
 from referral.infra.database import without_statement_timeout
-from referral.infra.models import AuthSession, LoginCode, SmsSend, User
+from referral.infra.models import AuthSession, LoginCode, ReferralCount, SmsSend, User
 from referral.infra.seed import SeedPlan, seed_users
 
 users_cli = AppGroup("users", help="Look up and remove users.")
@@ -117,12 +117,19 @@ def delete_user(phone: str, yes: bool) -> None:
 @click.option("--limit", default=10, show_default=True, type=click.IntRange(1, 1000))
 def top_referrers(limit: int) -> None:
     """The leaderboard: users with the most referrals."""
-    leaders = db.session.scalars(
-        select(User).where(User.referrals_count > 0).order_by(User.referrals_count.desc(), User.id).limit(limit)
+    count = func.sum(ReferralCount.referrals).label("referrals")
+    counts = (
+        select(ReferralCount.user_id, count).group_by(ReferralCount.user_id).having(count > 0).subquery()
+    )  # from the count rows alone: the users table is not scanned
+    leaders = db.session.execute(
+        select(User, counts.c.referrals)
+        .join(counts, counts.c.user_id == User.id)
+        .order_by(counts.c.referrals.desc(), User.id)
+        .limit(limit)
     ).all()
-    for place, user in enumerate(leaders, 1):
+    for place, (user, referrals) in enumerate(leaders, 1):
         name = f"{user.first_name} {user.last_name}".strip()
-        click.echo(f"{place:>4}. {user.phone:<16} {user.referrals_count:>8}  {name}")
+        click.echo(f"{place:>4}. {user.phone:<16} {referrals:>8}  {name}")
     if not leaders:
         click.echo("nobody has referrals yet")
 

