@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 
 from referral import clock
@@ -137,8 +138,11 @@ def join_tree(user_id: int, inviter_id: int, root: int, at: datetime) -> None:
         lock_for_transaction(*sorted(keys.values()), shared={keys[tree] for tree in wanted if tree != user_id})
         locked |= wanted
         params = {"user_id": user_id, "inviter_id": inviter_id, "root": root, "now": at}
-        if reads.in_session(ACTIVATE, params):
-            return
+        try:
+            if reads.in_session(ACTIVATE, params):
+                return
+        except IntegrityError:  # only the foreign key can fail: the inviter was deleted before its check
+            raise InviteCodeNotFound from None
         # Nothing written: why?
         user = db.session.execute(select(User.invited_by_id).where(User.id == user_id)).first()
         if user is None:

@@ -6,6 +6,8 @@ import logging
 from dataclasses import dataclass, replace
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
+
 from referral import clock
 from referral.domain import codes, events, invites, sessions
 from referral.domain.account import Account, account_by_phone
@@ -103,7 +105,10 @@ def sign_up(phone: str, invite_code: str | None = None) -> NewUser | Account:
     for _ in range(INVITE_CODE_TRIES):
         own_code = invites.generate_invite_code()
         params = {"phone": phone, "own_code": own_code, "now": now, "invite_code": invite_code}
-        inserted = reads.in_session(NEW_USER if invite_code is None else NEW_INVITED_USER, params)
+        try:
+            inserted = reads.in_session(NEW_USER if invite_code is None else NEW_INVITED_USER, params)
+        except IntegrityError:  # only the foreign key can fail: the inviter it read was deleted before its check
+            raise InviteCodeNotFound from None
         if inserted:
             break
         if (existing := account_by_phone(phone, referrals=PROFILE_REFERRALS)) is not None:

@@ -1,5 +1,9 @@
 """What must hold under load: one winner per code, a fixed number of queries, index-served lookups."""
 
+import threading
+import time
+from typing import Any
+
 import pytest
 from sqlalchemy import func, select, text
 
@@ -8,6 +12,7 @@ from referral.infra.models import REFERRAL_COUNT_SLOTS, AuthSession, ReferralCou
 from tests.conftest import ip_of, run_together
 
 TOKEN = "/api/v1/auth/token"
+INVITE = "/api/v1/profile/invite"
 
 
 @pytest.mark.committing
@@ -50,6 +55,57 @@ def test_a_campaigns_concurrent_sign_ups_are_each_counted_once(app, api, postgre
     assert 1 < len(rows.all()) <= REFERRAL_COUNT_SLOTS
 
 
+@pytest.mark.committing
+def test_a_sign_up_whose_inviter_is_deleted_under_it_finds_no_code(app, api, postgres_only):
+    """The inviter's deletion commits while the sign-up's insert waits to check its foreign key: a 404, and
+    nothing of the sign-up is kept (its code may be spent again)."""
+    inviter = api.sign_in("+79990000000")
+    code = api.request_code("+79990000001")
+    body = {"phone": "+79990000001", "code": code, "invite_code": inviter["user"]["invite_code"]}
+    with db.engine.connect() as deleting:
+        deleting.execute(text("DELETE FROM users WHERE id = :id"), {"id": inviter["user"]["id"]})  # not committed
+        result: list[Any] = []
+        signing_up = threading.Thread(target=lambda: result.append(app.test_client().post(TOKEN, json=body)))
+        signing_up.start()
+        wait_for_a_lock_wait(deleting)
+        deleting.commit()
+        signing_up.join(30)
+    assert result[0].status_code == 404
+    assert result[0].json["code"] == "invite_code_not_found"
+    again = app.test_client().post(TOKEN, json={"phone": "+79990000001", "code": code})
+    assert again.status_code == 201
+
+
+@pytest.mark.committing
+def test_an_activation_whose_inviter_is_deleted_under_it_finds_no_code(app, api, postgres_only):
+    inviter, user = api.sign_in("+79990000000"), api.sign_in("+79990000001")
+    body = {"invite_code": inviter["user"]["invite_code"]}
+    with db.engine.connect() as deleting:
+        deleting.execute(text("DELETE FROM users WHERE id = :id"), {"id": inviter["user"]["id"]})  # not committed
+        result: list[Any] = []
+        entering = threading.Thread(
+            target=lambda: result.append(app.test_client().post(INVITE, headers=user["headers"], json=body))
+        )
+        entering.start()
+        wait_for_a_lock_wait(deleting)
+        deleting.commit()
+        entering.join(30)
+    assert (result[0].status_code, result[0].json["code"]) == (404, "invite_code_not_found")
+    assert api.profile(user)["invited_at"] is None
+
+
+def wait_for_a_lock_wait(connection: Any) -> None:
+    """Until another backend waits for a lock (the one ``connection`` holds)."""
+    for _ in range(300):
+        waiting = connection.execute(
+            text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND pid <> pg_backend_pid()")
+        ).scalar()
+        if waiting:
+            return
+        time.sleep(0.01)
+    raise AssertionError("nobody waited for the lock")
+
+
 def test_a_profile_is_one_query_whatever_the_number_of_referrals(client, api, user_factory, queries):
     owner = api.sign_in("+79990000000")
     invited = api.sign_in("+79990000001", invite_code=owner["user"]["invite_code"])
@@ -76,7 +132,7 @@ def test_writes_that_answer_a_profile_read_the_account_once(client, api, queries
         "SELECT",
     ]
     body = {"invite_code": owner["user"]["invite_code"]}
-    invite = queries.during(lambda: client.post("/api/v1/profile/invite", headers=user["headers"], json=body))
+    invite = queries.during(lambda: client.post(INVITE, headers=user["headers"], json=body))
     account_reads = [statement for statement in invite if "FROM sessions" in statement or "sessions.id" in statement]
     assert len(account_reads) == 1, invite
 
@@ -129,7 +185,7 @@ def test_an_activation_is_five_statements(client, api, postgres_only, queries):
     inviter = api.sign_in("+79990000000")
     user = api.sign_in("+79990000001")
     body = {"invite_code": inviter["user"]["invite_code"]}
-    sent = queries.during(lambda: client.post("/api/v1/profile/invite", headers=user["headers"], json=body))
+    sent = queries.during(lambda: client.post(INVITE, headers=user["headers"], json=body))
     assert first_words(sent) == [
         "SELECT u.id,",
         "WITH RECURSIVE chain",
