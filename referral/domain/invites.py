@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -24,19 +25,35 @@ from referral.domain.errors import (
 )
 from referral.extensions import db
 from referral.infra import reads
-from referral.infra.database import lock_for_transaction
+from referral.infra.database import dialect_name, lock_for_transaction
 from referral.infra.models import INVITE_ALPHABET, INVITE_CODE_LENGTH, REFERRAL_COUNT_SLOTS, User, UTCDateTime
 
 # The user that {first} picks and every inviter above, nearest first (id, phone): one recursive query.
-_CHAIN = (
+_CHAIN_CTE = (
     "WITH RECURSIVE chain (id, invited_by_id, phone, depth) AS ("
     "SELECT id, invited_by_id, phone, 0 FROM users WHERE {first} "
     "UNION ALL SELECT u.id, u.invited_by_id, u.phone, chain.depth + 1 FROM users AS u "
-    "JOIN chain ON u.id = chain.invited_by_id) "
-    "SELECT id, phone FROM chain ORDER BY depth"
+    "JOIN chain ON u.id = chain.invited_by_id)"
 )
+_CHAIN = _CHAIN_CTE + " SELECT id, phone FROM chain ORDER BY depth"
 CHAIN_OF_CODE = reads.Read(_CHAIN.format(first="invite_code = :invite_code"))
 CHAIN_OF_USER = reads.Read(_CHAIN.format(first="id = :user_id"))
+# ``_tree_lock_key`` in SQL: the first 8 bytes of the SHA-256 of "referral-tree:<root>", as a signed bigint.
+_TREE_KEY = (
+    "('x' || encode(substr(sha256(convert_to('referral-tree:' || tree, 'UTF8')), 1, 8), 'hex'))::bit(64)::bigint"
+)
+# CHAIN_OF_CODE, and in the same statement the locks ``join_tree`` takes (PostgreSQL): :user_id's tree
+# exclusively and the chain's root shared, in ascending order of their keys (PostgreSQL calls volatile functions
+# after the sort). The chain is read when the statement begins, before any wait, as it was by CHAIN_OF_CODE a
+# round trip earlier: the activation reads it again under the locks either way.
+CHAIN_OF_CODE_LOCKING = reads.Read(
+    _CHAIN_CTE.format(first="invite_code = :invite_code")
+    + ", trees (tree, shared) AS (SELECT CAST(:user_id AS BIGINT), false "
+    "UNION ALL SELECT id, true FROM chain WHERE invited_by_id IS NULL AND id <> :user_id), "
+    "locks AS MATERIALIZED (SELECT CASE WHEN shared THEN pg_advisory_xact_lock_shared(key) "
+    f"ELSE pg_advisory_xact_lock(key) END FROM (SELECT shared, {_TREE_KEY} AS key FROM trees) AS keyed ORDER BY key) "
+    "SELECT id, phone FROM chain WHERE (SELECT count(*) FROM locks) > 0 ORDER BY depth"
+)
 # The activation, under the tree locks: only if the user has no inviter yet, and the inviter's chain (read by
 # this statement, so after the locks) does not hold the user and still ends at :root. No row otherwise.
 ACTIVATE = reads.Read(
@@ -80,12 +97,13 @@ def activate_invite(user_id: int, phone: str, invite_code: str, already_invited:
     still close if two activations each passed the check before the other wrote, so activations lock the trees
     they join (``join_tree``): only those that could close a loop together wait for each other.
 
-    Four round trips: the inviter with their chain (one recursive query), the locks (one statement), the
+    Three round trips on PostgreSQL: the inviter with their chain and the tree locks (one statement), the
     activation with the chain checked again under them (one statement), the inviter's count.
     """
     if already_invited:
         raise InviteAlreadyActivated
-    chain = chain_of_code(invite_code)
+    locking = dialect_name() == "postgresql"  # SQLite needs no locks: it runs one writer at a time
+    chain = chain_of_code(invite_code, locking_for=user_id if locking else None)
     if not chain:
         raise InviteCodeNotFound
     inviter_id, inviter_phone = chain[0]
@@ -94,7 +112,8 @@ def activate_invite(user_id: int, phone: str, invite_code: str, already_invited:
     if any(member == user_id for member, _ in chain):
         raise InviteCycle
     invited_at = clock.utcnow()
-    join_tree(user_id, inviter_id, chain[-1][0], invited_at)
+    root = chain[-1][0]
+    join_tree(user_id, inviter_id, root, invited_at, locked={user_id, root} if locking else set())
     count_referral(inviter_id)
     inviter = events.person(inviter_id, inviter_phone, invite_code)
     events.referral_activated(events.person(user_id, phone), inviter, invite_code, invited_at)
@@ -113,10 +132,11 @@ def count_referral(inviter_id: int, change: int = 1) -> str:
     return phone
 
 
-def join_tree(user_id: int, inviter_id: int, root: int, at: datetime) -> None:
+def join_tree(user_id: int, inviter_id: int, root: int, at: datetime, locked: Collection[int] = ()) -> None:
     """Make ``inviter_id`` (whose tree's root was ``root`` when last read) the inviter of ``user_id``, holding
     until the transaction ends the lock of ``user_id``'s tree exclusively and the lock of the inviter's tree
-    shared, each named by its root.
+    shared, each named by its root (those of ``locked``, the trees whose locks the caller took that way
+    already, are not taken again).
 
     Why this is enough: ``user_id`` has no inviter, so it is the root of its own tree, and a loop closes only
     if ``user_id`` is in the inviter's chain. That chain changes only at its top, when its root is activated,
@@ -131,12 +151,13 @@ def join_tree(user_id: int, inviter_id: int, root: int, at: datetime) -> None:
     activation tried again (out of order: should that ever deadlock, PostgreSQL ends one of the two and the
     request is a 503).
     """
-    locked: set[int] = set()
+    held = set(locked)
     for _ in range(ROOT_MOVES):
-        wanted = {user_id, root} - locked
-        keys = {tree: _tree_lock_key(tree) for tree in wanted}
-        lock_for_transaction(*sorted(keys.values()), shared={keys[tree] for tree in wanted if tree != user_id})
-        locked |= wanted
+        wanted = {user_id, root} - held
+        if wanted:
+            keys = {tree: _tree_lock_key(tree) for tree in wanted}
+            lock_for_transaction(*sorted(keys.values()), shared={keys[tree] for tree in wanted if tree != user_id})
+        held |= wanted
         params = {"user_id": user_id, "inviter_id": inviter_id, "root": root, "now": at}
         try:
             if reads.in_session(ACTIVATE, params):
@@ -159,6 +180,7 @@ def join_tree(user_id: int, inviter_id: int, root: int, at: datetime) -> None:
 
 
 def _tree_lock_key(root_id: int) -> int:
+    """The advisory lock key of the tree rooted at ``root_id`` (``_TREE_KEY`` computes the same in SQL)."""
     digest = hashlib.sha256(f"referral-tree:{root_id}".encode()).digest()
     return int.from_bytes(digest[:8], "big", signed=True)
 
@@ -168,10 +190,15 @@ def inviter_chain_ids(user_id: int) -> list[int]:
     return [member for member, _ in reads.in_session(CHAIN_OF_USER, {"user_id": user_id})]
 
 
-def chain_of_code(invite_code: str) -> list[tuple[int, str]]:
+def chain_of_code(invite_code: str, locking_for: int | None = None) -> list[tuple[int, str]]:
     """The owner of ``invite_code`` (case-sensitive), their inviter, theirs, ... up to the root, as ids and
-    phones; empty if nobody has the code. One recursive query."""
-    return [(member, phone) for member, phone in reads.in_session(CHAIN_OF_CODE, {"invite_code": invite_code})]
+    phones; empty if nobody has the code. One recursive query, which with ``locking_for`` (PostgreSQL only)
+    also takes the locks ``join_tree`` takes for that user and this chain's root."""
+    if locking_for is None:
+        rows = reads.in_session(CHAIN_OF_CODE, {"invite_code": invite_code})
+    else:
+        rows = reads.in_session(CHAIN_OF_CODE_LOCKING, {"invite_code": invite_code, "user_id": locking_for})
+    return [(member, phone) for member, phone in rows]
 
 
 def owner_of_code(invite_code: str) -> tuple[int, str] | None:

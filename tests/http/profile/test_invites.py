@@ -1,7 +1,7 @@
 """POST /api/v1/profile/invite: enter someone's invite code, once."""
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from referral.clock import utcnow
 from referral.extensions import db
@@ -229,6 +229,32 @@ def test_an_activation_whose_tree_root_moved_since_it_was_read_locks_the_new_roo
     locks = [statement for statement in sent if "pg_advisory_xact_lock" in statement]
     assert len(locks) == 2  # vera's and boris's first, then anna's, the root found under them
     assert db.session.get(User, vera["user"]["id"]).invited_by_id == boris["user"]["id"]
+
+
+def test_an_activation_locks_its_trees_under_the_keys_join_tree_takes(client, people, postgres_only):
+    """The locks taken in SQL with the chain are the ones ``join_tree`` takes from Python when a root moves:
+    the user's tree exclusively, the inviter's tree (named by its root) shared."""
+    from referral.domain.invites import _tree_lock_key
+
+    def held():  # by the test's transaction, which every request of the test runs inside, until its end
+        locks = db.session.execute(
+            text(
+                "SELECT mode, (classid::bigint << 32) | objid::bigint FROM pg_locks "
+                "WHERE locktype = 'advisory' AND pid = pg_backend_pid()"
+            )
+        )
+        trees = {_tree_lock_key(person["user"]["id"]) for person in people.values()}  # not the phones' locks
+        return {(mode, key) for mode, key in locks if key in trees}  # the shift wraps: signed, as join_tree's
+
+    anna, boris, vera = (people[name]["user"]["id"] for name in ("anna", "boris", "vera"))
+    assert enter(client, people["boris"], people["anna"]).status_code == 200
+    assert held() == {("ExclusiveLock", _tree_lock_key(boris)), ("ShareLock", _tree_lock_key(anna))}
+    assert enter(client, people["vera"], people["boris"]).status_code == 200  # boris's tree is anna's
+    assert held() == {
+        ("ExclusiveLock", _tree_lock_key(boris)),
+        ("ShareLock", _tree_lock_key(anna)),
+        ("ExclusiveLock", _tree_lock_key(vera)),
+    }
 
 
 def test_an_activation_whose_moved_root_would_close_a_loop_is_refused(client, people, postgres_only):
