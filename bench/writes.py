@@ -38,6 +38,7 @@ os.environ.update(
     }
 )
 os.environ.pop("REDIS_URL", None)
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # the project, run from anywhere
 
 from referral import clock, create_app  # noqa: E402
 from referral.domain import codes  # noqa: E402
