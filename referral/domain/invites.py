@@ -102,8 +102,7 @@ def activate_invite(user_id: int, phone: str, invite_code: str, already_invited:
     """
     if already_invited:
         raise InviteAlreadyActivated
-    locking = dialect_name() == "postgresql"  # SQLite needs no locks: it runs one writer at a time
-    chain = chain_of_code(invite_code, locking_for=user_id if locking else None)
+    chain = chain_of_code(invite_code, locking_for=user_id)
     if not chain:
         raise InviteCodeNotFound
     inviter_id, inviter_phone = chain[0]
@@ -113,7 +112,7 @@ def activate_invite(user_id: int, phone: str, invite_code: str, already_invited:
         raise InviteCycle
     invited_at = clock.utcnow()
     root = chain[-1][0]
-    join_tree(user_id, inviter_id, root, invited_at, locked={user_id, root} if locking else set())
+    join_tree(user_id, inviter_id, root, invited_at, locked={user_id, root})
     count_referral(inviter_id)
     inviter = events.person(inviter_id, inviter_phone, invite_code)
     events.referral_activated(events.person(user_id, phone), inviter, invite_code, invited_at)
@@ -192,9 +191,9 @@ def inviter_chain_ids(user_id: int) -> list[int]:
 
 def chain_of_code(invite_code: str, locking_for: int | None = None) -> list[tuple[int, str]]:
     """The owner of ``invite_code`` (case-sensitive), their inviter, theirs, ... up to the root, as ids and
-    phones; empty if nobody has the code. One recursive query, which with ``locking_for`` (PostgreSQL only)
-    also takes the locks ``join_tree`` takes for that user and this chain's root."""
-    if locking_for is None:
+    phones; empty if nobody has the code. One recursive query, which with ``locking_for`` also takes the locks
+    ``join_tree`` takes for that user and this chain's root (none on SQLite, as ``lock_for_transaction``)."""
+    if locking_for is None or dialect_name() != "postgresql":
         rows = reads.in_session(CHAIN_OF_CODE, {"invite_code": invite_code})
     else:
         rows = reads.in_session(CHAIN_OF_CODE_LOCKING, {"invite_code": invite_code, "user_id": locking_for})

@@ -2,6 +2,7 @@
 
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -62,16 +63,9 @@ def test_a_sign_up_whose_inviter_is_deleted_under_it_finds_no_code(app, api, pos
     inviter = api.sign_in("+79990000000")
     code = api.request_code("+79990000001")
     body = {"phone": "+79990000001", "code": code, "invite_code": inviter["user"]["invite_code"]}
-    with db.engine.connect() as deleting:
-        deleting.execute(text("DELETE FROM users WHERE id = :id"), {"id": inviter["user"]["id"]})  # not committed
-        result: list[Any] = []
-        signing_up = threading.Thread(target=lambda: result.append(app.test_client().post(TOKEN, json=body)))
-        signing_up.start()
-        wait_for_a_lock_wait(deleting)
-        deleting.commit()
-        signing_up.join(30)
-    assert result[0].status_code == 404
-    assert result[0].json["code"] == "invite_code_not_found"
+    response = while_deleting(inviter["user"]["id"], lambda: app.test_client().post(TOKEN, json=body))
+    assert response.status_code == 404
+    assert response.json["code"] == "invite_code_not_found"
     again = app.test_client().post(TOKEN, json={"phone": "+79990000001", "code": code})
     assert again.status_code == 201
 
@@ -80,30 +74,33 @@ def test_a_sign_up_whose_inviter_is_deleted_under_it_finds_no_code(app, api, pos
 def test_an_activation_whose_inviter_is_deleted_under_it_finds_no_code(app, api, postgres_only):
     inviter, user = api.sign_in("+79990000000"), api.sign_in("+79990000001")
     body = {"invite_code": inviter["user"]["invite_code"]}
-    with db.engine.connect() as deleting:
-        deleting.execute(text("DELETE FROM users WHERE id = :id"), {"id": inviter["user"]["id"]})  # not committed
-        result: list[Any] = []
-        entering = threading.Thread(
-            target=lambda: result.append(app.test_client().post(INVITE, headers=user["headers"], json=body))
-        )
-        entering.start()
-        wait_for_a_lock_wait(deleting)
-        deleting.commit()
-        entering.join(30)
-    assert (result[0].status_code, result[0].json["code"]) == (404, "invite_code_not_found")
+    response = while_deleting(
+        inviter["user"]["id"], lambda: app.test_client().post(INVITE, headers=user["headers"], json=body)
+    )
+    assert (response.status_code, response.json["code"]) == (404, "invite_code_not_found")
     assert api.profile(user)["invited_at"] is None
 
 
-def wait_for_a_lock_wait(connection: Any) -> None:
-    """Until another backend waits for a lock (the one ``connection`` holds)."""
-    for _ in range(300):
-        waiting = connection.execute(
-            text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND pid <> pg_backend_pid()")
-        ).scalar()
-        if waiting:
-            return
-        time.sleep(0.01)
-    raise AssertionError("nobody waited for the lock")
+def while_deleting(user_id: int, request: Callable[[], Any]) -> Any:
+    """``request``'s response, made in a thread while another transaction deletes ``user_id``: the deletion
+    commits once the request waits for a lock (the deleted row's, which it holds)."""
+    with db.engine.connect() as deleting:
+        deleting.execute(text("DELETE FROM users WHERE id = :id"), {"id": user_id})  # not committed yet
+        result: list[Any] = []
+        requesting = threading.Thread(target=lambda: result.append(request()))
+        requesting.start()
+        for _ in range(300):
+            waiting = deleting.execute(
+                text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND pid <> pg_backend_pid()")
+            ).scalar()
+            if waiting:
+                break
+            time.sleep(0.01)
+        else:
+            raise AssertionError("the request never waited for the deleted row")
+        deleting.commit()
+        requesting.join(30)
+    return result[0]
 
 
 def test_a_profile_is_one_query_whatever_the_number_of_referrals(client, api, user_factory, queries):
