@@ -4,6 +4,7 @@ code, never a code that closes a loop in the referral tree."""
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 from collections.abc import Collection
 from dataclasses import dataclass
@@ -77,6 +78,11 @@ COUNT_REFERRAL = reads.Read(
 
 # How often an activation follows its inviter's tree root moving under it before it gives up.
 ROOT_MOVES = 10
+
+
+# What an invite code can look like (the codes issued are shorter): anything else is nobody's code, and is
+# never sent to the database (a NUL from a form or a link would be refused there).
+INVITE_CODE_SHAPE = re.compile(r"[A-Za-z0-9]{1,32}")
 
 
 def generate_invite_code() -> str:
@@ -193,6 +199,8 @@ def chain_of_code(invite_code: str, locking_for: int | None = None) -> list[tupl
     """The owner of ``invite_code`` (case-sensitive), their inviter, theirs, ... up to the root, as ids and
     phones; empty if nobody has the code. One recursive query, which with ``locking_for`` also takes the locks
     ``join_tree`` takes for that user and this chain's root (none on SQLite, as ``lock_for_transaction``)."""
+    if not INVITE_CODE_SHAPE.fullmatch(invite_code):
+        return []
     if locking_for is None or dialect_name() != "postgresql":
         rows = reads.in_session(CHAIN_OF_CODE, {"invite_code": invite_code})
     else:
@@ -202,6 +210,8 @@ def chain_of_code(invite_code: str, locking_for: int | None = None) -> list[tupl
 
 def owner_of_code(invite_code: str) -> tuple[int, str] | None:
     """The id and phone of whoever has ``invite_code`` (case-sensitive), if anyone."""
+    if not INVITE_CODE_SHAPE.fullmatch(invite_code):
+        return None
     row = db.session.execute(select(User.id, User.phone).where(User.invite_code == invite_code)).first()
     return (row[0], row[1]) if row is not None else None
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from referral.infra import reads
@@ -72,18 +72,33 @@ def referral_page(owner_id: int, count: int, limit: int, after: tuple[datetime, 
     return ReferralPage(items=items, next_cursor=next_cursor, count=count)
 
 
+# The ids a cursor can carry: users.id is a BIGINT.
+LARGEST_ID = 2**63 - 1
+
+
 def encode_cursor(invited_at: datetime, user_id: int) -> str:
     raw = f"{invited_at.isoformat()}|{user_id}".encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
 def decode_cursor(cursor: str) -> tuple[datetime, int]:
+    """The (invited_at, id) of ``cursor``, if ``encode_cursor`` could have made it: its exact spelling, a UTC
+    time (as the database gives them) and an id a row can have. Anything else is ``InvalidCursor``.
+
+    Cursors are checked rather than signed: one carries nothing secret and positions only within its
+    reader's own list, and the cursors issued before this check keep working.
+    """
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        stamp, _, user_id = raw.partition("|")
-        invited_at = datetime.fromisoformat(stamp)
-        if invited_at.tzinfo is None:
-            raise ValueError("naive timestamp")
-        return invited_at, int(user_id)
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        raise InvalidCursor("The cursor is not valid; start again without it.") from None
+        stamp, _, digits = raw.partition("|")
+        invited_at, user_id = datetime.fromisoformat(stamp), int(digits)
+    except (binascii.Error, UnicodeError, ValueError):
+        raise InvalidCursor(INVALID_CURSOR) from None
+    if invited_at.utcoffset() != timedelta(0) or not 0 < user_id <= LARGEST_ID:
+        raise InvalidCursor(INVALID_CURSOR)
+    if encode_cursor(invited_at, user_id) != cursor:
+        raise InvalidCursor(INVALID_CURSOR)
+    return invited_at, user_id
+
+
+INVALID_CURSOR = "The cursor is not valid; start again without it."

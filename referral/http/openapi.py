@@ -9,10 +9,11 @@ from typing import Any, TypeVar
 
 from flask import Request
 from flask_smorest import Api, Blueprint
-from marshmallow import Schema
+from marshmallow import Schema, ValidationError
 from webargs.flaskparser import FlaskParser
 from werkzeug.exceptions import BadRequest
 
+from referral.domain.text import INVALID_TEXT_MESSAGE, fields_with_unstorable_text
 from referral.http.schemas import ProblemSchema
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -31,7 +32,8 @@ api = ProblemApi()
 
 
 class JsonBodyParser(FlaskParser):
-    """webargs' parser, for which every body ``json.loads`` cannot read is a 400 ``malformed_json``.
+    """webargs' parser, for which every body ``json.loads`` cannot read is a 400 ``malformed_json``, and every
+    field holding text that cannot be stored (``domain/text.py``) a 422 ``validation_error`` naming it.
 
     webargs turns a ``JSONDecodeError`` into a 400 itself; ``json.loads`` also raises ``RecursionError`` for
     nesting deeper than Python's recursion limit (a 10 KB body of ``[[[[...``) and a plain ``ValueError`` for an
@@ -40,9 +42,21 @@ class JsonBodyParser(FlaskParser):
 
     def load_json(self, req: Request, schema: Schema) -> Any:
         try:
-            return super().load_json(req, schema)
+            data = super().load_json(req, schema)
         except (RecursionError, ValueError):
             raise BadRequest() from None
+        return _refuse_unstorable_text(data)
+
+    def load_querystring(self, req: Request, schema: Schema) -> Any:
+        _refuse_unstorable_text({key: value for key, value in req.args.items(multi=True)})
+        return super().load_querystring(req, schema)
+
+
+def _refuse_unstorable_text(data: Any) -> Any:
+    bad = fields_with_unstorable_text(data)
+    if bad:
+        raise ValidationError({field: [INVALID_TEXT_MESSAGE] for field in bad})
+    return data
 
 
 class ApiBlueprint(Blueprint):

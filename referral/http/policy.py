@@ -8,7 +8,7 @@ import uuid
 
 from flask import Flask, Request, Response, current_app, request
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface, SessionMixin
-from werkzeug.exceptions import UnsupportedMediaType
+from werkzeug.exceptions import RequestEntityTooLarge, UnsupportedMediaType
 
 from referral.http.limits import init_limits
 from referral.infra.reads import read_outside_transactions
@@ -39,6 +39,7 @@ def register_request_policy(app: Flask) -> None:
     """In the order a request meets them: its id, the per-IP limits, the JSON-only rule."""
     app.session_interface = NoCookieSessionOnTheApi()
     app.before_request(start_request)
+    app.before_request(limit_streamed_body)
     init_limits(app)
     app.before_request(require_json_body)
     app.after_request(tag_response)
@@ -53,12 +54,32 @@ def start_request() -> None:
     read_outside_transactions(request.method == "GET" and current_app.config["DB_AUTOCOMMIT_READS"])
 
 
+def limit_streamed_body() -> None:
+    """A body sent without ``Content-Length`` (``Transfer-Encoding: chunked``) is held to ``MAX_CONTENT_LENGTH``
+    as an announced one is: read up to the limit and one byte more, and refused with 413 if that byte exists.
+
+    Werkzeug stops such a stream at the limit without saying so, and the cut body would be read as if whole.
+    What is read is kept (``get_data(cache=True)``), so the JSON and form parsers read the same bytes.
+    """
+    limit = request.max_content_length
+    if limit is None or request.content_length is not None or not is_chunked(request):
+        return
+    if "wsgi.input_terminated" not in request.environ:
+        return  # a server that cannot end the stream: Werkzeug reads no body at all
+    if len(request.get_data(cache=True)) >= limit and request.environ["wsgi.input"].read(1):
+        raise RequestEntityTooLarge()
+
+
+def is_chunked(request: Request) -> bool:
+    return "chunked" in request.headers.get("Transfer-Encoding", "").lower()
+
+
 def require_json_body() -> None:
     """A body that is not JSON is refused with 415 instead of being read as "no fields" (the pages' forms are
     form-encoded: the rule is the API's)."""
     if request.method not in BODY_METHODS or not request.path.startswith(API_PREFIX):
         return
-    has_body = bool(request.content_length) or "chunked" in request.headers.get("Transfer-Encoding", "")
+    has_body = bool(request.content_length) or is_chunked(request)
     if has_body and not request.is_json:
         raise UnsupportedMediaType()
 

@@ -10,6 +10,7 @@ from marshmallow import Schema, ValidationError, fields, validate
 
 from referral.domain.codes import IssuedCode
 from referral.domain.phones import InvalidPhone, normalise_phone
+from referral.domain.text import INVALID_TEXT_MESSAGE, is_storable
 
 
 class Strings(fields.List):
@@ -24,10 +25,13 @@ class Strings(fields.List):
 
 
 class TrimmedString(fields.String):
-    """A string with surrounding white space removed and no control characters (PostgreSQL refuses NUL)."""
+    """A string with surrounding white space removed, no control characters and nothing that is not valid
+    Unicode (a lone surrogate, which no database stores)."""
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
         text = super()._deserialize(value, attr, data, **kwargs).strip()
+        if not is_storable(text):
+            raise ValidationError(INVALID_TEXT_MESSAGE)
         if any(unicodedata.category(char) == "Cc" for char in text):
             raise ValidationError("Control characters are not allowed.")
         return text

@@ -31,9 +31,7 @@ class CursorField(fields.Field[tuple[datetime, int]]):
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> tuple[datetime, int]:
         try:
-            if not isinstance(value, str):
-                raise InvalidCursor("The cursor is not valid; start again without it.")
-            return decode_cursor(value)
+            return decode_cursor(value if isinstance(value, str) else "")
         except InvalidCursor as error:
             raise ValidationError(str(error)) from None
 
