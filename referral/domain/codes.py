@@ -110,16 +110,15 @@ def issue_code(phone: str, purpose: str, user_id: int | None = None) -> IssuedCo
 
 def _hand_to_sender(send_id: int, phone: str, text: str, purpose: str) -> None:
     """After the commit, so that the delivery worker finds the row. If the queue refuses the message after
-    all (Redis went away), the code is withdrawn, so the caller may ask again at once instead of waiting out a
-    resend interval for a code that never came."""
+    all (Redis went away), the code and its send are withdrawn: the 503 that follows cost the phone nothing,
+    no resend interval and no send counted by the caps."""
     try:
         send_sms(send_id, phone, text)
     except SmsQueueFull:
         db.session.execute(delete(LoginCode).where(LoginCode.purpose == purpose, LoginCode.phone == phone))
-        db.session.execute(
-            update(SmsSend).where(SmsSend.id == send_id).values(status="failed", last_error="could not be queued")
-        )
+        db.session.execute(delete(SmsSend).where(SmsSend.id == send_id))
         db.session.commit()
+        security_event("code_withdrawn", phone, purpose=purpose)
         raise
 
 

@@ -64,9 +64,9 @@ def wait_until_up(url: str) -> None:
     raise RuntimeError(f"{url} did not start")
 
 
-def post(url: str, path: str, body: dict) -> tuple[int, dict]:
+def post(url: str, path: str, body: dict, headers: dict | None = None) -> tuple[int, dict]:
     request = urllib.request.Request(
-        f"{url}{path}", data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
+        f"{url}{path}", data=json.dumps(body).encode(), headers={"Content-Type": "application/json", **(headers or {})}
     )
     try:
         with urllib.request.urlopen(request, timeout=10) as response:

@@ -9,6 +9,7 @@ import uuid
 from urllib.parse import urlparse
 
 import pytest
+from sqlalchemy import text
 
 from referral.extensions import db
 from tests.http.test_limits import ROOT, free_port, post, wait_until_up
@@ -75,3 +76,34 @@ def test_the_per_ip_cap_holds_in_memory_while_redis_is_away_and_says_so(server):
     statuses = [post(url, "/api/v1/auth/token", {"phone": "+79995550102", "code": "1234"})[0] for _ in range(4)]
     assert statuses == [401, 401, 401, 429]
     assert "falling back to in-memory storage" in log.read_text()
+
+
+@pytest.mark.committing
+def test_code_requests_refused_during_an_outage_cost_the_phone_and_the_address_nothing(server):
+    """Six 503s in a row for one phone from one address (more than the per-IP five a minute and the per-phone
+    five an hour), then Redis is back: the next code request goes out at once."""
+    url, proxy, _ = server
+    proxy.cut()
+    statuses = [post(url, "/api/v1/auth/code", {"phone": "+79995550103"})[0] for _ in range(6)]
+    assert statuses == [503] * 6
+    proxy.restore()
+    status, body = post(url, "/api/v1/auth/code", {"phone": "+79995550103"})
+    assert status == 202, body
+    sends = db.session.scalar(text("SELECT count(*) FROM sms_sends WHERE phone = '+79995550103'"))
+    assert sends == 1  # the withdrawn ones are not counted against the phone
+
+
+@pytest.mark.committing
+def test_a_phone_change_code_refused_during_an_outage_costs_nothing_either(server):
+    url, proxy, _ = server
+    status, body = post(url, "/api/v1/auth/code", {"phone": "+79995550104"})
+    assert status == 202, body
+    status, tokens = post(url, "/api/v1/auth/token", {"phone": "+79995550104", "code": body["debug_code"]})
+    assert status == 201, tokens
+    headers = {"Authorization": f"Bearer {tokens['access_token']}"}
+    proxy.cut()
+    statuses = [post(url, "/api/v1/profile/phone", {"phone": "+79995550105"}, headers)[0] for _ in range(6)]
+    assert statuses == [503] * 6
+    proxy.restore()
+    status, body = post(url, "/api/v1/profile/phone", {"phone": "+79995550105"}, headers)
+    assert status == 202, body

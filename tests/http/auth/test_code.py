@@ -134,7 +134,7 @@ def test_a_full_sms_queue_answers_503_and_keeps_no_code(client, app, monkeypatch
     assert db.session.scalar(select(db.func.count()).select_from(SmsSend)) == 0
 
 
-def test_a_queue_that_refuses_after_the_commit_withdraws_the_code(client, app, monkeypatch, sms):
+def test_a_queue_that_refuses_after_the_commit_withdraws_the_code_and_its_send(client, app, monkeypatch, sms):
     from referral.infra.sms import SmsQueueFull
 
     dispatcher = app.extensions["referral.sms"]
@@ -146,7 +146,7 @@ def test_a_queue_that_refuses_after_the_commit_withdraws_the_code(client, app, m
     response = client.post(URL, json={"phone": "+79991234567"})
     assert response.status_code == 503
     assert db.session.scalar(select(db.func.count()).select_from(LoginCode)) == 0
-    assert db.session.scalars(select(SmsSend.status)).one() == "failed"
+    assert db.session.scalar(select(db.func.count()).select_from(SmsSend)) == 0  # not counted by the caps
     monkeypatch.undo()
     assert client.post(URL, json={"phone": "+79991234567"}).status_code == 202  # no resend wait
     assert len(sms) == 1
