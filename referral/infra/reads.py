@@ -46,6 +46,11 @@ EXTENSION_KEY = "referral.reads"
 APPLICATION_NAME = "referral-reads"  # how an operator tells these connections apart in pg_stat_activity
 _outside_transactions: ContextVar[bool] = ContextVar("read_outside_transactions", default=False)
 TIMESTAMPTZ_OID = 1184
+# How long the pool keeps retrying one connection (backing off 1 s, 2 s, 4 s...) before it gives up on that
+# attempt; the next read that finds no connection starts a new one at once. psycopg_pool's default, five
+# minutes, let the back-off it built up during an outage outlast the outage by seconds: reads failed with
+# PoolTimeout although the database was back. One second bounds that to about a second.
+RECONNECT_SECONDS = 1.0
 _PARAMETER = re.compile(r"(?<![:\w]):(\w+)")
 
 
@@ -148,6 +153,7 @@ class ReadPool:
                     max_size=max(1, config["DB_POOL_SIZE"]),
                     timeout=config["DB_POOL_TIMEOUT_SECONDS"],
                     max_lifetime=config["DB_POOL_RECYCLE_SECONDS"],
+                    reconnect_timeout=RECONNECT_SECONDS,
                     kwargs=connection_options(config),
                     name="reads",
                     open=False,

@@ -160,3 +160,37 @@ def test_with_a_replica_url_the_hot_reads_go_to_the_replica(app, second_database
         assert pool.rows(reads.Read("SELECT current_database()"), {}) == [(name,)]
     finally:
         pool.close()
+
+
+@pytest.mark.committing
+def test_reads_answer_within_a_second_of_the_database_coming_back_after_an_outage(
+    app, client, api, postgres_only, autocommit_reads_on, monkeypatch
+):
+    """An outage of a few seconds, read through all along, as a restart would be: the pool's attempts to
+    reconnect must not leave reads failing once the database is back."""
+    from tests.tcp_proxy import CuttableProxy
+
+    user = api.sign_in("+79990000000")
+    db.session.close()
+    url = db.engine.url
+    proxy = CuttableProxy((url.host or "127.0.0.1", url.port or 5432))
+    pool = reads.ReadPool(url.set(port=proxy.port).render_as_string(hide_password=False), app.config)
+    monkeypatch.setitem(app.extensions, reads.EXTENSION_KEY, pool)
+    try:
+        assert client.get(PROFILE, headers=user["headers"]).status_code == 200
+        proxy.cut()
+        down_until = time.monotonic() + 8
+        while time.monotonic() < down_until:
+            assert client.get(PROFILE, headers=user["headers"]).status_code == 503
+        proxy.restore()
+        back_at = time.monotonic()
+        late_failures = []
+        while time.monotonic() < back_at + 4:
+            response = client.get(PROFILE, headers=user["headers"])
+            if response.status_code != 200 and time.monotonic() - back_at > 1:
+                late_failures.append(round(time.monotonic() - back_at, 2))
+            time.sleep(0.05)
+    finally:
+        pool.close()
+        proxy.cut()
+    assert late_failures == []
