@@ -5,8 +5,10 @@ a private Redis for the per-IP limits and the SMS queue and one `flask sms worke
 people up (code, token with an invite code, profile reads) at a steady rate while this script stops and starts
 PostgreSQL, stops and starts Redis, restarts each app instance in turn (drained at nginx first, as an operator
 does), and kills the SMS worker in the middle of a delivery. Then it prints one table and fails on any 500,
-any 5xx but a 503, any request that hung, any account created without its 201 (or the other way round), and
-any code answered 202 whose message was not delivered in the end.
+any 5xx but a 503, any 503 answered more than a second after the dependency it was about was back (or while
+nothing was down), any request that hung, any account created without its 201 (or the other way round), any
+code answered 202 whose message was not delivered in the end, and any body over the limit (announced or
+chunked) that was not a 413 problem, through nginx and at an instance.
 
 Everything listens on 127.0.0.1; every loop is bounded; it stops by itself. Run by .ci/faults.
 """
@@ -29,6 +31,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -41,6 +44,9 @@ RATE = float(os.environ.get("FAULTS_RATE", "6"))  # sign-up flows started per se
 HANG_SECONDS = 10.0
 WORKERS = ("worker1", "worker2", "worker3")  # SMS workers: each delivers one message at a time
 DRAIN_SECONDS = int(os.environ.get("FAULTS_DRAIN_SECONDS", "180"))
+READERS = 2  # signed-in people reading their profile one request after another, throughout
+# A 503 is the right answer while a dependency is down, and for at most this long after it is back.
+RECOVERY_SECONDS = 1.0
 
 
 def free_port() -> int:
@@ -364,12 +370,14 @@ class Load:
         self.lock = threading.Lock()
         self.answers: collections.Counter[str] = collections.Counter()  # "METHOD path status"
         self.codes_5xx: collections.Counter[str] = collections.Counter()
+        self.unavailable_at: list[float] = []  # time.monotonic() of every 503's answer
         self.created = 0  # 201s answered by /auth/token
         self.codes_issued = 0  # 202s answered by /auth/code
         self.sent = 0
         self.hung = 0
         self.slowest = 0.0
         self.invite_codes: list[str] = []
+        self.tokens: list[str] = []  # access tokens of those who signed up, for the steady readers
         self.stop = threading.Event()
         self.phones = iter(f"+7999{n:07d}" for n in random.Random(7).sample(range(10**7), 200_000))
 
@@ -405,6 +413,8 @@ class Load:
             self.answers[f"{method} {route} {status}"] += 1
             if status >= 500:
                 self.codes_5xx[f"{status} {payload.get('code', '-')}"] += 1
+            if status == 503:
+                self.unavailable_at.append(time.monotonic())
         return status, payload
 
     def flow(self) -> None:
@@ -423,11 +433,25 @@ class Load:
         with self.lock:
             self.created += status == 201
             self.invite_codes.append(signed["user"]["invite_code"])
+            self.tokens.append(signed["access_token"])
         for _ in range(3):
             if self.request("GET", "/api/v1/profile", token=signed["access_token"])[0] != 200:
                 return
 
+    def read_steadily(self) -> None:
+        """Profile reads one after another with the tokens of earlier sign-ups, through every fault: what a
+        person who is already signed in meets while the database restarts."""
+        while not self.stop.is_set():
+            with self.lock:
+                token = random.choice(self.tokens) if self.tokens else None
+            if token is not None:
+                self.request("GET", "/api/v1/profile", token=token)
+            self.stop.wait(0.05)
+
     def run(self, seconds: float) -> None:
+        readers = [threading.Thread(target=self.read_steadily, daemon=True) for _ in range(READERS)]
+        for reader in readers:
+            reader.start()
         threads: list[threading.Thread] = []
         started = time.monotonic()
         n = 0
@@ -440,6 +464,53 @@ class Load:
             n += 1
         for thread in threads:
             thread.join(HANG_SECONDS * 6)
+        self.stop.set()
+        for reader in readers:
+            reader.join(HANG_SECONDS * 2)
+
+
+OVERSIZED_ANSWER = "413 application/problem+json payload_too_large"
+
+
+def body_limit_answers(stack: Stack) -> dict[str, str]:
+    """What a 1 MiB body gets, announced and chunked, through nginx and at an instance (behind PgBouncer)."""
+    body = b'{"phone": "+79990000000"}' + b" " * (1 << 20)
+    answers = {}
+    for where, port in (("through nginx", stack.ports["nginx"]), ("at app1", stack.ports["app1"])):
+        for how in ("announced", "chunked"):
+            answers[f"{how}, {where}"] = post_raw(port, "/api/v1/auth/code", body, chunked=how == "chunked")
+    return answers
+
+
+def post_raw(port: int, path: str, body: bytes, chunked: bool) -> str:
+    """POST ``body`` on a socket of our own; "status content-type code" of the answer."""
+    framing = "Transfer-Encoding: chunked" if chunked else f"Content-Length: {len(body)}"
+    head = f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n{framing}\r\n"
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(f"{head}Connection: close\r\n\r\n".encode())
+        try:
+            for start in range(0, len(body), 16384):
+                piece = body[start : start + 16384]
+                sock.sendall(b"%x\r\n%s\r\n" % (len(piece), piece) if chunked else piece)
+            if chunked:
+                sock.sendall(b"0\r\n\r\n")
+        except OSError:
+            pass  # answered and closed before the rest was sent
+        answer = b""
+        try:
+            while chunk := sock.recv(65536):
+                answer += chunk
+        except OSError:
+            pass
+    head_part, _, payload = answer.partition(b"\r\n\r\n")
+    lines = head_part.decode("latin-1").split("\r\n")
+    status = lines[0].split(" ")[1] if lines and " " in lines[0] else "no answer"
+    headers = dict(line.lower().split(": ", 1) for line in lines[1:] if ": " in line)
+    try:
+        code = json.loads(payload).get("code", "-")
+    except ValueError:
+        code = "not json"
+    return f"{status} {headers.get('content-type', '-')} {code}"
 
 
 def readiness_turns(stack: Stack, want: int, seconds: float) -> float:
@@ -452,28 +523,53 @@ def readiness_turns(stack: Stack, want: int, seconds: float) -> float:
     return float("inf")
 
 
-def faults(stack: Stack, load: Load, notes: list[str], failures: list[str]) -> None:
+@dataclass
+class Outage:
+    """A dependency down from ``down_at`` until ``back_at`` (``time.monotonic()``), when it answered again."""
+
+    what: str
+    down_at: float
+    back_at: float = float("inf")
+
+
+def late_503s(unavailable_at: list[float], outages: list[Outage]) -> list[str]:
+    """Each 503 answered outside every outage and its RECOVERY_SECONDS: how long after the last recovery."""
+    late = []
+    for at in unavailable_at:
+        if any(outage.down_at <= at <= outage.back_at + RECOVERY_SECONDS for outage in outages):
+            continue
+        before = [outage for outage in outages if outage.back_at <= at]
+        since = f"{at - before[-1].back_at:.2f} s after {before[-1].what} was back" if before else "before any fault"
+        late.append(since)
+    return late
+
+
+def faults(stack: Stack, load: Load, notes: list[str], failures: list[str], outages: list[Outage]) -> None:
     try:
-        inject_faults(stack, notes)
+        inject_faults(stack, notes, outages)
     except BaseException as error:  # noqa: BLE001  (reported as a failure of the run, not lost in a thread)
         failures.append(f"the fault injector stopped: {error!r}")
 
 
-def inject_faults(stack: Stack, notes: list[str]) -> None:
+def inject_faults(stack: Stack, notes: list[str], outages: list[Outage]) -> None:
     time.sleep(10)
     log("stopping PostgreSQL")
+    outages.append(postgres := Outage("PostgreSQL", time.monotonic()))
     stack.stop_postgres()
     notes.append(f"/readyz 503 {readiness_turns(stack, 503, 10):.1f} s after PostgreSQL stopped")
     time.sleep(5)
     log("starting PostgreSQL")
-    stack.start_postgres()
+    stack.start_postgres()  # pg_ctl -w: back when it accepts connections
+    postgres.back_at = time.monotonic()
     notes.append(f"/readyz 200 {readiness_turns(stack, 200, 15):.1f} s after PostgreSQL was back")
     time.sleep(10)
     log("stopping Redis")
+    outages.append(redis := Outage("Redis", time.monotonic()))
     stack.stop_redis()
     time.sleep(6)
     log("starting Redis")
-    stack.start_redis()
+    stack.start_redis()  # back when it answers PING
+    redis.back_at = time.monotonic()
     time.sleep(10)
     for name in ("app1", "app2"):
         log(f"rolling restart: draining {name} at nginx, then SIGTERM, start, ready, back in")
@@ -507,12 +603,14 @@ def main() -> int:
             stack.start_worker(name)
         stack.start_nginx()
         load = Load(stack)
-        injector = threading.Thread(target=faults, args=(stack, load, notes, failures), daemon=True)
+        outages: list[Outage] = []
+        injector = threading.Thread(target=faults, args=(stack, load, notes, failures, outages), daemon=True)
         log(f"load: {RATE:g} sign-up flows a second for {LOAD_SECONDS} s")
         injector.start()
         load.run(LOAD_SECONDS)
         injector.join(120)
         stack.ensure_postgres()  # whatever the injector got to, the counts below are read from PostgreSQL
+        oversized = body_limit_answers(stack)
         log("load done; waiting for every code's message to be delivered")
         delivered = 0
         drain_started = time.monotonic()
@@ -540,9 +638,12 @@ def main() -> int:
         stack.shutdown()
 
     bad_5xx = {code: n for code, n in load.codes_5xx.items() if not code.startswith("503 service_unavailable")}
+    late = late_503s(load.unavailable_at, outages)
     checks = {
         "every fault was injected": not failures,
         "no 500 and no 5xx but 503 service_unavailable": not bad_5xx,
+        f"no 503 more than {RECOVERY_SECONDS:g} s after its dependency was back": not late,
+        "every body over the limit is a 413 problem": all(answer == OVERSIZED_ANSWER for answer in oversized.values()),
         "no request hung": load.hung == 0,
         "accounts created == 201s answered": accounts == load.created,
         "codes answered 202 == messages delivered": delivered == load.codes_issued,
@@ -559,6 +660,13 @@ def main() -> int:
     print(f"| accounts created / 201s answered | {accounts} / {load.created} |")
     print(f"| codes answered 202 / messages delivered | {load.codes_issued} / {delivered} |")
     print(f"| sms_sends by status | {statuses.replace(chr(10), ', ')} |")
+    print(f"| 503s answered more than {RECOVERY_SECONDS:g} s after recovery | {len(late)} |")
+    for since in late[:10]:
+        print(f"| a late 503, {since} |")
+    for outage in outages:
+        print(f"| {outage.what} down for {outage.back_at - outage.down_at:.1f} s |")
+    for where, answer in oversized.items():
+        print(f"| over the limit, {where} | {answer} |")
     for note in notes + failures:
         print(f"| {note} |")
     print("\n`flask sms status` after the run:\n" + status_cli)
