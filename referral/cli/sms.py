@@ -33,7 +33,9 @@ def sms_worker(burst: bool) -> None:
         )
     # A worker killed mid-delivery leaves its job "started"; RQ retries it once the job's heartbeat has
     # lapsed (about a minute), when some worker next cleans the registries: every 30 s here, not RQ's 10 min.
-    worker = SimpleWorker([dispatcher.queue], connection=dispatcher.connection, maintenance_interval=30)
+    # An idle worker cleans only when its wait on the queue ends, which by RQ's default worker_ttl is every
+    # 405 s: with 45 it is every 30 s, so an abandoned code goes out even when no other code follows it.
+    worker = SimpleWorker([dispatcher.queue], connection=dispatcher.connection, maintenance_interval=30, worker_ttl=45)
     worker.work(burst=burst, with_scheduler=not burst, logging_level=current_app.config["LOG_LEVEL"])
 
 
