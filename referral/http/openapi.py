@@ -69,9 +69,12 @@ class ApiBlueprint(Blueprint):
 EVERY_ENDPOINT = {503: "service_unavailable (the database or the SMS queue cannot take the request)"}
 BODY_ERRORS = {
     400: "malformed_json",
-    413: "payload_too_large (bodies over 16 KiB)",
+    413: "payload_too_large (bodies over 16 KiB, announced by Content-Length or sent chunked)",
     415: "unsupported_media_type (a body that is not application/json)",
 }
+
+
+# A 422 validation_error can also name any field holding text that is not valid Unicode or holds a NUL.
 
 
 def problems(blp: Blueprint, errors: dict[int, str], *, takes_body: bool = True) -> Callable[[F], F]:

@@ -42,7 +42,13 @@ class ReferralsQuerySchema(Schema):
 
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=100))
     cursor = CursorField(
-        load_default=None, metadata={"type": "string", "description": "next_cursor of the page before."}
+        load_default=None,
+        metadata={
+            "type": "string",
+            "description": "next_cursor of the page before, exactly as it came. Any cursor this service did not "
+            "issue (malformed, altered, or out of range once decoded) is a 422 with errors.cursor: start again "
+            "without one.",
+        },
     )
 
 
