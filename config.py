@@ -1,8 +1,8 @@
-"""Settings, read from the environment in one place.
+"""Settings, read from the environment in one place (environs, on marshmallow).
 
-Every setting of ``../shared/API.md`` is an environment variable with the same name as its config key.
-``Development``, ``Testing`` and ``Production`` differ only in defaults; ``Production.validate`` makes a
-misconfigured production process refuse to start with one clear line.
+Every setting of ``../shared/API.md`` is an environment variable with the same name as its config key, declared
+once below with its type, default and check. ``APP_ENV`` (development, testing, production) changes a few
+defaults; every bad variable and every production cross-check that fails is reported at once, in one line.
 """
 
 from __future__ import annotations
@@ -12,123 +12,15 @@ import binascii
 import os
 import re
 import secrets
-from typing import Any, ClassVar
+from typing import Any
 
-TRUE_WORDS = {"1", "true", "yes", "on"}
-FALSE_WORDS = {"0", "false", "no", "off", ""}
+from environs import Env, EnvValidationError
+from marshmallow import ValidationError, fields, missing
+from marshmallow.validate import OneOf, Range
 
-
-class ConfigError(RuntimeError):
-    """A setting is missing or wrong; the message is one line for the operator."""
-
-
-def env_str(name: str, default: str | None = None) -> str | None:
-    value = os.environ.get(name)
-    return default if value is None else value.strip()
-
-
-def env_int(name: str, default: int) -> int:
-    raw = os.environ.get(name)
-    if raw is None or not raw.strip():
-        return default
-    try:
-        return int(raw)
-    except ValueError:
-        raise ConfigError(f"{name} must be a whole number, not {raw!r}") from None
-
-
-def env_bool(name: str, default: bool) -> bool:
-    raw = os.environ.get(name)
-    if raw is None:
-        return default
-    word = raw.strip().lower()
-    if word in TRUE_WORDS:
-        return True
-    if word in FALSE_WORDS:
-        return False
-    raise ConfigError(f"{name} must be true or false, not {raw!r}")
-
-
-def env_delay(name: str, default: tuple[float, float]) -> tuple[float, float]:
-    """A delay in seconds, written ``1.5`` or as a range ``1-2``."""
-    raw = os.environ.get(name)
-    if raw is None or not raw.strip():
-        return default
-    low, _, high = raw.partition("-")
-    try:
-        bounds = (float(low), float(high or low))
-    except ValueError:
-        raise ConfigError(f"{name} must be seconds like 1.5 or a range like 1-2, not {raw!r}") from None
-    if bounds[0] < 0 or bounds[1] < bounds[0]:
-        raise ConfigError(f"{name} must be a non-negative range low-high, not {raw!r}")
-    return bounds
-
-
-def env_list(name: str, default: list[str]) -> list[str]:
-    """Comma-separated words, upper-cased (region codes)."""
-    raw = os.environ.get(name)
-    if raw is None:
-        return default
-    return [word.strip().upper() for word in raw.split(",") if word.strip()]
-
-
-def env_threshold(name: str, default: int) -> int | None:
-    """A whole number, or ``off`` for none."""
-    raw = os.environ.get(name)
-    if raw is not None and raw.strip().lower() in {"off", "none", "never"}:
-        return None
-    return env_int(name, default)
-
-
-TEST_NUMBER = re.compile(r"^\+[1-9][0-9]{6,14}:[0-9]{4,8}$")
-
-
-def env_test_numbers(name: str) -> dict[str, str]:
-    """``+79990000001:1234,+79990000002:5678`` as ``{phone: code}``; phones in E.164."""
-    raw = os.environ.get(name, "")
-    numbers: dict[str, str] = {}
-    for pair in filter(None, (part.strip() for part in raw.split(","))):
-        if not TEST_NUMBER.match(pair):
-            raise ConfigError(f"{name} takes +E164:digits pairs separated by commas, not {pair!r}")
-        phone, code = pair.split(":")
-        numbers[phone] = code
-    return numbers
-
-
+ENVIRONMENTS = ("development", "testing", "production")
 WEBHOOK_EVENT_TYPES = ("user.created", "referral.activated", "user.phone_changed", "user.deleted")
-
-
-def env_webhook_urls(name: str) -> list[tuple[str, tuple[str, ...]]]:
-    """``URL`` or ``URL|type,type`` entries separated by white space: each endpoint with the event types it
-    wants (all of them when none are named)."""
-    endpoints = []
-    for entry in (os.environ.get(name) or "").split():
-        url, _, wanted = entry.partition("|")
-        types = tuple(filter(None, (word.strip() for word in wanted.split(",")))) or WEBHOOK_EVENT_TYPES
-        unknown = set(types) - set(WEBHOOK_EVENT_TYPES)
-        if unknown:
-            raise ConfigError(f"{name}: unknown event types {', '.join(sorted(unknown))} for {url}")
-        if not re.match(r"^https?://[^/\s]+", url):
-            raise ConfigError(f"{name} takes http(s) URLs, not {url!r}")
-        endpoints.append((url, types))
-    return endpoints
-
-
-def env_secrets(name: str) -> list[str]:
-    """Comma-separated Standard Webhooks secrets (``whsec_`` and base64), the newest first."""
-    secrets_ = [word.strip() for word in (os.environ.get(name) or "").split(",") if word.strip()]
-    for secret in secrets_:
-        try:
-            encoded = secret.removeprefix("whsec_").rstrip("=")
-            key = base64.b64decode(encoded + "=" * (-len(encoded) % 4), validate=True)
-        except (binascii.Error, ValueError):
-            raise ConfigError(f"{name}: each secret is whsec_ followed by base64") from None
-        if len(key) < 24:
-            raise ConfigError(f"{name}: a secret must hold at least 24 bytes")
-    return secrets_
-
-
-# Each backend, with the settings it cannot work without.
+# Each SMS backend, with the settings it cannot work without.
 SMS_BACKENDS: dict[str, tuple[str, ...]] = {
     "console": (),
     "memory": (),
@@ -136,226 +28,304 @@ SMS_BACKENDS: dict[str, tuple[str, ...]] = {
     "smsru": ("SMSRU_API_ID",),
     "exolve": ("EXOLVE_API_KEY", "EXOLVE_FROM"),
 }
+TEST_NUMBER = re.compile(r"^\+[1-9][0-9]{6,14}:[0-9]{4,8}$")
+
+
+class ConfigError(RuntimeError):
+    """A setting is missing or wrong; the message is one line for the operator, naming every one."""
 
 
 class Config:
-    """Defaults shared by every environment."""
+    """The settings of one process: upper-case attributes, as Flask's config takes them."""
 
-    APP_ENV: ClassVar[str] = "development"
-
-    def __init__(self) -> None:
-        self.SECRET_KEY = env_str("SECRET_KEY") or secrets.token_urlsafe(48)
-        self.JWT_SECRET_KEY = env_str("JWT_SECRET_KEY") or secrets.token_urlsafe(48)
-        # None means "the SQLite file in the instance folder", resolved by the app factory.
-        self.SQLALCHEMY_DATABASE_URI = normalise_database_url(env_str("DATABASE_URL"))
-        # A read replica for the hot reads of API GETs (infra/reads.py); writes, and reads inside them, stay on
-        # DATABASE_URL. A session revoked on the primary stops working once the replica has replayed it.
-        self.DATABASE_REPLICA_URL = normalise_database_url(env_str("DATABASE_REPLICA_URL"))
-        # No pre-ping: it costs a round trip per request. Connections are recycled before servers or proxies
-        # drop idle ones; a connection that died anyway fails one request with a 503 and leaves the pool.
-        # The ORM's pool and the hot reads' pool (infra/reads.py) each hold up to DB_POOL_SIZE connections
-        # per process (the ORM's DB_MAX_OVERFLOW more under bursts).
-        self.DB_POOL_SIZE = env_int("DB_POOL_SIZE", 5)
-        self.DB_POOL_RECYCLE_SECONDS = env_int("DB_POOL_RECYCLE_SECONDS", 1800)
-        # How long a request waits for a pooled connection, and for a new connection to open, before it is
-        # answered 503 (a database that is down or stuck must not hold requests for gunicorn's 30 s).
-        self.DB_POOL_TIMEOUT_SECONDS = env_int("DB_POOL_TIMEOUT_SECONDS", 3)
-        self.DB_CONNECT_TIMEOUT_SECONDS = env_int("DB_CONNECT_TIMEOUT_SECONDS", 3)
-        # The longest a statement of a request may run on the server (migrations and bulk commands lift it).
-        self.DB_STATEMENT_TIMEOUT_MS = env_int("DB_STATEMENT_TIMEOUT_MS", 5000)
-        # psycopg prepares a statement on the server from its Nth run on a connection; "off" never does
-        # (behind a transaction-pooling PgBouncer without max_prepared_statements).
-        self.DB_PREPARE_THRESHOLD = env_threshold("DB_PREPARE_THRESHOLD", 5)
-        self.SQLALCHEMY_ENGINE_OPTIONS: dict[str, Any] = {
-            "pool_size": self.DB_POOL_SIZE,
-            "max_overflow": env_int("DB_MAX_OVERFLOW", 5),
-            "pool_recycle": self.DB_POOL_RECYCLE_SECONDS,
-            "pool_timeout": self.DB_POOL_TIMEOUT_SECONDS,
-        }
-
-        # API GETs read outside a transaction on PostgreSQL (infra/reads.py); the test suite's
-        # rolled-back transactions cannot have it, so Testing turns it off and the committing tests turn it on.
-        self.DB_AUTOCOMMIT_READS = env_bool("DB_AUTOCOMMIT_READS", self.APP_ENV != "testing")
-        self.OTP_LENGTH = env_int("OTP_LENGTH", 4)
-        self.OTP_TTL_SECONDS = env_int("OTP_TTL_SECONDS", 300)
-        self.OTP_MAX_ATTEMPTS = env_int("OTP_MAX_ATTEMPTS", 5)
-        self.OTP_RESEND_SECONDS = env_int("OTP_RESEND_SECONDS", 60)
-        self.OTP_DEBUG = env_bool("OTP_DEBUG", self.APP_ENV != "production")
-        self.OTP_MAX_SENDS_PER_HOUR = env_int("OTP_MAX_SENDS_PER_HOUR", 5)
-        self.OTP_MAX_SENDS_PER_DAY = env_int("OTP_MAX_SENDS_PER_DAY", 10)
-        self.OTP_LOCKOUT_FAILURES = env_int("OTP_LOCKOUT_FAILURES", 10)
-        self.OTP_LOCKOUT_SECONDS = env_int("OTP_LOCKOUT_SECONDS", 3600)
-        self.SMS_ALLOWED_REGIONS = env_list("SMS_ALLOWED_REGIONS", ["RU"])
-        self.TEST_PHONE_NUMBERS = env_test_numbers("TEST_PHONE_NUMBERS")
-        self.TEST_PHONE_NUMBERS_IN_PRODUCTION = env_bool("TEST_PHONE_NUMBERS_IN_PRODUCTION", False)
-
-        self.SMS_BACKEND = (env_str("SMS_BACKEND", "console") or "console").lower()
-        self.SMS_DELAY_SECONDS = env_delay("SMS_DELAY_SECONDS", (1.0, 2.0))
-        self.SMS_QUEUE_SIZE = env_int("SMS_QUEUE_SIZE", 10_000)
-        self.SMS_WORKERS = env_int("SMS_WORKERS", 16)
-        self.SMS_TIMEOUT_SECONDS = env_int("SMS_TIMEOUT_SECONDS", 10)
-        self.TWILIO_ACCOUNT_SID = env_str("TWILIO_ACCOUNT_SID", "")
-        self.TWILIO_AUTH_TOKEN = env_str("TWILIO_AUTH_TOKEN", "")
-        self.TWILIO_FROM = env_str("TWILIO_FROM", "")  # a number, or a Messaging Service SID (MG...)
-        self.TWILIO_BASE_URL = env_str("TWILIO_BASE_URL", "https://api.twilio.com")
-        self.SMSRU_API_ID = env_str("SMSRU_API_ID", "")
-        self.SMSRU_FROM = env_str("SMSRU_FROM") or None
-        self.SMSRU_BASE_URL = env_str("SMSRU_BASE_URL", "https://sms.ru")
-        self.EXOLVE_API_KEY = env_str("EXOLVE_API_KEY", "")  # the application's API key (bearer token)
-        self.EXOLVE_FROM = env_str("EXOLVE_FROM", "")  # the sender number bought in Exolve, e.g. 79991112233
-        self.EXOLVE_BASE_URL = env_str("EXOLVE_BASE_URL", "https://api.exolve.ru")
-
-        # Webhooks (infra/webhooks.py): the endpoints with the events each wants, the signing secrets (the
-        # newest first; each delivery is signed with every one of them, so a rotation has no gap).
-        self.WEBHOOK_URLS = env_webhook_urls("WEBHOOK_URLS")
-        self.WEBHOOK_SECRET = env_secrets("WEBHOOK_SECRET")
-        self.WEBHOOK_TIMEOUT_SECONDS = env_int("WEBHOOK_TIMEOUT_SECONDS", 5)
-        # A webhook URL must not become a way into the internal network: production refuses loopback,
-        # private and link-local addresses unless this says otherwise.
-        self.WEBHOOK_ALLOW_PRIVATE_ADDRESSES = env_bool("WEBHOOK_ALLOW_PRIVATE_ADDRESSES", self.APP_ENV != "production")
-        # Who delivers: "threads" in each app process, or "worker" (only `flask webhooks worker` processes).
-        self.WEBHOOK_DELIVERY = (
-            env_str("WEBHOOK_DELIVERY") or ("worker" if env_str("REDIS_URL") else "threads")
-        ).lower()
-        self.WEBHOOK_POLL_SECONDS = env_int("WEBHOOK_POLL_SECONDS", 1)
-
-        self.ACCESS_TOKEN_TTL_SECONDS = env_int("ACCESS_TOKEN_TTL_SECONDS", 900)
-        self.REFRESH_TOKEN_TTL_SECONDS = env_int("REFRESH_TOKEN_TTL_SECONDS", 2_592_000)
-        # Verified access tokens each process keeps, with their claims (infra/tokens.py): about 1 KiB each;
-        # 0 turns it off.
-        self.TOKEN_CACHE_SIZE = env_int("TOKEN_CACHE_SIZE", 4096)
-        self.DEFAULT_PHONE_REGION = (env_str("DEFAULT_PHONE_REGION", "RU") or "RU").upper()
-        self.REDIS_URL = env_str("REDIS_URL") or None
-        # Flask-Limiter reads the RATELIMIT_* keys itself; the per-phone caps read RATELIMIT_ENABLED too.
-        self.RATELIMIT_ENABLED = env_bool("RATELIMIT_ENABLED", True)
-        self.RATELIMIT_STORAGE_URI = self.REDIS_URL or "memory://"
-        # A Redis that hangs must not hold a request: after a second the limits fall back to this process's memory.
-        self.RATELIMIT_STORAGE_OPTIONS = {"socket_connect_timeout": 1, "socket_timeout": 1} if self.REDIS_URL else {}
-        self.RATELIMIT_KEY_PREFIX = env_str("RATELIMIT_KEY_PREFIX", "referral") or "referral"
-        self.RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True  # Redis down: limit per process rather than not at all
-        self.RATELIMIT_HEADERS_ENABLED = False  # errors.py sets Retry-After on the 429 itself
-        self.RATELIMIT_AUTH_CODE = env_str("RATELIMIT_AUTH_CODE", "5 per minute;30 per hour;100 per day")
-        self.RATELIMIT_AUTH_TOKEN = env_str("RATELIMIT_AUTH_TOKEN", "20 per minute;200 per hour;1000 per day")
-        self.TRUSTED_PROXIES = env_int("TRUSTED_PROXIES", 0)
-        self.HOST = env_str("HOST", "127.0.0.1")
-        self.PORT = env_int("PORT", 5000)
-
-        # Bodies of this API are a few hundred bytes; anything near this is abuse (413).
-        self.MAX_CONTENT_LENGTH = 16 * 1024
-        self.LOG_LEVEL = (env_str("LOG_LEVEL", "INFO") or "INFO").upper()
-        self.LOG_FORMAT = (env_str("LOG_FORMAT") or ("text" if self.APP_ENV == "development" else "json")).lower()
-
-        # The pages' cookies (web/): Flask's signed session (CSRF token, a sign-in in progress) and the tokens.
-        self.SESSION_COOKIE_SAMESITE = "Lax"
-        self.SESSION_COOKIE_HTTPONLY = True
-        self.SESSION_COOKIE_SECURE = self.APP_ENV == "production"
-        self.BABEL_DEFAULT_LOCALE = "en"
-
-        # flask-jwt-extended: bearer header only, lifetimes from our own settings.
-        self.JWT_TOKEN_LOCATION = ["headers"]
-        self.JWT_ALGORITHM = "HS256"
-
-        # flask-smorest: the OpenAPI document at /openapi.json, Swagger UI at /docs.
-        self.API_TITLE = "referral"
-        self.API_VERSION = "1.0.0"
-        self.OPENAPI_VERSION = "3.0.3"
-        self.OPENAPI_URL_PREFIX = "/"
-        self.OPENAPI_JSON_PATH = "openapi.json"
-        self.OPENAPI_SWAGGER_UI_PATH = "docs"
-        self.OPENAPI_SWAGGER_UI_URL = "/docs/assets/"
-
-    def validate(self) -> None:
-        """Refuse settings that cannot work anywhere."""
-        if not 4 <= self.OTP_LENGTH <= 8:
-            raise ConfigError("OTP_LENGTH must be between 4 and 8")
-        for name in ("OTP_TTL_SECONDS", "OTP_MAX_ATTEMPTS", "ACCESS_TOKEN_TTL_SECONDS", "REFRESH_TOKEN_TTL_SECONDS"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"{name} must be at least 1")
-        if self.LOG_FORMAT not in {"json", "text"}:
-            raise ConfigError(f"LOG_FORMAT must be json or text, not {self.LOG_FORMAT!r}")
-        if self.OTP_RESEND_SECONDS < 0:
-            raise ConfigError("OTP_RESEND_SECONDS must not be negative")
-        for name in ("OTP_MAX_SENDS_PER_HOUR", "OTP_MAX_SENDS_PER_DAY", "OTP_LOCKOUT_FAILURES", "OTP_LOCKOUT_SECONDS"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"{name} must be at least 1")
-        for name in (
-            "DB_POOL_SIZE",
-            "DB_POOL_TIMEOUT_SECONDS",
-            "DB_CONNECT_TIMEOUT_SECONDS",
-            "DB_STATEMENT_TIMEOUT_MS",
-        ):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"{name} must be at least 1")
-        for name in ("TRUSTED_PROXIES", "TOKEN_CACHE_SIZE"):
-            if getattr(self, name) < 0:
-                raise ConfigError(f"{name} must not be negative")
-        if self.SMS_BACKEND not in SMS_BACKENDS:
-            raise ConfigError(f"SMS_BACKEND must be one of {', '.join(SMS_BACKENDS)}, not {self.SMS_BACKEND!r}")
-        for name in SMS_BACKENDS[self.SMS_BACKEND]:
-            if not getattr(self, name):
-                raise ConfigError(f"SMS_BACKEND={self.SMS_BACKEND} needs {name}")
-        if self.WEBHOOK_URLS and not self.WEBHOOK_SECRET:
-            raise ConfigError("WEBHOOK_URLS needs WEBHOOK_SECRET to sign the deliveries")
-        if self.WEBHOOK_DELIVERY not in {"threads", "worker"}:
-            raise ConfigError(f"WEBHOOK_DELIVERY must be threads or worker, not {self.WEBHOOK_DELIVERY!r}")
-        if self.WEBHOOK_TIMEOUT_SECONDS < 1 or self.WEBHOOK_POLL_SECONDS < 1:
-            raise ConfigError("WEBHOOK_TIMEOUT_SECONDS and WEBHOOK_POLL_SECONDS must be at least 1")
-        if self.SMS_WORKERS < 1 or self.SMS_QUEUE_SIZE < 1 or self.SMS_TIMEOUT_SECONDS < 1:
-            raise ConfigError("SMS_WORKERS, SMS_QUEUE_SIZE and SMS_TIMEOUT_SECONDS must be at least 1")
+    def __init__(self, **settings: Any) -> None:
+        self.__dict__.update(settings)
 
     def as_dict(self) -> dict[str, Any]:
-        names = {name for name in dir(self) if name.isupper()}
-        return {name: getattr(self, name) for name in names}
+        return dict(self.__dict__)
 
 
-class Development(Config):
-    APP_ENV = "development"
+# The kinds of value the settings take, as marshmallow fields (environs builds its parsers from them).
 
 
-class Testing(Config):
-    APP_ENV = "testing"
+class Text(fields.String):
+    """Text with surrounding white space removed."""
 
-    def __init__(self) -> None:
-        super().__init__()
-        self.TESTING = True
-        self.SMS_BACKEND = "memory"
-        self.SMS_DELAY_SECONDS = (0.0, 0.0)
-        self.WEBHOOK_DELIVERY = "worker"  # the tests deliver by calling the delivery pass themselves
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        return super()._deserialize(value, attr, data, **kwargs).strip()
 
 
-class Production(Config):
-    APP_ENV = "production"
+class Word(Text):
+    """A lower-case word (a backend's name, a log format)."""
 
-    def validate(self) -> None:
-        super().validate()
-        for name in ("SECRET_KEY", "JWT_SECRET_KEY"):
-            value = os.environ.get(name, "")
-            if len(value.encode()) < 32:
-                raise ConfigError(f"{name} must be set to at least 32 bytes in production")
-        if not (self.SQLALCHEMY_DATABASE_URI or "").startswith("postgresql"):
-            raise ConfigError("DATABASE_URL must be a PostgreSQL URL (postgresql+psycopg://...) in production")
-        if self.OTP_DEBUG:
-            raise ConfigError("OTP_DEBUG must be off in production: it would hand out login codes")
-        if self.SMS_BACKEND in {"memory", "console"}:
-            raise ConfigError(
-                f"SMS_BACKEND={self.SMS_BACKEND} delivers nothing (and console logs the codes); "
-                "use twilio, smsru or exolve in production"
-            )
-        plain = [url for url, _ in self.WEBHOOK_URLS if not url.startswith("https://")]
-        if plain:
-            raise ConfigError(f"WEBHOOK_URLS must be https in production: {plain[0]}")
-        if self.TEST_PHONE_NUMBERS and not self.TEST_PHONE_NUMBERS_IN_PRODUCTION:
-            raise ConfigError(
-                "TEST_PHONE_NUMBERS sign in with fixed codes; in production set TEST_PHONE_NUMBERS_IN_PRODUCTION=true "
-                "to allow them on purpose"
-            )
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        return super()._deserialize(value, attr, data, **kwargs).lower()
 
 
-ENVIRONMENTS: dict[str, type[Config]] = {
-    "development": Development,
-    "testing": Testing,
-    "production": Production,
-}
+class Whole(fields.Integer):
+    """A whole number; an empty value is the default."""
+
+    def deserialize(self, value: Any, *args: Any, **kwargs: Any) -> Any:
+        return super().deserialize(missing if value == "" else value, *args, **kwargs)
+
+
+class Flag(fields.Boolean):
+    """true/false, yes/no, on/off, 1/0 in any case; an empty value is false."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(truthy={"1", "true", "yes", "on"}, falsy={"0", "false", "no", "off", ""}, **kwargs)
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> bool:
+        return super()._deserialize(value.strip().lower() if isinstance(value, str) else value, attr, data, **kwargs)
+
+
+class Threshold(Whole):
+    """A whole number, or ``off`` for none."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> int | None:  # type: ignore[override]
+        if isinstance(value, str) and value.strip().lower() in {"off", "none", "never"}:
+            return None
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+class Delay(fields.Field):
+    """Seconds, written ``1.5`` or as a range ``1-2``: a (low, high) pair."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> tuple[float, float]:
+        low, _, high = str(value).partition("-")
+        try:
+            bounds = (float(low), float(high or low))
+        except ValueError:
+            raise ValidationError(f"seconds like 1.5 or a range like 1-2, not {value!r}") from None
+        if bounds[0] < 0 or bounds[1] < bounds[0]:
+            raise ValidationError(f"a non-negative range low-high, not {value!r}")
+        return bounds
+
+
+class Regions(fields.Field):
+    """Comma-separated region codes, upper-cased."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> list[str]:
+        return [word.strip().upper() for word in str(value).split(",") if word.strip()]
+
+
+class TestNumbers(fields.Field):
+    """``+79990000001:1234,+79990000002:5678`` as ``{phone: code}``."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> dict[str, str]:
+        pairs = [part.strip() for part in str(value).split(",") if part.strip()]
+        for pair in pairs:
+            if not TEST_NUMBER.match(pair):
+                raise ValidationError(f"takes +E164:digits pairs separated by commas, not {pair!r}")
+        return dict(pair.split(":") for pair in pairs)
+
+
+class WebhookUrls(fields.Field):
+    """``URL`` or ``URL|type,type`` entries separated by white space: each endpoint with the event types it
+    wants (all of them when none are named)."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> list[tuple[str, tuple]]:
+        endpoints = []
+        for entry in str(value).split():
+            url, _, wanted = entry.partition("|")
+            types = tuple(filter(None, (word.strip() for word in wanted.split(",")))) or WEBHOOK_EVENT_TYPES
+            unknown = set(types) - set(WEBHOOK_EVENT_TYPES)
+            if unknown:
+                raise ValidationError(f"unknown event types {', '.join(sorted(unknown))} for {url}")
+            if not re.match(r"^https?://[^/\s]+", url):
+                raise ValidationError(f"takes http(s) URLs, not {url!r}")
+            endpoints.append((url, types))
+        return endpoints
+
+
+class WebhookSecrets(fields.Field):
+    """Comma-separated Standard Webhooks secrets (``whsec_`` and base64 of 24 bytes or more), the newest first."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> list[str]:
+        found = [word.strip() for word in str(value).split(",") if word.strip()]
+        for secret in found:
+            encoded = secret.removeprefix("whsec_").rstrip("=")
+            try:
+                key = base64.b64decode(encoded + "=" * (-len(encoded) % 4), validate=True)
+            except (binascii.Error, ValueError):
+                raise ValidationError("each secret is whsec_ followed by base64") from None
+            if len(key) < 24:
+                raise ValidationError("a secret must hold at least 24 bytes")
+        return found
+
+
+def environment() -> Env:
+    """An ``Env`` that collects every error until ``seal()``, with the parsers above."""
+    env = Env(eager=False)
+    for name, field in {
+        "text": Text,
+        "word": Word,
+        "whole": Whole,
+        "flag": Flag,
+        "threshold": Threshold,
+        "delay": Delay,
+        "regions": Regions,
+        "test_numbers": TestNumbers,
+        "webhook_urls": WebhookUrls,
+        "webhook_secrets": WebhookSecrets,
+    }.items():
+        env.add_parser_from_field(name, field)
+    return env
+
+
+def read_settings(env: Env, app_env: str) -> dict[str, Any]:
+    """Every setting, one line each: name, type, default, check."""
+    production, testing = app_env == "production", app_env == "testing"
+    at_least_1, not_negative = Range(min=1), Range(min=0)
+    redis_url = env.text("REDIS_URL", "") or None
+    settings: dict[str, Any] = dict(
+        APP_ENV=app_env,
+        SECRET_KEY=env.text("SECRET_KEY", "") or secrets.token_urlsafe(48),
+        JWT_SECRET_KEY=env.text("JWT_SECRET_KEY", "") or secrets.token_urlsafe(48),
+        # None means "the SQLite file in the instance folder", resolved by the app factory.
+        SQLALCHEMY_DATABASE_URI=normalise_database_url(env.text("DATABASE_URL", "")),
+        # The hot reads of API GETs go to a replica when set (infra/reads.py); writes stay on DATABASE_URL.
+        DATABASE_REPLICA_URL=normalise_database_url(env.text("DATABASE_REPLICA_URL", "")),
+        # The ORM's pool and the hot reads' pool each hold up to this many connections per process.
+        DB_POOL_SIZE=env.whole("DB_POOL_SIZE", 5, validate=at_least_1),
+        DB_MAX_OVERFLOW=env.whole("DB_MAX_OVERFLOW", 5, validate=not_negative),
+        DB_POOL_RECYCLE_SECONDS=env.whole("DB_POOL_RECYCLE_SECONDS", 1800),
+        # How long a request waits for a pooled or a new connection before it is answered 503.
+        DB_POOL_TIMEOUT_SECONDS=env.whole("DB_POOL_TIMEOUT_SECONDS", 3, validate=at_least_1),
+        DB_CONNECT_TIMEOUT_SECONDS=env.whole("DB_CONNECT_TIMEOUT_SECONDS", 3, validate=at_least_1),
+        # The longest a statement of a request may run (migrations and bulk commands lift it).
+        DB_STATEMENT_TIMEOUT_MS=env.whole("DB_STATEMENT_TIMEOUT_MS", 5000, validate=at_least_1),
+        # psycopg prepares a statement on the server from its Nth run; "off" behind PgBouncer 1.18.
+        DB_PREPARE_THRESHOLD=env.threshold("DB_PREPARE_THRESHOLD", 5),
+        # API GETs read outside a transaction on PostgreSQL; the test suite's rolled-back transactions cannot.
+        DB_AUTOCOMMIT_READS=env.flag("DB_AUTOCOMMIT_READS", not testing),
+        OTP_LENGTH=env.whole("OTP_LENGTH", 4, validate=Range(min=4, max=8)),
+        OTP_TTL_SECONDS=env.whole("OTP_TTL_SECONDS", 300, validate=at_least_1),
+        OTP_MAX_ATTEMPTS=env.whole("OTP_MAX_ATTEMPTS", 5, validate=at_least_1),
+        OTP_RESEND_SECONDS=env.whole("OTP_RESEND_SECONDS", 60, validate=not_negative),
+        OTP_DEBUG=env.flag("OTP_DEBUG", not production),
+        OTP_MAX_SENDS_PER_HOUR=env.whole("OTP_MAX_SENDS_PER_HOUR", 5, validate=at_least_1),
+        OTP_MAX_SENDS_PER_DAY=env.whole("OTP_MAX_SENDS_PER_DAY", 10, validate=at_least_1),
+        OTP_LOCKOUT_FAILURES=env.whole("OTP_LOCKOUT_FAILURES", 10, validate=at_least_1),
+        OTP_LOCKOUT_SECONDS=env.whole("OTP_LOCKOUT_SECONDS", 3600, validate=at_least_1),
+        SMS_ALLOWED_REGIONS=env.regions("SMS_ALLOWED_REGIONS", ["RU"]),
+        TEST_PHONE_NUMBERS=env.test_numbers("TEST_PHONE_NUMBERS", {}),
+        TEST_PHONE_NUMBERS_IN_PRODUCTION=env.flag("TEST_PHONE_NUMBERS_IN_PRODUCTION", False),
+        SMS_BACKEND=env.word("SMS_BACKEND", "console", validate=OneOf(SMS_BACKENDS)),
+        SMS_DELAY_SECONDS=env.delay("SMS_DELAY_SECONDS", (1.0, 2.0)),
+        SMS_QUEUE_SIZE=env.whole("SMS_QUEUE_SIZE", 10_000, validate=at_least_1),
+        SMS_WORKERS=env.whole("SMS_WORKERS", 16, validate=at_least_1),
+        SMS_TIMEOUT_SECONDS=env.whole("SMS_TIMEOUT_SECONDS", 10, validate=at_least_1),
+        TWILIO_ACCOUNT_SID=env.text("TWILIO_ACCOUNT_SID", ""),
+        TWILIO_AUTH_TOKEN=env.text("TWILIO_AUTH_TOKEN", ""),
+        TWILIO_FROM=env.text("TWILIO_FROM", ""),  # a number, or a Messaging Service SID (MG...)
+        TWILIO_BASE_URL=env.text("TWILIO_BASE_URL", "https://api.twilio.com"),
+        SMSRU_API_ID=env.text("SMSRU_API_ID", ""),
+        SMSRU_FROM=env.text("SMSRU_FROM", "") or None,
+        SMSRU_BASE_URL=env.text("SMSRU_BASE_URL", "https://sms.ru"),
+        EXOLVE_API_KEY=env.text("EXOLVE_API_KEY", ""),  # the application's API key (bearer token)
+        EXOLVE_FROM=env.text("EXOLVE_FROM", ""),  # the sender number bought in Exolve, e.g. 79991112233
+        EXOLVE_BASE_URL=env.text("EXOLVE_BASE_URL", "https://api.exolve.ru"),
+        # Webhook endpoints with the events each wants; secrets newest first (each delivery is signed with all).
+        WEBHOOK_URLS=env.webhook_urls("WEBHOOK_URLS", []),
+        WEBHOOK_SECRET=env.webhook_secrets("WEBHOOK_SECRET", []),
+        WEBHOOK_TIMEOUT_SECONDS=env.whole("WEBHOOK_TIMEOUT_SECONDS", 5, validate=at_least_1),
+        # Production refuses loopback, private and link-local webhook addresses unless this says otherwise.
+        WEBHOOK_ALLOW_PRIVATE_ADDRESSES=env.flag("WEBHOOK_ALLOW_PRIVATE_ADDRESSES", not production),
+        # Who delivers: "threads" in each app process, or "worker" (only `flask webhooks worker` processes).
+        WEBHOOK_DELIVERY=env.word(
+            "WEBHOOK_DELIVERY", "worker" if redis_url else "threads", validate=OneOf(["threads", "worker"])
+        ),
+        WEBHOOK_POLL_SECONDS=env.whole("WEBHOOK_POLL_SECONDS", 1, validate=at_least_1),
+        ACCESS_TOKEN_TTL_SECONDS=env.whole("ACCESS_TOKEN_TTL_SECONDS", 900, validate=at_least_1),
+        REFRESH_TOKEN_TTL_SECONDS=env.whole("REFRESH_TOKEN_TTL_SECONDS", 2_592_000, validate=at_least_1),
+        # Verified access tokens each process keeps with their claims (about 1 KiB each); 0 turns it off.
+        TOKEN_CACHE_SIZE=env.whole("TOKEN_CACHE_SIZE", 4096, validate=not_negative),
+        DEFAULT_PHONE_REGION=(env.text("DEFAULT_PHONE_REGION", "") or "RU").upper(),
+        REDIS_URL=redis_url,
+        # Flask-Limiter reads the RATELIMIT_* keys itself; the per-phone caps read RATELIMIT_ENABLED too.
+        RATELIMIT_ENABLED=env.flag("RATELIMIT_ENABLED", True),
+        RATELIMIT_STORAGE_URI=redis_url or "memory://",
+        # A Redis that hangs must not hold a request: after a second the limits fall back to process memory.
+        RATELIMIT_STORAGE_OPTIONS={"socket_connect_timeout": 1, "socket_timeout": 1} if redis_url else {},
+        RATELIMIT_KEY_PREFIX=env.text("RATELIMIT_KEY_PREFIX", "") or "referral",
+        RATELIMIT_IN_MEMORY_FALLBACK_ENABLED=True,  # Redis down: limit per process rather than not at all
+        RATELIMIT_HEADERS_ENABLED=False,  # problems.py sets Retry-After on the 429 itself
+        RATELIMIT_AUTH_CODE=env.text("RATELIMIT_AUTH_CODE", "5 per minute;30 per hour;100 per day"),
+        RATELIMIT_AUTH_TOKEN=env.text("RATELIMIT_AUTH_TOKEN", "20 per minute;200 per hour;1000 per day"),
+        TRUSTED_PROXIES=env.whole("TRUSTED_PROXIES", 0, validate=not_negative),
+        HOST=env.text("HOST", "127.0.0.1"),
+        PORT=env.whole("PORT", 5000),
+        MAX_CONTENT_LENGTH=16 * 1024,  # bodies of this API are a few hundred bytes; near this is abuse (413)
+        LOG_LEVEL=(env.text("LOG_LEVEL", "") or "INFO").upper(),
+        LOG_FORMAT=env.word(
+            "LOG_FORMAT", "text" if app_env == "development" else "json", validate=OneOf(["json", "text"])
+        ),
+        # The pages' cookies (web/): Flask's signed session (CSRF token, a sign-in in progress) and the tokens.
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SECURE=production,
+        BABEL_DEFAULT_LOCALE="en",
+        JWT_TOKEN_LOCATION=["headers"],  # flask-jwt-extended: bearer header only
+        JWT_ALGORITHM="HS256",
+        # flask-smorest: the OpenAPI document at /openapi.json, Swagger UI at /docs.
+        API_TITLE="referral",
+        API_VERSION="1.0.0",
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/",
+        OPENAPI_JSON_PATH="openapi.json",
+        OPENAPI_SWAGGER_UI_PATH="docs",
+        OPENAPI_SWAGGER_UI_URL="/docs/assets/",
+    )
+    settings["SQLALCHEMY_ENGINE_OPTIONS"] = {
+        # No pre-ping: it costs a round trip per request; a connection that died fails one request with a 503.
+        "pool_size": settings["DB_POOL_SIZE"],
+        "max_overflow": settings["DB_MAX_OVERFLOW"],
+        "pool_recycle": settings["DB_POOL_RECYCLE_SECONDS"],
+        "pool_timeout": settings["DB_POOL_TIMEOUT_SECONDS"],
+    }
+    if testing:
+        # The tests deliver SMS in-process and webhooks by calling the delivery pass themselves.
+        settings.update(TESTING=True, SMS_BACKEND="memory", SMS_DELAY_SECONDS=(0.0, 0.0), WEBHOOK_DELIVERY="worker")
+    return settings
+
+
+def cross_checks(settings: dict[str, Any]) -> list[str]:
+    """What no single variable shows wrong: a backend without its credentials, and production's rules."""
+    problems = [
+        f"SMS_BACKEND={settings['SMS_BACKEND']} needs {name}"
+        for name in SMS_BACKENDS.get(settings["SMS_BACKEND"], ())
+        if not settings[name]
+    ]
+    if settings["WEBHOOK_URLS"] and not settings["WEBHOOK_SECRET"]:
+        problems.append("WEBHOOK_URLS needs WEBHOOK_SECRET to sign the deliveries")
+    if settings["APP_ENV"] != "production":
+        return problems
+    problems += [
+        f"{name} must be set to at least 32 bytes in production"
+        for name in ("SECRET_KEY", "JWT_SECRET_KEY")
+        if len(os.environ.get(name, "").strip().encode()) < 32
+    ]
+    if not (settings["SQLALCHEMY_DATABASE_URI"] or "").startswith("postgresql"):
+        problems.append("DATABASE_URL must be a PostgreSQL URL (postgresql+psycopg://...) in production")
+    if settings["OTP_DEBUG"]:
+        problems.append("OTP_DEBUG must be off in production: it would hand out login codes")
+    if settings["SMS_BACKEND"] in {"memory", "console"}:
+        problems.append(
+            f"SMS_BACKEND={settings['SMS_BACKEND']} delivers nothing (and console logs the codes); "
+            "use twilio, smsru or exolve in production"
+        )
+    problems += [
+        f"WEBHOOK_URLS must be https in production: {url}"
+        for url, _ in settings["WEBHOOK_URLS"]
+        if not url.startswith("https://")
+    ][:1]
+    if settings["TEST_PHONE_NUMBERS"] and not settings["TEST_PHONE_NUMBERS_IN_PRODUCTION"]:
+        problems.append(
+            "TEST_PHONE_NUMBERS sign in with fixed codes; in production set TEST_PHONE_NUMBERS_IN_PRODUCTION=true "
+            "to allow them on purpose"
+        )
+    return problems
 
 
 def normalise_database_url(url: str | None) -> str | None:
@@ -369,10 +339,19 @@ def normalise_database_url(url: str | None) -> str | None:
 
 
 def load_config(app_env: str | None = None) -> Config:
-    """The settings object for ``APP_ENV`` (or the name given), validated."""
-    name = (app_env or env_str("APP_ENV", "development") or "development").lower()
+    """The settings for ``APP_ENV`` (or the name given); a ``ConfigError`` naming everything that is wrong."""
+    name = (app_env or os.environ.get("APP_ENV", "").strip() or "development").lower()
     if name not in ENVIRONMENTS:
         raise ConfigError(f"APP_ENV must be one of {', '.join(ENVIRONMENTS)}, not {name!r}")
-    config = ENVIRONMENTS[name]()
-    config.validate()
-    return config
+    env = environment()
+    settings = read_settings(env, name)
+    problems: list[str] = []
+    try:
+        env.seal()
+    except EnvValidationError as error:
+        by_variable: Any = error.error_messages  # {name: [message, ...]}
+        problems = [f"{key}: {' '.join(map(str, messages))}" for key, messages in by_variable.items()]
+    problems += cross_checks(settings)  # a variable found bad above is None here, and passes these
+    if problems:
+        raise ConfigError("; ".join(problems))
+    return Config(**settings)

@@ -188,3 +188,19 @@ def test_webhook_endpoints_name_the_events_they_want(environ):
         ("user.created", "referral.activated", "user.phone_changed", "user.deleted"),
     )
     assert config.WEBHOOK_URLS[1] == ("https://crm.example/in", ("referral.activated",))
+
+
+def test_every_bad_setting_is_reported_at_once(environ):
+    environ(OTP_LENGTH="four", OTP_DEBUG="maybe", SMS_DELAY_SECONDS="2-1", WEBHOOK_URLS="https://a.example/hook")
+    with pytest.raises(ConfigError) as refused:
+        load_config()
+    message = str(refused.value)
+    for name in ("OTP_LENGTH", "OTP_DEBUG", "SMS_DELAY_SECONDS", "WEBHOOK_URLS needs WEBHOOK_SECRET"):
+        assert name in message
+    assert "\n" not in message  # one line for the operator
+
+
+def test_an_empty_flag_is_false_and_an_empty_number_is_its_default(environ):
+    environ(OTP_DEBUG="", RATELIMIT_ENABLED="", OTP_LENGTH="", SMS_DELAY_SECONDS="1")
+    config = load_config()
+    assert (config.OTP_DEBUG, config.RATELIMIT_ENABLED, config.OTP_LENGTH) == (False, False, 4)
