@@ -123,7 +123,7 @@ def _bulk_sessions(user_ids: range) -> list[str]:
 def _bulk_codes(phones: list[str]) -> None:
     now = clock.utcnow()
     rows = [
-        ("login", phone, codes.hash_code(codes.LOGIN, phone, CODE), 0, now, now + timedelta(hours=2))
+        ("login", phone, codes.hash_code(codes.Purpose.LOGIN, phone, CODE), 0, now, now + timedelta(hours=2))
         for phone in phones
     ]
     _copy("login_codes (purpose, phone, code_hash, attempts, created_at, expires_at)", rows)

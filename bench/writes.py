@@ -38,7 +38,10 @@ os.environ.update(
     }
 )
 os.environ.pop("REDIS_URL", None)
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # the project, run from anywhere
+PROJECT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, PROJECT)  # the project, run from anywhere
+
+from flask_migrate import upgrade  # noqa: E402
 
 from referral import clock, create_app  # noqa: E402
 from referral.domain import codes  # noqa: E402
@@ -79,7 +82,7 @@ def main(profile: bool) -> None:
     subprocess.run(["psql", "-h", HOST, "-d", "postgres", "-qc", f"CREATE DATABASE {DB}"], check=True)
     app = create_app()
     with app.app_context():
-        db.create_all()
+        upgrade(directory=os.path.join(PROJECT, "migrations"))  # the schema as the app runs on it, views included
         trips = RoundTrips()
         trips.install()
         client = app.test_client()
@@ -149,9 +152,9 @@ def _live_codes(phones: list[str]) -> None:
     now = clock.utcnow()
     db.session.add_all(
         LoginCode(
-            purpose=codes.LOGIN,
+            purpose=codes.Purpose.LOGIN,
             phone=phone,
-            code_hash=codes.hash_code(codes.LOGIN, phone, CODE),
+            code_hash=codes.hash_code(codes.Purpose.LOGIN, phone, CODE),
             created_at=now - timedelta(minutes=5),
             expires_at=now + timedelta(hours=1),
         )

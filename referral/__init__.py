@@ -42,12 +42,12 @@ def register_infrastructure(app: Flask) -> None:
     """The database (ORM and hot reads), migrations, SMS and webhook delivery."""
     from referral.extensions import db, migrate
     from referral.infra.database import init_database
-    from referral.infra.reads import init_reads
     from referral.infra.sms import init_sms
+    from referral.infra.sql import init_read_pool
     from referral.infra.webhooks import init_webhooks
 
     init_database(app)
-    init_reads(app)
+    init_read_pool(app)
     migrate.init_app(app, db, directory=os.path.join(os.path.dirname(app.root_path), "migrations"))
     init_sms(app)
     init_webhooks(app)

@@ -68,6 +68,8 @@ def _database_url(tmp_dir: str) -> Iterator[str]:
 
 def _reset_schema() -> None:
     """Start from an empty database, then build it with the migrations (which are tested this way too)."""
+    with db.engine.begin() as connection:
+        connection.execute(text("DROP VIEW IF EXISTS accounts"))  # the migrations made it; drop_all knows tables
     db.drop_all()
     with db.engine.begin() as connection:
         connection.execute(text("DROP TABLE IF EXISTS alembic_version"))
@@ -269,7 +271,7 @@ class QueryLog:
 
 @pytest.fixture
 def queries(app: Flask, monkeypatch: pytest.MonkeyPatch) -> Iterator[QueryLog]:
-    """Every statement sent, counted at the driver on PostgreSQL, where ``infra/reads.py`` runs its reads on
+    """Every statement sent, counted at the driver on PostgreSQL, where ``infra/sql.py`` runs its reads on
     psycopg connections of its own pool; by SQLAlchemy's event on SQLite."""
     log = QueryLog()
     if db.engine.dialect.name != "postgresql":

@@ -82,7 +82,7 @@ def show_user(phone: str, depth: int, width: int) -> None:
     click.echo(f"joined {user.created_at:%Y-%m-%d %H:%M} UTC; {user.referrals_count} referrals")
     if user.activated_invite_code:
         click.echo(f"entered code {user.activated_invite_code} on {user.invited_at:%Y-%m-%d %H:%M} UTC")
-    if chain := invites.inviter_chain(user):
+    if chain := invites.inviter_chain(user.id):
         click.echo("invited by: " + " <- ".join(chain))
     click.echo("referrals:")
     _print_tree(user, depth, width, "  ")
@@ -109,7 +109,8 @@ def delete_user(phone: str, yes: bool) -> None:
     if not yes:
         click.confirm(f"Delete {user.phone} (id {user.id}) and detach {user.referrals_count} referrals?", abort=True)
     shown = user.phone
-    detached = account.delete_user(user)
+    found = account.account_by_phone(user.phone)
+    detached = account.delete_account(found) if found is not None else 0
     click.echo(f"deleted {shown}; {detached} referrals detached")
 
 

@@ -4,20 +4,15 @@ lockout after consecutive wrong codes. All kept in the database, so every app pr
 
 from __future__ import annotations
 
-import hashlib
 import math
 from datetime import datetime, timedelta
 
 import phonenumbers
 from flask import current_app
-from sqlalchemy import func, select, update
 
 from referral.domain.audit import security_event
 from referral.domain.errors import PhoneLocked, PhoneRegionNotAllowed, SendLimitReached
-from referral.extensions import db
-from referral.infra import reads
-from referral.infra.database import lock_for_transaction, upsert
-from referral.infra.models import PhoneLockout, SmsSend, UTCDateTime
+from referral.infra import phone_defences
 
 
 def test_code_for(phone: str) -> str | None:
@@ -34,61 +29,37 @@ def check_region(phone: str) -> None:
 
 def claim_phone(phone: str, now: datetime) -> None:
     """Refuse a locked ``phone``; and until the transaction ends, make other transactions that send to it wait,
-    so that the caps count truly. One round trip: the lockout is read in the statement that takes the lock.
-
-    That read sees what was committed before any wait for the lock: a lockout that the transaction waited for
-    commits meanwhile is missed, exactly as if this request had come a moment earlier. The caps, which must see
-    that transaction's send, are counted by a later statement (``check_send_caps``).
-    """
-    digest = hashlib.sha256(f"phone:{phone}".encode()).digest()
-    locked_until = lock_for_transaction(
-        int.from_bytes(digest[:8], "big", signed=True),
-        reading="SELECT locked_until FROM phone_lockouts WHERE phone = :phone",
-        reading_type=UTCDateTime(),
-        phone=phone,
-    )
-    _refuse_if_locked(locked_until, now)
+    so that the caps count truly. The lockout is read with the lock, as committed a moment before any wait: a
+    lockout committed meanwhile is missed exactly as if this request had come a moment earlier."""
+    _refuse_if_locked(phone_defences.claim_phone(phone), now)
 
 
 def check_send_caps(phone: str, now: datetime) -> None:
-    """At most ``OTP_MAX_SENDS_PER_HOUR`` and ``OTP_MAX_SENDS_PER_DAY`` codes per phone (one query)."""
+    """At most ``OTP_MAX_SENDS_PER_HOUR`` and ``OTP_MAX_SENDS_PER_DAY`` codes per phone."""
     config = current_app.config
-    hour_ago, day_ago = now - timedelta(hours=1), now - timedelta(days=1)
-    in_hour = func.count().filter(SmsSend.sent_at > hour_ago)
-    row = db.session.execute(
-        select(
-            func.count(),
-            in_hour,
-            func.min(SmsSend.sent_at),
-            func.min(SmsSend.sent_at).filter(SmsSend.sent_at > hour_ago),
-        ).where(SmsSend.phone == phone, SmsSend.sent_at > day_ago)
-    ).one()
-    sent_day, sent_hour, oldest_in_day, oldest_in_hour = row
-    if sent_hour >= config["OTP_MAX_SENDS_PER_HOUR"]:
-        wait = oldest_in_hour + timedelta(hours=1) - now
-    elif sent_day >= config["OTP_MAX_SENDS_PER_DAY"]:
-        wait = oldest_in_day + timedelta(days=1) - now
+    sent = phone_defences.sends_since(phone, day_ago=now - timedelta(days=1), hour_ago=now - timedelta(hours=1))
+    if sent.in_hour >= config["OTP_MAX_SENDS_PER_HOUR"] and sent.oldest_in_hour is not None:
+        wait = sent.oldest_in_hour + timedelta(hours=1) - now
+    elif sent.in_day >= config["OTP_MAX_SENDS_PER_DAY"] and sent.oldest_in_day is not None:
+        wait = sent.oldest_in_day + timedelta(days=1) - now
     else:
         return
-    security_event("send_capped", phone, sent_hour=sent_hour, sent_day=sent_day)
+    security_event("send_capped", phone, sent_hour=sent.in_hour, sent_day=sent.in_day)
     raise SendLimitReached(retry_after=_seconds(wait))
-
-
-RECORD_SEND = reads.Read(
-    "INSERT INTO sms_sends (phone, purpose, sent_at, status, attempts) VALUES (:phone, :purpose, :now, 'queued', 0) "
-    "RETURNING id",
-    {"now": UTCDateTime()},
-)
 
 
 def record_send(phone: str, purpose: str, now: datetime) -> int:
     """Record a send, counted by the caps and tracked to delivery; its id."""
-    send_id: int = reads.in_session(RECORD_SEND, {"phone": phone, "purpose": purpose, "now": now})[0][0]
-    return send_id
+    return phone_defences.record_send(phone, purpose, now)
+
+
+def forget_send(send_id: int) -> None:
+    """A send that never went out costs the phone nothing."""
+    phone_defences.forget_send(send_id)
 
 
 def check_lockout(phone: str, now: datetime) -> None:
-    _refuse_if_locked(db.session.scalar(select(PhoneLockout.locked_until).where(PhoneLockout.phone == phone)), now)
+    _refuse_if_locked(phone_defences.lockout_of(phone), now)
 
 
 def _refuse_if_locked(locked_until: datetime | None, now: datetime) -> None:
@@ -99,26 +70,16 @@ def _refuse_if_locked(locked_until: datetime | None, now: datetime) -> None:
 def record_failure(phone: str, now: datetime) -> bool:
     """Count a wrong code for ``phone``; lock it after ``OTP_LOCKOUT_FAILURES`` in a row. Whether it locked."""
     config = current_app.config
-    failures = db.session.scalar(
-        upsert(PhoneLockout)
-        .values(phone=phone, failures=1)
-        .on_conflict_do_update(index_elements=[PhoneLockout.phone], set_={"failures": PhoneLockout.failures + 1})
-        .returning(PhoneLockout.failures)
-    )
-    if failures is None or failures < config["OTP_LOCKOUT_FAILURES"]:
+    if phone_defences.count_failure(phone) < config["OTP_LOCKOUT_FAILURES"]:
         return False
-    db.session.execute(
-        update(PhoneLockout)
-        .where(PhoneLockout.phone == phone)
-        .values(failures=0, locked_until=now + timedelta(seconds=config["OTP_LOCKOUT_SECONDS"]))
-    )
+    phone_defences.lock_out(phone, until=now + timedelta(seconds=config["OTP_LOCKOUT_SECONDS"]))
     security_event("phone_locked", phone, seconds=config["OTP_LOCKOUT_SECONDS"])
     return True
 
 
 def clear_failures(phone: str) -> None:
     """A right code ends the run of wrong ones."""
-    db.session.execute(update(PhoneLockout).where(PhoneLockout.phone == phone).values(failures=0))
+    phone_defences.clear_failures(phone)
 
 
 def _seconds(delta: timedelta) -> int:

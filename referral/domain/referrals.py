@@ -1,8 +1,5 @@
-"""Referral lists: the phones a profile shows, and everyone who entered a code, a page at a time.
-
-Both read the ``ix_users_referrals`` index backwards (newest first) and run on the hot read path
-(``infra/reads.py``); pages are keyset-paginated on (invited_at, id), so page 2,000 costs what page 1 does.
-"""
+"""Referral lists: the phones a profile shows, and everyone who entered a code, a page at a time, keyset-
+paginated on (invited_at, id) by an opaque cursor (``infra/referral_lists.py`` reads them)."""
 
 from __future__ import annotations
 
@@ -10,10 +7,8 @@ import base64
 import binascii
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
-from referral.infra import reads
-from referral.infra.models import UTCDateTime
+from referral.infra import referral_lists
 
 # Phones of the newest referrals a profile shows.
 PROFILE_REFERRALS = 100
@@ -38,37 +33,17 @@ class ReferralPage:
     count: int
 
 
-NEWEST_REFERRAL_PHONES = reads.Read(
-    "SELECT phone FROM users WHERE invited_by_id = :user_id ORDER BY invited_at DESC, id DESC LIMIT :limit"
-)
-_PAGE = (
-    "SELECT id, phone, first_name, last_name, invited_at FROM users WHERE invited_by_id = :owner_id{after} "
-    "ORDER BY invited_at DESC, id DESC LIMIT :limit"
-)
-FIRST_PAGE = reads.Read(_PAGE.format(after=""), column_types={"invited_at": UTCDateTime()})
-NEXT_PAGE = reads.Read(
-    _PAGE.format(after=" AND (invited_at, id) < (:after_at, :after_id)"),
-    parameter_types={"after_at": UTCDateTime()},
-    column_types={"invited_at": UTCDateTime()},
-)
-
-
 def recent_referral_phones(user_id: int, limit: int = PROFILE_REFERRALS) -> list[str]:
     """Phones of the newest ``limit`` referrals of ``user_id``, newest first."""
-    return [phone for (phone,) in reads.rows(NEWEST_REFERRAL_PHONES, {"user_id": user_id, "limit": limit})]
+    return referral_lists.newest_referral_phones(user_id, limit)
 
 
 def referral_page(owner_id: int, count: int, limit: int, after: tuple[datetime, int] | None = None) -> ReferralPage:
-    """One page of the referrals of ``owner_id`` (who has ``count`` in all), newest first.
-
-    ``after`` is a decoded cursor: the (invited_at, id) of the last row of the page before.
-    """
-    params: dict[str, Any] = {"owner_id": owner_id, "limit": limit + 1}
-    if after is not None:
-        params["after_at"], params["after_id"] = after
-    rows = reads.rows(NEXT_PAGE if after is not None else FIRST_PAGE, params)  # (id, *Referral's fields)
-    items = [Referral(*row[1:]) for row in rows[:limit]]
-    next_cursor = encode_cursor(items[-1].joined_at, rows[limit - 1][0]) if len(rows) > limit else None
+    """One page of the referrals of ``owner_id`` (who has ``count`` in all), newest first; ``after`` is a
+    decoded cursor, the (invited_at, id) of the last row of the page before."""
+    rows = referral_lists.referrals_after(owner_id, limit + 1, after)
+    items = [Referral(row.phone, row.first_name, row.last_name, row.invited_at) for row in rows[:limit]]
+    next_cursor = encode_cursor(rows[limit - 1].invited_at, rows[limit - 1].id) if len(rows) > limit else None
     return ReferralPage(items=items, next_cursor=next_cursor, count=count)
 
 

@@ -13,20 +13,12 @@ from datetime import timedelta
 
 from flask import current_app
 from flask_jwt_extended import create_access_token, create_refresh_token
-from sqlalchemy import update
 
 from referral import clock
 from referral.domain.audit import security_event
 from referral.domain.errors import TokenRevoked
 from referral.extensions import db
-from referral.infra import reads
-from referral.infra.models import AuthSession, UTCDateTime
-
-NEW_SESSION = reads.Read(
-    "INSERT INTO sessions (id, user_id, refresh_jti, created_at, expires_at) "
-    "VALUES (:id, :user_id, :jti, :now, :expires_at) RETURNING id",
-    {"now": UTCDateTime(), "expires_at": UTCDateTime()},
-)
+from referral.infra import sessions as stored_sessions
 
 
 @dataclass(frozen=True)
@@ -41,8 +33,7 @@ def start_session(user_id: int) -> TokenPair:
     """A new session for ``user_id`` in the caller's transaction (one ``INSERT``), and its first token pair."""
     session_id, refresh_jti = uuid.uuid4().hex, str(uuid.uuid4())
     now = clock.utcnow()
-    params = {"id": session_id, "user_id": user_id, "jti": refresh_jti, "now": now, "expires_at": now + _refresh_ttl()}
-    reads.in_session(NEW_SESSION, params)
+    stored_sessions.insert_session(session_id, user_id, refresh_jti, now, now + _refresh_ttl())
     return _token_pair(user_id, session_id, refresh_jti)
 
 
@@ -54,17 +45,7 @@ def rotate_session(session_id: str, refresh_jti: str) -> TokenPair:
     """
     now = clock.utcnow()
     new_jti = str(uuid.uuid4())
-    user_id = db.session.scalar(
-        update(AuthSession)
-        .where(
-            AuthSession.id == session_id,
-            AuthSession.refresh_jti == refresh_jti,
-            AuthSession.revoked_at.is_(None),
-            AuthSession.expires_at > now,
-        )
-        .values(refresh_jti=new_jti, expires_at=now + _refresh_ttl())
-        .returning(AuthSession.user_id)
-    )
+    user_id = stored_sessions.rotate(session_id, refresh_jti, new_jti, now, now + _refresh_ttl())
     if user_id is None:
         if revoke_session(session_id):
             security_event("refresh_token_reused", session=session_id)
@@ -75,22 +56,14 @@ def rotate_session(session_id: str, refresh_jti: str) -> TokenPair:
 
 def revoke_session(session_id: str) -> bool:
     """End one session (logout) and commit; whether it was live."""
-    result = db.session.execute(
-        update(AuthSession)
-        .where(AuthSession.id == session_id, AuthSession.revoked_at.is_(None))
-        .values(revoked_at=clock.utcnow())
-    )
+    was_live = stored_sessions.revoke(session_id, clock.utcnow())
     db.session.commit()
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    return was_live
 
 
 def revoke_user_sessions(user_id: int) -> None:
     """End every session of ``user_id`` in the caller's transaction."""
-    db.session.execute(
-        update(AuthSession)
-        .where(AuthSession.user_id == user_id, AuthSession.revoked_at.is_(None))
-        .values(revoked_at=clock.utcnow())
-    )
+    stored_sessions.revoke_all_of_user(user_id, clock.utcnow())
 
 
 def _token_pair(user_id: int, session_id: str, refresh_jti: str) -> TokenPair:

@@ -11,7 +11,7 @@ from flask.sessions import SecureCookieSession, SecureCookieSessionInterface, Se
 from werkzeug.exceptions import RequestEntityTooLarge, UnsupportedMediaType
 
 from referral.http.limits import init_limits
-from referral.infra.reads import read_outside_transactions
+from referral.infra.sql import read_outside_transactions
 from referral.logs import client_ip, request_id
 
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
@@ -50,7 +50,7 @@ def start_request() -> None:
     incoming = request.headers.get("X-Request-ID", "")
     request_id.set(incoming if SANE_REQUEST_ID.match(incoming) else uuid.uuid4().hex)
     client_ip.set(request.remote_addr)
-    # A GET only reads: on PostgreSQL its reads need no transaction (infra/reads.py).
+    # A GET only reads: on PostgreSQL its reads need no transaction (infra/sql.py).
     read_outside_transactions(request.method == "GET" and current_app.config["DB_AUTOCOMMIT_READS"])
 
 

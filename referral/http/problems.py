@@ -5,7 +5,7 @@ errors and database failures all end in ``problem()``. Whatever failed, the tran
 
 A database that cannot answer becomes 503 ``service_unavailable`` with ``Retry-After`` here: SQLAlchemy's
 ``OperationalError``, ``InterfaceError``, ``InternalError`` and pool timeout (the ORM session),
-``DatabaseUnavailable`` (the hot read path's pool, ``infra/reads.py``), and ``SmsQueueFull`` (the SMS queue
+``DatabaseUnavailable`` (the hot read path's pool, ``infra/sql.py``), and ``SmsQueueFull`` (the SMS queue
 would not take the code).
 """
 
@@ -27,8 +27,8 @@ from referral.domain.audit import security_event
 from referral.domain.phones import INVALID_PHONE_MESSAGE
 from referral.extensions import db
 from referral.http import limits
-from referral.infra.reads import DatabaseUnavailable
 from referral.infra.sms import SmsQueueFull
+from referral.infra.sql import DatabaseUnavailable
 
 log = logging.getLogger(__name__)
 

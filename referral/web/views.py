@@ -119,10 +119,10 @@ def invite_link(code: str) -> Any:
     account = web_session.signed_in()
     if account is None:
         session["invite"] = code
-        return page("index.html", inviter=masked_for_people(owner[1]))
-    if account.id == owner[0] or account.activated_invite_code is not None:
+        return page("index.html", inviter=masked_for_people(owner.phone))
+    if account.id == owner.id or account.activated_invite_code is not None:
         return redirect(url_for("web.profile"))
-    return page("invite.html", code=code, inviter=masked_for_people(owner[1]))
+    return page("invite.html", code=code, inviter=masked_for_people(owner.phone))
 
 
 @bp.get("/lang/<code>")
@@ -264,7 +264,7 @@ def _code_context(purpose: str) -> dict[str, Any]:
 def _carried_inviter() -> str | None:
     code = session.get("invite")
     owner = invites.owner_of_code(code) if code else None
-    return masked_for_people(owner[1]) if owner else None
+    return masked_for_people(owner.phone) if owner else None
 
 
 def _profile_context(account: accounts.Account) -> dict[str, Any]:

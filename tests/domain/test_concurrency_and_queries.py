@@ -184,7 +184,7 @@ def test_an_activation_is_four_statements(client, api, postgres_only, queries):
     body = {"invite_code": inviter["user"]["invite_code"]}
     sent = queries.during(lambda: client.post(INVITE, headers=user["headers"], json=body))
     assert first_words(sent) == [
-        "SELECT u.id,",
+        "SELECT a.*,",
         "WITH RECURSIVE chain",
         "WITH RECURSIVE chain",
         "INSERT INTO referral_counts",

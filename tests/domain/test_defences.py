@@ -225,7 +225,7 @@ def test_codes_are_kept_and_compared_only_as_keyed_hashes(client, api, queries):
     useful: a client sends codes, never hashes, and cannot aim at a prefix of an HMAC it cannot compute."""
     code = api.request_code(PHONE)
     row = db.session.scalars(select(LoginCode).where(LoginCode.phone == PHONE)).one()
-    assert row.code_hash == otp.hash_code(otp.LOGIN, PHONE, code) != code
+    assert row.code_hash == otp.hash_code(otp.Purpose.LOGIN, PHONE, code) != code
     sent = queries.during(lambda: client.post(TOKEN, json={"phone": PHONE, "code": code}))
     spend = next(statement for statement in sent if statement.startswith("UPDATE login_codes"))
     assert "code_hash" in spend

@@ -9,7 +9,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from referral import clock
 from referral.extensions import db
-from referral.infra import reads
+from referral.infra import sql
 from referral.infra.models import UTCDateTime
 from referral.infra.sms.senders import SmsGatewayError, SmsSender
 from referral.logs import mask_phone
@@ -20,7 +20,7 @@ EXTENSION_KEY = "referral.sms"
 RECORD_ATTEMPTS = 20
 RECORD_PAUSE_SECONDS = 1.0
 # One message's outcome (plain SQL: a worker records one per message, as often as codes are asked for).
-RECORD_OUTCOME = reads.Read(
+RECORD_OUTCOME = sql.Statement(
     "UPDATE sms_sends SET status = :status, attempts = attempts + 1, last_error = :error, "
     "delivered_at = COALESCE(:delivered_at, delivered_at) WHERE id = :id RETURNING id",
     {"delivered_at": UTCDateTime()},
@@ -59,7 +59,7 @@ def _record(send_id: int, status: str, error: str | None) -> None:
     }
     for attempt in range(1, RECORD_ATTEMPTS + 1):
         try:
-            reads.in_session(RECORD_OUTCOME, params)
+            sql.run(RECORD_OUTCOME, params)
             db.session.commit()
             return
         except SQLAlchemyError:

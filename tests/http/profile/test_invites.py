@@ -182,13 +182,14 @@ def test_activations_into_different_trees_do_not_wait_for_each_other(app, api, p
     from sqlalchemy import text
 
     from referral.domain import invites
+    from referral.infra import referral_tree
 
     anna, boris, vera, gleb = (api.sign_in(f"+7999500000{n}") for n in range(1, 5))
     db.session.commit()
     with db.engine.connect() as other:  # another transaction holds the locks of anna's and boris's trees
         other.begin()
         for tree in (anna["user"]["id"], boris["user"]["id"]):
-            other.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": invites._tree_lock_key(tree)})
+            other.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": referral_tree.tree_lock_key(tree)})
         db.session.execute(text("SET LOCAL lock_timeout = '2s'"))
         # vera joins gleb's tree: neither lock is hers, so she does not wait
         joined = invites.activate_invite(vera["user"]["id"], vera["user"]["phone"], gleb["user"]["invite_code"])
@@ -201,14 +202,17 @@ def test_activations_into_one_tree_do_not_wait_for_each_other(app, api, postgres
     from sqlalchemy import text
 
     from referral.domain import invites
+    from referral.infra import referral_tree
 
     anna, boris, vera = (api.sign_in(f"+7999600000{n}") for n in range(1, 4))
     db.session.commit()
     with db.engine.connect() as other:  # boris is joining anna's tree in another transaction, still open
         other.begin()
-        other.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": invites._tree_lock_key(boris["user"]["id"])})
         other.execute(
-            text("SELECT pg_advisory_xact_lock_shared(:key)"), {"key": invites._tree_lock_key(anna["user"]["id"])}
+            text("SELECT pg_advisory_xact_lock(:key)"), {"key": referral_tree.tree_lock_key(boris["user"]["id"])}
+        )
+        other.execute(
+            text("SELECT pg_advisory_xact_lock_shared(:key)"), {"key": referral_tree.tree_lock_key(anna["user"]["id"])}
         )
         db.session.execute(text("SET LOCAL lock_timeout = '2s'"))
         # vera joins anna's tree too: she shares the tree's lock with boris and does not wait for him
@@ -234,7 +238,7 @@ def test_an_activation_whose_tree_root_moved_since_it_was_read_locks_the_new_roo
 def test_an_activation_locks_its_trees_under_the_keys_join_tree_takes(client, people, postgres_only):
     """The locks taken in SQL with the chain are the ones ``join_tree`` takes from Python when a root moves:
     the user's tree exclusively, the inviter's tree (named by its root) shared."""
-    from referral.domain.invites import _tree_lock_key
+    from referral.infra.referral_tree import tree_lock_key as _tree_lock_key
 
     def held():  # by the test's transaction, which every request of the test runs inside, until its end
         locks = db.session.execute(
@@ -273,7 +277,7 @@ def test_an_activation_whose_inviter_was_deleted_a_moment_ago_finds_no_code(clie
     from referral.domain.errors import InviteCodeNotFound
 
     anna, vera = people["anna"], people["vera"]
-    account.delete_user(db.session.get(User, anna["user"]["id"]))
+    account.delete_account(account.account_by_phone(anna["user"]["phone"]))
     with pytest.raises(InviteCodeNotFound):  # vera read anna's chain just before anna went
         invites.join_tree(vera["user"]["id"], anna["user"]["id"], anna["user"]["id"], utcnow())
 

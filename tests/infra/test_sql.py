@@ -1,4 +1,4 @@
-"""The hot read path (``infra/reads.py``): the same rows either way, a restart invisible, an outage a 503."""
+"""The hot read path (``infra/sql.py``): the same rows either way, a restart invisible, an outage a 503."""
 
 import time
 from datetime import UTC, datetime, timedelta
@@ -6,22 +6,23 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import text
 
-from referral.domain import account, referrals
 from referral.extensions import db
-from referral.infra import reads
+from referral.infra import accounts, referral_lists, sql
 from referral.infra.models import User
 
 PROFILE = "/api/v1/profile"
 
 
-def _reads_to_compare(owner: dict, session_id: str, now: datetime) -> list[tuple[reads.Read, dict]]:
+def _reads_to_compare(owner: dict, session_id: str, now: datetime) -> list[tuple[sql.Statement, dict]]:
     every = [
-        (account.LIVE_ACCOUNT, {"session_id": session_id, "now": now}),
-        (referrals.FIRST_PAGE, {"owner_id": owner["user"]["id"], "limit": 10}),
-        (referrals.NEWEST_REFERRAL_PHONES, {"user_id": owner["user"]["id"], "limit": 10}),
+        (accounts.ACCOUNT_OF_SESSION, {"session_id": session_id, "now": now}),
+        (referral_lists.FIRST_PAGE, {"owner_id": owner["user"]["id"], "limit": 10}),
+        (referral_lists.NEWEST_REFERRAL_PHONES, {"user_id": owner["user"]["id"], "limit": 10}),
     ]
     if db.engine.dialect.name == "postgresql":
-        every.append((account.LIVE_ACCOUNT_WITH_REFERRALS, {"session_id": session_id, "now": now, "referrals": 2}))
+        every.append(
+            (accounts.ACCOUNT_OF_SESSION_WITH_REFERRALS, {"session_id": session_id, "now": now, "referrals": 2})
+        )
     return every
 
 
@@ -39,7 +40,7 @@ def _signed_in_with_referrals(api, user_factory, clock) -> tuple[dict, str]:
 def test_reads_in_the_session_answer_aware_utc_timestamps(app, api, user_factory, clock):
     owner, session_id = _signed_in_with_referrals(api, user_factory, clock)
     for read, params in _reads_to_compare(owner, session_id, clock.now):
-        rows = reads.rows(read, params)
+        rows = sql.read(read, params)
         assert rows
         stamps = [value for row in rows for value in row if isinstance(value, datetime)]
         assert all(value.tzinfo is not None and value.utcoffset() == timedelta(0) for value in stamps)
@@ -48,9 +49,9 @@ def test_reads_in_the_session_answer_aware_utc_timestamps(app, api, user_factory
 @pytest.mark.committing
 def test_the_pool_answers_exactly_what_the_session_answers(app, api, user_factory, clock, postgres_only):
     owner, session_id = _signed_in_with_referrals(api, user_factory, clock)
-    pool = app.extensions[reads.EXTENSION_KEY]
+    pool = app.extensions[sql.READ_POOL]
     for read, params in _reads_to_compare(owner, session_id, clock.now):
-        in_session = reads.rows(read, params)
+        in_session = sql.read(read, params)
         assert pool.rows(read, params) == in_session
         assert in_session
 
@@ -58,13 +59,13 @@ def test_the_pool_answers_exactly_what_the_session_answers(app, api, user_factor
 def test_a_naive_timestamp_is_refused_as_the_model_refuses_it(app):
     naive = datetime.now(UTC).replace(tzinfo=None)
     with pytest.raises(Exception, match="naive datetimes are not stored"):
-        reads.rows(account.LIVE_ACCOUNT, {"session_id": "x", "now": naive})
+        sql.read(accounts.ACCOUNT_OF_SESSION, {"session_id": "x", "now": naive})
 
 
 def _kill_read_connections() -> int:
     killed = db.session.scalar(
         text("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = :name"),
-        {"name": reads.APPLICATION_NAME},
+        {"name": sql.APPLICATION_NAME},
     )
     db.session.commit()
     db.session.close()  # the test client shares the test's session; a real request starts without one
@@ -92,8 +93,8 @@ def test_reads_of_a_database_that_is_down_answer_503_within_the_pool_timeout(
     user = api.sign_in("+79990000000")
     db.session.close()
     app.config["DB_POOL_TIMEOUT_SECONDS"] = 1
-    unreachable = reads.ReadPool("postgresql+psycopg://nobody@127.0.0.1:1/none", app.config)
-    monkeypatch.setitem(app.extensions, reads.EXTENSION_KEY, unreachable)
+    unreachable = sql.ReadPool("postgresql+psycopg://nobody@127.0.0.1:1/none", app.config)
+    monkeypatch.setitem(app.extensions, sql.READ_POOL, unreachable)
     try:
         started = time.monotonic()
         response = client.get(PROFILE, headers=user["headers"])
@@ -109,11 +110,11 @@ def test_reads_of_a_database_that_is_down_answer_503_within_the_pool_timeout(
 @pytest.mark.committing
 def test_a_read_slower_than_the_statement_timeout_is_database_unavailable(app, postgres_only):
     app.config["DB_STATEMENT_TIMEOUT_MS"] = 100
-    pool = reads.ReadPool(app.config["SQLALCHEMY_DATABASE_URI"], app.config)
+    pool = sql.ReadPool(app.config["SQLALCHEMY_DATABASE_URI"], app.config)
     try:
         started = time.monotonic()
-        with pytest.raises(reads.DatabaseUnavailable):
-            pool.rows(reads.Read("SELECT pg_sleep(5)"), {})
+        with pytest.raises(sql.DatabaseUnavailable):
+            pool.rows(sql.Statement("SELECT pg_sleep(5)"), {})
         assert time.monotonic() - started < 2
     finally:
         pool.close()
@@ -121,13 +122,11 @@ def test_a_read_slower_than_the_statement_timeout_is_database_unavailable(app, p
 
 @pytest.mark.committing
 def test_timestamps_come_back_in_utc_whatever_the_server_s_time_zone(app, postgres_only, monkeypatch):
-    real = reads.connection_options
-    monkeypatch.setattr(
-        reads, "connection_options", lambda config: real(config) | {"options": "-c TimeZone=Asia/Tokyo"}
-    )
-    pool = reads.ReadPool(app.config["SQLALCHEMY_DATABASE_URI"], app.config)
+    real = sql.connection_options
+    monkeypatch.setattr(sql, "connection_options", lambda config: real(config) | {"options": "-c TimeZone=Asia/Tokyo"})
+    pool = sql.ReadPool(app.config["SQLALCHEMY_DATABASE_URI"], app.config)
     try:
-        ((stamp,),) = pool.rows(reads.Read("SELECT CAST(:at AS timestamptz)"), {"at": "2026-01-02T03:04:05+00:00"})
+        ((stamp,),) = pool.rows(sql.Statement("SELECT CAST(:at AS timestamptz)"), {"at": "2026-01-02T03:04:05+00:00"})
     finally:
         pool.close()
     assert stamp == datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
@@ -154,10 +153,10 @@ def test_with_a_replica_url_the_hot_reads_go_to_the_replica(app, second_database
     name, url = second_database
     other = Flask("replica-test")
     other.config.update(app.config, DATABASE_REPLICA_URL=url)
-    reads.init_reads(other)
-    pool = other.extensions[reads.EXTENSION_KEY]
+    sql.init_read_pool(other)
+    pool = other.extensions[sql.READ_POOL]
     try:
-        assert pool.rows(reads.Read("SELECT current_database()"), {}) == [(name,)]
+        assert pool.rows(sql.Statement("SELECT current_database()"), {}) == [(name,)]
     finally:
         pool.close()
 
@@ -174,8 +173,8 @@ def test_reads_answer_within_a_second_of_the_database_coming_back_after_an_outag
     db.session.close()
     url = db.engine.url
     proxy = CuttableProxy((url.host or "127.0.0.1", url.port or 5432))
-    pool = reads.ReadPool(url.set(port=proxy.port).render_as_string(hide_password=False), app.config)
-    monkeypatch.setitem(app.extensions, reads.EXTENSION_KEY, pool)
+    pool = sql.ReadPool(url.set(port=proxy.port).render_as_string(hide_password=False), app.config)
+    monkeypatch.setitem(app.extensions, sql.READ_POOL, pool)
     try:
         assert client.get(PROFILE, headers=user["headers"]).status_code == 200
         proxy.cut()

@@ -1,7 +1,9 @@
-"""The hot read path: the reads every authenticated request makes, as plain SQL on a psycopg connection pool.
+"""Statements written out whole as plain SQL (a ``Statement``), and where they run.
 
-Each read is written once, in SQL that PostgreSQL and SQLite both speak, with ``:name`` parameters (a ``Read``).
-Where it runs:
+Every statement of the app that is not the ORM's is a ``Statement``: written once, in SQL that PostgreSQL and
+SQLite both speak, with ``:name`` parameters, in the ``infra/`` module of its table. ``run`` executes one in the
+request's transaction (writes, and the reads inside them); ``read`` is the hot read path, which runs a read
+(``docs/design.md``, "The hot read path"):
 
 - **outside any transaction** (PostgreSQL, an API ``GET`` with ``DB_AUTOCOMMIT_READS``, the HTTP layer says so
   with ``read_outside_transactions``): on a connection of this module's own ``psycopg_pool`` pool, in autocommit
@@ -9,9 +11,10 @@ Where it runs:
   cost more CPU per read than psycopg itself. A read that meets a connection that died (PostgreSQL restarted)
   is retried once after the pool has checked its connections; any other failure is ``DatabaseUnavailable``,
   which the HTTP layer answers with 503.
-- **everywhere else** (writes, which must read what their own transaction sees; SQLite; code outside requests;
-  the test suite's rolled-back transactions): as a ``text()`` statement in the ORM session, with SQLAlchemy's
-  type processing (SQLite keeps timestamps as text) and its errors, which the same 503 path handles.
+- **everywhere else** (inside a write, which must read what its own transaction sees; SQLite; code outside
+  requests; the test suite's rolled-back transactions): as ``run`` does, as a ``text()`` statement in the ORM
+  session, with SQLAlchemy's type processing (SQLite keeps timestamps as text) and its errors, which the same
+  503 path handles.
 
 Both give the same rows: tuples in the order of the ``SELECT``, timestamps aware and in UTC.
 """
@@ -21,7 +24,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
-import re
+import textwrap
 import threading
 import weakref
 from collections.abc import Mapping, Sequence
@@ -42,7 +45,7 @@ from referral.infra.database import connect_arguments
 
 log = logging.getLogger(__name__)
 
-EXTENSION_KEY = "referral.reads"
+READ_POOL = "referral.read_pool"  # its key in app.extensions
 APPLICATION_NAME = "referral-reads"  # how an operator tells these connections apart in pg_stat_activity
 _outside_transactions: ContextVar[bool] = ContextVar("read_outside_transactions", default=False)
 TIMESTAMPTZ_OID = 1184
@@ -51,7 +54,6 @@ TIMESTAMPTZ_OID = 1184
 # minutes, let the back-off it built up during an outage outlast the outage by seconds: reads failed with
 # PoolTimeout although the database was back. One second bounds that to about a second.
 RECONNECT_SECONDS = 1.0
-_PARAMETER = re.compile(r"(?<![:\w]):(\w+)")
 
 
 class DatabaseUnavailable(Exception):
@@ -59,17 +61,21 @@ class DatabaseUnavailable(Exception):
 
 
 @dataclass(frozen=True)
-class Read:
-    """One ``SELECT``, with the SQLAlchemy types of the parameters and columns that need converting on SQLite
-    (timestamps); psycopg needs none of them."""
+class Statement:
+    """One SQL statement, with the SQLAlchemy types of the parameters and columns that need converting on
+    SQLite (timestamps); psycopg needs none of them."""
 
     sql: str
     parameter_types: Mapping[str, TypeEngine[Any]] = field(default_factory=dict)
     column_types: Mapping[str, TypeEngine[Any]] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "sql", textwrap.dedent(self.sql).strip())  # as laid out in the source, unindented
+
     @functools.cached_property
     def psycopg_sql(self) -> str:
-        return _PARAMETER.sub(r"%(\1)s", self.sql)
+        """The statement with psycopg's ``%(name)s`` parameters, as SQLAlchemy's compiler writes it."""
+        return str(text(self.sql).compile(dialect=psycopg_dialect()))
 
     @functools.cached_property
     def clause(self) -> TextClause:
@@ -77,34 +83,33 @@ class Read:
         return text(self.sql).bindparams(*binds).columns(**self.column_types)  # type: ignore[return-value]
 
 
-def rows(read: Read, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
-    """The rows of ``read`` with ``params``, on the pool when the caller reads outside transactions."""
-    pool: ReadPool | None = current_app.extensions.get(EXTENSION_KEY)
+def read(statement: Statement, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+    """The rows of the read ``statement``, on the pool when the caller reads outside transactions."""
+    pool: ReadPool | None = current_app.extensions.get(READ_POOL)
     in_transaction = _session_in_transaction()
     if pool is not None and _outside_transactions.get() and not in_transaction:
-        return pool.rows(read, params)
-    return in_session(read, params, in_transaction)
+        return pool.rows(statement, params)
+    return run(statement, params, in_transaction)
 
 
-def in_session(read: Read, params: Mapping[str, Any], in_transaction: bool | None = None) -> list[tuple[Any, ...]]:
-    """The rows of ``read`` in the ORM session's transaction (opened if none is).
-
-    Any statement, not only a ``SELECT``: the hot writes (``INSERT``/``UPDATE ... RETURNING``) are written as
-    ``Read`` too and run here, in the transaction of their request. As plain SQL they skip what building an
-    ORM statement costs on every request (coercing each expression, computing its cache key), which on this
-    path came to four times the driver's own work.
-    """
+def run(statement: Statement, params: Mapping[str, Any], in_transaction: bool | None = None) -> list[tuple[Any, ...]]:
+    """The rows of ``statement`` (any statement: ``RETURNING`` gives rows) in the ORM session's transaction,
+    opened if none is. As plain SQL it skips what building an ORM statement costs per request."""
     if in_transaction is None:
         in_transaction = _session_in_transaction()
     try:
-        return [tuple(row) for row in db.session.execute(read.clause, params)]
+        return _rows_of(db.session.execute(statement.clause, params))
     except DBAPIError as error:
         if in_transaction or not error.connection_invalidated:
             raise
         # The statement opened the transaction on a connection that had died: nothing was written in it yet,
         # so it is run again on a fresh one (SQLAlchemy has invalidated the pool's older connections).
         db.session.rollback()
-        return [tuple(row) for row in db.session.execute(read.clause, params)]
+        return _rows_of(db.session.execute(statement.clause, params))
+
+
+def _rows_of(result: Any) -> list[tuple[Any, ...]]:
+    return [tuple(row) for row in result] if result.returns_rows else []
 
 
 def read_outside_transactions(allowed: bool) -> None:
@@ -126,15 +131,15 @@ class ReadPool:
         self._lock = threading.Lock()
         _every_pool.add(self)
 
-    def rows(self, read: Read, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+    def rows(self, statement: Statement, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
         pool = self._pool or self._open()
         try:
             try:
-                return _fetch(pool, read.psycopg_sql, params)
+                return _fetch(pool, statement.psycopg_sql, params)
             except _ConnectionDied:
                 log.warning("a pooled read connection had died; checking the pool and reading again")
                 pool.check()
-                return _fetch(pool, read.psycopg_sql, params)
+                return _fetch(pool, statement.psycopg_sql, params)
         except (_ConnectionDied, psycopg.OperationalError, psycopg.InterfaceError, PoolTimeout) as error:
             raise DatabaseUnavailable(str(error)) from error
 
@@ -215,8 +220,15 @@ def connection_options(config: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def init_reads(app: Flask) -> None:
+def init_read_pool(app: Flask) -> None:
     """On PostgreSQL, the reads pool, on ``DATABASE_REPLICA_URL`` when set; SQLite reads in the session."""
     url = app.config.get("DATABASE_REPLICA_URL") or app.config["SQLALCHEMY_DATABASE_URI"]
     if url.startswith("postgresql"):
-        app.extensions[EXTENSION_KEY] = ReadPool(url, app.config)
+        app.extensions[READ_POOL] = ReadPool(url, app.config)
+
+
+@functools.cache
+def psycopg_dialect() -> Any:
+    from sqlalchemy.dialects.postgresql import psycopg as dialect
+
+    return dialect.dialect()

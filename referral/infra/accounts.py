@@ -1,0 +1,193 @@
+"""The ``users`` table as accounts: read by session or by phone, created, renamed, moved to another phone,
+deleted. Reads select from the ``accounts`` view (migration 0005), which names an account's columns once: the
+user, the invite code they entered, their referral count (the sum of their ``referral_counts`` rows).
+
+Reading an account is the query every authenticated request makes: on PostgreSQL one statement brings the
+session's liveness, the account and the phones of its newest referrals (an array); SQLite, which has no
+arrays, reads those phones in a second statement (``docs/design.md``, "The hot read path").
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, NamedTuple
+
+from sqlalchemy.exc import IntegrityError
+
+from referral.infra import sql
+from referral.infra.database import dialect_name
+from referral.infra.models import UTCDateTime
+from referral.infra.referral_lists import newest_referral_phones
+from referral.infra.referral_tree import InviterGone
+
+TIMESTAMPS = {"invited_at": UTCDateTime(), "created_at": UTCDateTime()}
+NOW = {"now": UTCDateTime()}
+
+
+class AccountRow(NamedTuple):
+    id: int
+    phone: str
+    invite_code: str
+    first_name: str
+    last_name: str
+    activated_invite_code: str | None
+    invited_at: datetime | None
+    referrals_count: int
+    created_at: datetime
+    newest_referrals: list[str] | None = None  # read only when asked for
+
+
+ACCOUNT_OF_SESSION = sql.Statement(
+    """
+    SELECT a.*
+    FROM sessions AS s JOIN accounts AS a ON a.id = s.user_id
+    WHERE s.id = :session_id AND s.revoked_at IS NULL AND s.expires_at > :now
+    """,
+    NOW,
+    TIMESTAMPS,
+)
+
+ACCOUNT_OF_SESSION_WITH_REFERRALS = sql.Statement(
+    """
+    SELECT a.*,
+           ARRAY(SELECT r.phone FROM users AS r WHERE r.invited_by_id = a.id
+                 ORDER BY r.invited_at DESC, r.id DESC LIMIT :referrals) AS newest_referrals
+    FROM sessions AS s JOIN accounts AS a ON a.id = s.user_id
+    WHERE s.id = :session_id AND s.revoked_at IS NULL AND s.expires_at > :now
+    """,
+    NOW,
+    TIMESTAMPS,
+)
+
+ACCOUNT_OF_PHONE = sql.Statement(
+    """
+    SELECT a.* FROM accounts AS a WHERE a.phone = :phone
+    """,
+    column_types=TIMESTAMPS,
+)
+
+ACCOUNT_OF_PHONE_WITH_REFERRALS = sql.Statement(
+    """
+    SELECT a.*,
+           ARRAY(SELECT r.phone FROM users AS r WHERE r.invited_by_id = a.id
+                 ORDER BY r.invited_at DESC, r.id DESC LIMIT :referrals) AS newest_referrals
+    FROM accounts AS a WHERE a.phone = :phone
+    """,
+    column_types=TIMESTAMPS,
+)
+
+# A new user; no row if the phone has one already or the invite code drawn is taken.
+NEW_USER = sql.Statement(
+    """
+    INSERT INTO users (phone, invite_code, first_name, last_name, invited_by_id, invited_at, created_at)
+    VALUES (:phone, :own_code, '', '', NULL, NULL, :now)
+    ON CONFLICT DO NOTHING
+    RETURNING id, invited_by_id
+    """,
+    NOW,
+)
+
+# A new user invited by the owner of :invite_code; no row either if nobody has that code.
+NEW_INVITED_USER = sql.Statement(
+    """
+    INSERT INTO users (phone, invite_code, first_name, last_name, invited_by_id, invited_at, created_at)
+    SELECT :phone, :own_code, '', '', inviter.id, :now, :now FROM users AS inviter
+    WHERE inviter.invite_code = :invite_code
+    ON CONFLICT DO NOTHING
+    RETURNING id, invited_by_id
+    """,
+    NOW,
+)
+
+RENAME = sql.Statement(
+    """
+    UPDATE users SET first_name = COALESCE(:first_name, first_name), last_name = COALESCE(:last_name, last_name)
+    WHERE id = :user_id
+    RETURNING id
+    """
+)
+
+MOVE_TO_PHONE = sql.Statement("UPDATE users SET phone = :phone WHERE id = :user_id RETURNING id")
+
+USER_OF_PHONE = sql.Statement("SELECT id FROM users WHERE phone = :phone")
+
+DETACH_REFERRALS = sql.Statement(
+    """
+    UPDATE users SET invited_by_id = NULL, invited_at = NULL
+    WHERE invited_by_id = :user_id
+    RETURNING id
+    """
+)
+
+DELETE_USER = sql.Statement("DELETE FROM users WHERE id = :user_id RETURNING invited_by_id")
+
+
+class PhoneInUse(Exception):
+    """Another account has the phone."""
+
+
+def account_of_session(session_id: str, now: datetime, referrals: int = 0) -> AccountRow | None:
+    """The account signed in by a live session; with ``referrals``, the phones of that many newest referrals."""
+    return _account(
+        (ACCOUNT_OF_SESSION, ACCOUNT_OF_SESSION_WITH_REFERRALS), {"session_id": session_id, "now": now}, referrals
+    )
+
+
+def account_of_phone(phone: str, referrals: int = 0) -> AccountRow | None:
+    """The account of ``phone``, if there is one (``referrals`` as for ``account_of_session``)."""
+    return _account((ACCOUNT_OF_PHONE, ACCOUNT_OF_PHONE_WITH_REFERRALS), {"phone": phone}, referrals)
+
+
+def _account(
+    statements: tuple[sql.Statement, sql.Statement], params: dict[str, Any], referrals: int
+) -> AccountRow | None:
+    with_array = referrals > 0 and dialect_name() == "postgresql"
+    rows = sql.read(statements[with_array], {**params, "referrals": referrals})
+    if not rows:
+        return None
+    account = AccountRow(*rows[0])
+    if referrals > 0 and not with_array:
+        account = account._replace(newest_referrals=newest_referral_phones(account.id, referrals))
+    return account
+
+
+def insert_user(
+    phone: str, own_code: str, now: datetime, invite_code: str | None = None
+) -> tuple[int, int | None] | None:
+    """Insert a user (invited by the owner of ``invite_code``, if given): their id and inviter's id; ``None`` if
+    the phone or the drawn code is taken, or nobody has ``invite_code``."""
+    params = {"phone": phone, "own_code": own_code, "now": now, "invite_code": invite_code}
+    try:
+        inserted = sql.run(NEW_USER if invite_code is None else NEW_INVITED_USER, params)
+    except IntegrityError:  # only the foreign key can fail: the inviter it read was deleted before its check
+        raise InviterGone from None
+    return (inserted[0][0], inserted[0][1]) if inserted else None
+
+
+def rename(user_id: int, first_name: str | None, last_name: str | None) -> bool:
+    """Set the names given (``None`` leaves one as it is); whether the user exists."""
+    return bool(sql.run(RENAME, {"user_id": user_id, "first_name": first_name, "last_name": last_name}))
+
+
+def move_to_phone(user_id: int, phone: str) -> bool:
+    """Give the user ``phone``; whether the user exists. ``PhoneInUse`` if another account has it."""
+    try:
+        return bool(sql.run(MOVE_TO_PHONE, {"user_id": user_id, "phone": phone}))
+    except IntegrityError:
+        raise PhoneInUse from None
+
+
+def user_of_phone(phone: str) -> int | None:
+    rows = sql.run(USER_OF_PHONE, {"phone": phone})
+    return rows[0][0] if rows else None
+
+
+def detach_referrals(user_id: int) -> list[int]:
+    """Make the users ``user_id`` invited nobody's referral; their ids."""
+    return sorted(user for (user,) in sql.run(DETACH_REFERRALS, {"user_id": user_id}))
+
+
+def delete_user(user_id: int) -> int | None:
+    """Delete the user (their sessions, codes and counts go with them: foreign keys cascade); who invited them."""
+    deleted = sql.run(DELETE_USER, {"user_id": user_id})
+    return deleted[0][0] if deleted else None

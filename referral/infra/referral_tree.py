@@ -1,0 +1,182 @@
+"""The referral tree in ``users`` (each user's ``invited_by_id``) and the counts in ``referral_counts``: chains of
+inviters, the tree locks, the activation, the counts.
+
+Why the locks are enough to keep the tree free of loops, and why counts are split over rows: ``docs/design.md``,
+"Activations and the tree locks" and "The referral counts".
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+from typing import NamedTuple
+
+from sqlalchemy.exc import IntegrityError
+
+from referral.infra import sql
+from referral.infra.database import dialect_name, lock_for_transaction
+from referral.infra.models import UTCDateTime
+
+
+class Member(NamedTuple):
+    """A user in a chain of inviters."""
+
+    id: int
+    phone: str
+
+
+class InviterGone(Exception):
+    """The inviter was deleted before the statement checked its foreign key."""
+
+
+# The owner of :invite_code and every inviter above them, nearest first.
+CHAIN_OF_INVITE_CODE = sql.Statement(
+    """
+    WITH RECURSIVE chain (id, invited_by_id, phone, depth) AS (
+        SELECT id, invited_by_id, phone, 0 FROM users WHERE invite_code = :invite_code
+        UNION ALL
+        SELECT u.id, u.invited_by_id, u.phone, chain.depth + 1
+        FROM users AS u JOIN chain ON u.id = chain.invited_by_id
+    )
+    SELECT id, phone FROM chain ORDER BY depth
+    """
+)
+
+# CHAIN_OF_INVITE_CODE, taking in the same statement the locks an activation of :user_id into that chain needs
+# (PostgreSQL): :user_id's tree exclusively, the chain's root shared, in ascending order of their keys. A tree's
+# key is the first 8 bytes of the SHA-256 of "referral-tree:<root id>" (``tree_lock_key``). The chain is read
+# when the statement begins, before any wait: the activation reads it again under the locks.
+CHAIN_OF_INVITE_CODE_LOCKING = sql.Statement(
+    """
+    WITH RECURSIVE chain (id, invited_by_id, phone, depth) AS (
+        SELECT id, invited_by_id, phone, 0 FROM users WHERE invite_code = :invite_code
+        UNION ALL
+        SELECT u.id, u.invited_by_id, u.phone, chain.depth + 1
+        FROM users AS u JOIN chain ON u.id = chain.invited_by_id
+    ),
+    trees (tree, shared) AS (
+        SELECT CAST(:user_id AS BIGINT), false
+        UNION ALL
+        SELECT id, true FROM chain WHERE invited_by_id IS NULL AND id <> :user_id
+    ),
+    keyed (shared, key) AS (
+        SELECT shared,
+               ('x' || encode(substr(sha256(convert_to('referral-tree:' || tree, 'UTF8')), 1, 8), 'hex'))
+                   ::bit(64)::bigint
+        FROM trees
+    ),
+    locks AS MATERIALIZED (
+        SELECT CASE WHEN shared THEN pg_advisory_xact_lock_shared(key) ELSE pg_advisory_xact_lock(key) END
+        FROM keyed ORDER BY key
+    )
+    SELECT id, phone FROM chain WHERE (SELECT count(*) FROM locks) > 0 ORDER BY depth
+    """
+)
+
+# The activation, under the tree locks: only if :user_id has no inviter yet, and the inviter's chain (read by this
+# statement, so after the locks) does not hold :user_id and still ends at :root. No row otherwise.
+ACTIVATE = sql.Statement(
+    """
+    WITH RECURSIVE chain (id, invited_by_id) AS (
+        SELECT id, invited_by_id FROM users WHERE id = :inviter_id
+        UNION ALL
+        SELECT u.id, u.invited_by_id FROM users AS u JOIN chain ON u.id = chain.invited_by_id
+    )
+    UPDATE users SET invited_by_id = :inviter_id, invited_at = :now
+    WHERE users.id = :user_id AND users.invited_by_id IS NULL
+      AND NOT EXISTS (SELECT 1 FROM chain WHERE chain.id = :user_id)
+      AND EXISTS (SELECT 1 FROM chain WHERE chain.id = :root AND chain.invited_by_id IS NULL)
+    RETURNING id
+    """,
+    {"now": UTCDateTime()},
+)
+
+# One more (with :change -1, one fewer) referral on one of the inviter's count rows; the inviter's phone.
+COUNT_REFERRAL = sql.Statement(
+    """
+    INSERT INTO referral_counts (user_id, slot, referrals) VALUES (:inviter_id, :slot, :change)
+    ON CONFLICT (user_id, slot) DO UPDATE SET referrals = referral_counts.referrals + excluded.referrals
+    RETURNING (SELECT phone FROM users WHERE users.id = referral_counts.user_id)
+    """
+)
+
+OWNER_OF_INVITE_CODE = sql.Statement("SELECT id, phone FROM users WHERE invite_code = :invite_code")
+
+INVITER_OF = sql.Statement(
+    """
+    SELECT inviter.id, inviter.phone FROM users
+    JOIN users AS inviter ON inviter.id = users.invited_by_id
+    WHERE users.id = :user_id
+    """
+)
+
+INVITE_CODE_OF = sql.Statement("SELECT invite_code FROM users WHERE id = :user_id")
+
+INVITED_BY = sql.Statement("SELECT invited_by_id FROM users WHERE id = :user_id")
+
+
+def chain_of_invite_code(invite_code: str, lock_for: int | None = None) -> list[Member]:
+    """The owner of ``invite_code`` and every inviter above them, nearest first (empty if nobody has it); with
+    ``lock_for``, taking the tree locks an activation of that user into the chain needs (none on SQLite, which
+    runs one writer at a time)."""
+    if lock_for is None or dialect_name() != "postgresql":
+        rows = sql.run(CHAIN_OF_INVITE_CODE, {"invite_code": invite_code})
+    else:
+        rows = sql.run(CHAIN_OF_INVITE_CODE_LOCKING, {"invite_code": invite_code, "user_id": lock_for})
+    return [Member(*row) for row in rows]
+
+
+def chain_of_user(user_id: int) -> list[Member]:
+    """``user_id`` and every inviter above them, nearest first (empty if there is no such user): the chain of
+    their own code (two statements; the paths that ask are rare, and the chain is then written once)."""
+    rows = sql.run(INVITE_CODE_OF, {"user_id": user_id})
+    return chain_of_invite_code(rows[0][0]) if rows else []
+
+
+def lock_trees(exclusive: set[int], shared: set[int]) -> None:
+    """Until the transaction ends, hold the locks of the trees rooted at ``exclusive`` and ``shared``, in
+    ascending order of their keys."""
+    keys = {root: tree_lock_key(root) for root in exclusive | shared}
+    lock_for_transaction(*sorted(keys.values()), shared={keys[root] for root in shared})
+
+
+def tree_lock_key(root_id: int) -> int:
+    """The advisory lock key of the tree rooted at ``root_id`` (CHAIN_OF_INVITE_CODE_LOCKING computes it in SQL)."""
+    digest = hashlib.sha256(f"referral-tree:{root_id}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+def activate(user_id: int, inviter_id: int, root: int, at: datetime) -> bool:
+    """Make ``inviter_id`` the inviter of ``user_id`` if the rules still hold under the locks (see ACTIVATE);
+    whether it did. ``InviterGone`` if the inviter was deleted meanwhile."""
+    params = {"user_id": user_id, "inviter_id": inviter_id, "root": root, "now": at}
+    try:
+        return bool(sql.run(ACTIVATE, params))
+    except IntegrityError:  # only the foreign key can fail
+        raise InviterGone from None
+
+
+def count_referral(inviter_id: int, slot: int, change: int = 1) -> str:
+    """Add ``change`` to the inviter's count row ``slot``; the inviter's phone."""
+    phone: str = sql.run(COUNT_REFERRAL, {"inviter_id": inviter_id, "slot": slot, "change": change})[0][0]
+    return phone
+
+
+def owner_of_invite_code(invite_code: str) -> Member | None:
+    rows = sql.run(OWNER_OF_INVITE_CODE, {"invite_code": invite_code})
+    return Member(*rows[0]) if rows else None
+
+
+def inviter_of(user_id: int) -> Member | None:
+    rows = sql.run(INVITER_OF, {"user_id": user_id})
+    return Member(*rows[0]) if rows else None
+
+
+class Invitation(NamedTuple):
+    invited_by_id: int | None
+
+
+def invitation_of(user_id: int) -> Invitation | None:
+    """Whether ``user_id`` exists, and who invited them."""
+    rows = sql.run(INVITED_BY, {"user_id": user_id})
+    return Invitation(rows[0][0]) if rows else None
