@@ -31,4 +31,10 @@ jwt = JWTManager()
 # Keyed by client IP; behind TRUSTED_PROXIES hops, ProxyFix has already put the real one in remote_addr.
 limiter = Limiter(key_func=get_remote_address)
 babel = Babel()
+
+# The keys under which the app keeps objects of its own in ``app.extensions``, each named for what it holds.
+READ_POOL = "referral.read_pool"  # infra/sql.py: the hot reads' psycopg pool
+SMS_DISPATCHER = "referral.sms"  # infra/sms: how codes reach a sender
+WEBHOOK_DELIVERY = "referral.webhooks"  # infra/webhooks.py: the delivery loop of this process
+VERIFIED_TOKENS = "referral.verified_tokens"  # http/bearer.py: the verified access tokens kept
 csrf = CSRFProtect()  # the pages' forms (web/); WTF_CSRF_CHECK_DEFAULT is off, so the API is not touched

@@ -11,9 +11,8 @@ from rq import SimpleWorker
 from sqlalchemy import func, select
 
 from referral import clock
-from referral.extensions import db
+from referral.extensions import SMS_DISPATCHER, db
 from referral.infra.models import SmsSend
-from referral.infra.sms.delivery import EXTENSION_KEY
 from referral.infra.sms.dispatch import RqDispatcher
 from referral.logs import mask_phone
 
@@ -25,7 +24,7 @@ sms = AppGroup("sms", help="SMS delivery: the worker and what it has done.")
 @click.option("--burst", is_flag=True, help="Deliver what is queued now, then exit.")
 def sms_worker(burst: bool) -> None:
     """Deliver queued codes from Redis (REDIS_URL); run as many as the gateway's latency calls for."""
-    dispatcher = current_app.extensions[EXTENSION_KEY]
+    dispatcher = current_app.extensions[SMS_DISPATCHER]
     if not isinstance(dispatcher, RqDispatcher):
         raise click.ClickException(
             "no queue to work on: without REDIS_URL (or with SMS_BACKEND=memory) codes are delivered by threads "
@@ -61,7 +60,7 @@ def sms_status(hours: int) -> None:
             f"  {send.sent_at:%Y-%m-%d %H:%M:%S} {mask_phone(send.phone)} {send.status} "
             f"after {send.attempts} attempt(s): {send.last_error}"
         )
-    dispatcher = current_app.extensions[EXTENSION_KEY]
+    dispatcher = current_app.extensions[SMS_DISPATCHER]
     if isinstance(dispatcher, RqDispatcher):
         failed = dispatcher.queue.failed_job_registry.count
         click.echo(f"redis queue '{dispatcher.queue.name}': {dispatcher.queue.count} waiting, {failed} failed jobs")

@@ -23,14 +23,14 @@ from flask_jwt_extended.exceptions import NoAuthorizationError
 
 from referral.domain.account import Account, live_account
 from referral.domain.errors import TokenRevoked
+from referral.extensions import VERIFIED_TOKENS
 from referral.infra.tokens import VerifiedTokens
 
 F = TypeVar("F", bound=Callable[..., Any])
-EXTENSION_KEY = "referral.verified_tokens"
 
 
 def init_bearer(app: Flask) -> None:
-    app.extensions[EXTENSION_KEY] = VerifiedTokens(app.config["TOKEN_CACHE_SIZE"])
+    app.extensions[VERIFIED_TOKENS] = VerifiedTokens(app.config["TOKEN_CACHE_SIZE"])
 
 
 def bearer_required(*, refresh: bool = False, referrals: int = 0) -> Callable[[F], F]:
@@ -60,7 +60,7 @@ def bearer_required(*, refresh: bool = False, referrals: int = 0) -> Callable[[F
 
 def verified_access_claims() -> dict[str, Any]:
     """The claims of this request's access token, from the cache or after the full check (then kept)."""
-    cache: VerifiedTokens = current_app.extensions[EXTENSION_KEY]
+    cache: VerifiedTokens = current_app.extensions[VERIFIED_TOKENS]
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     if scheme == "Bearer" and (claims := cache.get(token)) is not None:
         return claims

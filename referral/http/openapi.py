@@ -65,6 +65,8 @@ class ApiBlueprint(Blueprint):
     ARGUMENTS_PARSER = JsonBodyParser()
 
 
+# What an endpoint behind a bearer token can answer when the token is refused.
+TOKEN_REFUSALS = {401: "token_missing, token_invalid, token_expired, token_revoked"}
 # What any endpoint can answer, and what any endpoint that takes a body can answer.
 EVERY_ENDPOINT = {503: "service_unavailable (the database or the SMS queue cannot take the request)"}
 BODY_ERRORS = {

@@ -65,7 +65,7 @@ CODE_OF_HTTP_STATUS = {
 # RFC 9110 renamed these two; Python's http module still has the old phrases.
 TITLES = {413: "Content Too Large", 422: "Unprocessable Content"}
 
-TOKEN_ERRORS = {
+TOKEN_PROBLEM_DETAILS = {
     "token_missing": "Sign in first: send the Authorization: Bearer <token> header.",
     "token_invalid": "The token is not valid.",
     "token_expired": "The token has expired.",
@@ -162,7 +162,7 @@ def handle_unexpected(error: BaseException) -> Response:
 def token_problem(code: str) -> Response:
     # RFC 6750: a bearer-protected resource names its scheme on every 401.
     challenge = "Bearer" if code == "token_missing" else 'Bearer error="invalid_token"'
-    return problem(401, code, TOKEN_ERRORS[code], headers={"WWW-Authenticate": challenge})
+    return problem(401, code, TOKEN_PROBLEM_DETAILS[code], headers={"WWW-Authenticate": challenge})
 
 
 def register_token_errors(jwt: JWTManager) -> None:

@@ -6,11 +6,12 @@ import unicodedata
 from typing import Any
 
 from flask import current_app
-from marshmallow import Schema, ValidationError, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from referral.domain.codes import IssuedCode
 from referral.domain.phones import InvalidPhone, normalise_phone
 from referral.domain.text import INVALID_TEXT_MESSAGE, is_storable
+from referral.infra.models import NAME_LENGTH
 
 
 class Strings(fields.List):
@@ -70,6 +71,18 @@ def invite_code_field(**kwargs: Any) -> TrimmedString:
         metadata={"description": "Six letters and digits, case-sensitive.", "example": "Zy8WqP"},
         **kwargs,
     )
+
+
+class NamesSchema(Schema):
+    """Names as the API and the pages take them: trimmed, at most 64 characters, no control characters."""
+
+    first_name = TrimmedString(validate=validate.Length(max=NAME_LENGTH), metadata={"example": "Anna"})
+    last_name = TrimmedString(validate=validate.Length(max=NAME_LENGTH), metadata={"example": "Petrova"})
+
+    @validates_schema
+    def needs_a_name(self, data: dict[str, Any], **kwargs: Any) -> None:
+        if not data:
+            raise ValidationError("Send first_name, last_name or both.")
 
 
 class ProblemSchema(Schema):

@@ -40,12 +40,11 @@ from sqlalchemy import TextClause, bindparam, make_url, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.types import TypeEngine
 
-from referral.extensions import db
+from referral.extensions import READ_POOL, db
 from referral.infra.database import connect_arguments
 
 log = logging.getLogger(__name__)
 
-READ_POOL = "referral.read_pool"  # its key in app.extensions
 APPLICATION_NAME = "referral-reads"  # how an operator tells these connections apart in pg_stat_activity
 _outside_transactions: ContextVar[bool] = ContextVar("read_outside_transactions", default=False)
 TIMESTAMPTZ_OID = 1184

@@ -35,7 +35,7 @@ from sqlalchemy import delete, select, update
 from standardwebhooks.webhooks import Webhook
 
 from referral import clock
-from referral.extensions import db
+from referral.extensions import WEBHOOK_DELIVERY, db
 from referral.infra.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
 
 log = logging.getLogger(__name__)
@@ -237,14 +237,11 @@ class DeliveryLoop:
                 self._thread.start()
 
 
-EXTENSION_KEY = "referral.webhooks"
-
-
 def init_webhooks(app: Flask) -> None:
     """With ``WEBHOOK_DELIVERY=threads`` (no Redis, one machine) and endpoints configured, each app process
     delivers in a thread of its own; otherwise ``flask webhooks worker`` processes do."""
     loop = DeliveryLoop(app)
-    app.extensions[EXTENSION_KEY] = loop
+    app.extensions[WEBHOOK_DELIVERY] = loop
     if app.config["WEBHOOK_URLS"] and app.config["WEBHOOK_DELIVERY"] == "threads":
         app.before_request(loop.start_in_background)
 

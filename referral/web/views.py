@@ -12,6 +12,7 @@ from typing import Any
 import segno
 from flask import Blueprint, abort, current_app, redirect, render_template, request, session, url_for
 from markupsafe import Markup
+from marshmallow import ValidationError
 from werkzeug import Response
 
 from referral.domain import account as accounts
@@ -20,6 +21,7 @@ from referral.domain.errors import DomainError
 from referral.domain.phones import InvalidPhone, masked_for_people, normalise_phone
 from referral.extensions import csrf
 from referral.http.limits import check_code_limit, send_code_limit
+from referral.http.schemas import NamesSchema
 from referral.web import messages
 from referral.web import session as web_session
 
@@ -151,8 +153,9 @@ def profile() -> Any:
 @bp.post("/profile/names")
 def update_names() -> Any:
     account = _required_account()
-    names = {key: (request.form.get(key) or "").strip() for key in ("first_name", "last_name")}
-    if any(len(value) > 64 or any(ord(char) < 32 for char in value) for value in names.values()):
+    try:  # checked as the API checks them
+        names = NamesSchema().load({key: request.form.get(key) or "" for key in ("first_name", "last_name")})
+    except ValidationError:
         return page("profile.html", 422, error=messages.BY_CODE["names_too_long"], **_profile_context(account))
     accounts.update_names(account, names)
     return redirect(url_for("web.profile"))

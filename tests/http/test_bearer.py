@@ -9,8 +9,7 @@ import pytest
 from flask_jwt_extended import create_access_token
 from sqlalchemy import update
 
-from referral.extensions import db
-from referral.http.bearer import EXTENSION_KEY
+from referral.extensions import VERIFIED_TOKENS, db
 from referral.infra.models import AuthSession
 from referral.infra.tokens import VerifiedTokens
 from tests.conftest import bearer
@@ -21,7 +20,7 @@ LOGOUT = "/api/v1/auth/logout"
 
 @pytest.fixture
 def verified(app) -> VerifiedTokens:
-    return app.extensions[EXTENSION_KEY]
+    return app.extensions[VERIFIED_TOKENS]
 
 
 @pytest.fixture

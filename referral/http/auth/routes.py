@@ -8,14 +8,13 @@ from referral.domain import sessions, signin
 from referral.http.auth.schemas import CodeRequestSchema, TokenRequestSchema
 from referral.http.bearer import bearer_required, current_claims
 from referral.http.limits import check_code_limit, send_code_limit
-from referral.http.openapi import BEARER_AUTH, ApiBlueprint, problems
+from referral.http.openapi import BEARER_AUTH, TOKEN_REFUSALS, ApiBlueprint, problems
 from referral.http.schemas import CodeSentSchema, SignInSchema, TokenPairSchema, code_sent
 
 blp = ApiBlueprint(
     "auth", __name__, url_prefix="/api/v1/auth", description="Sign in with a phone number and an SMS code."
 )
 
-TOKEN_ERRORS = "token_missing, token_invalid, token_expired, token_revoked"
 INVITE_ERRORS = {404: "invite_code_not_found", 409: "invite_already_activated"}
 
 
@@ -59,7 +58,7 @@ def exchange_login_code(args: dict[str, Any]) -> tuple[signin.SignIn, int]:
 @bearer_required(refresh=True)
 @blp.doc(security=BEARER_AUTH, description="Send the refresh token as the bearer token. It is spent.")
 @blp.response(200, TokenPairSchema)
-@problems(blp, {401: TOKEN_ERRORS})
+@problems(blp, TOKEN_REFUSALS)
 def refresh_tokens() -> sessions.TokenPair:
     """Rotate tokens: spend the refresh token, get a new pair (a spent one revokes the session)."""
     claims = current_claims()
@@ -70,7 +69,7 @@ def refresh_tokens() -> sessions.TokenPair:
 @bearer_required()
 @blp.doc(security=BEARER_AUTH)
 @blp.response(204)
-@problems(blp, {401: TOKEN_ERRORS})
+@problems(blp, TOKEN_REFUSALS)
 def logout() -> None:
     """End this session: its access and refresh tokens stop working."""
     sessions.revoke_session(current_claims()["sid"])

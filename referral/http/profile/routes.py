@@ -10,27 +10,24 @@ from referral.domain.referrals import PROFILE_REFERRALS
 from referral.domain.signin import SignIn
 from referral.http.bearer import bearer_required, current_account
 from referral.http.limits import check_code_limit, send_code_limit
-from referral.http.openapi import BEARER_AUTH, ApiBlueprint, problems
+from referral.http.openapi import BEARER_AUTH, TOKEN_REFUSALS, ApiBlueprint, problems
 from referral.http.profile.schemas import (
     InviteSchema,
-    NamesSchema,
     PhoneChangeSchema,
     PhoneConfirmSchema,
     ReferralPageSchema,
     ReferralsQuerySchema,
 )
-from referral.http.schemas import CodeSentSchema, ProfileSchema, SignInSchema, code_sent
+from referral.http.schemas import CodeSentSchema, NamesSchema, ProfileSchema, SignInSchema, code_sent
 
 blp = ApiBlueprint("profile", __name__, url_prefix="/api/v1/profile", description="The signed-in user.")
-
-TOKEN_ERRORS = {401: "token_missing, token_invalid, token_expired, token_revoked"}
 
 
 @blp.route("", methods=["GET"])
 @bearer_required(referrals=PROFILE_REFERRALS)
 @blp.doc(security=BEARER_AUTH)
 @blp.response(200, ProfileSchema)
-@problems(blp, TOKEN_ERRORS, takes_body=False)
+@problems(blp, TOKEN_REFUSALS, takes_body=False)
 def get_profile() -> Account:
     """The signed-in user, with the phones of their newest 100 referrals."""
     return account.profile_of(current_account())
@@ -41,7 +38,7 @@ def get_profile() -> Account:
 @blp.doc(security=BEARER_AUTH)
 @blp.arguments(NamesSchema, example={"first_name": "Anna", "last_name": "Petrova"})
 @blp.response(200, ProfileSchema)
-@problems(blp, {**TOKEN_ERRORS, 422: "validation_error"})
+@problems(blp, {**TOKEN_REFUSALS, 422: "validation_error"})
 def update_names(args: dict[str, str]) -> Account:
     """Edit names (either or both; trimmed; at most 64 characters; "" clears)."""
     return account.update_names(current_account(), args)
@@ -55,7 +52,7 @@ def update_names(args: dict[str, str]) -> Account:
 @problems(
     blp,
     {
-        **TOKEN_ERRORS,
+        **TOKEN_REFUSALS,
         404: "invite_code_not_found",
         409: "invite_already_activated",
         422: "invite_code_own, invite_cycle, validation_error",
@@ -71,7 +68,7 @@ def activate_invite(args: dict[str, str]) -> Account:
 @blp.doc(security=BEARER_AUTH)
 @blp.arguments(ReferralsQuerySchema, location="query")
 @blp.response(200, ReferralPageSchema)
-@problems(blp, {**TOKEN_ERRORS, 422: "validation_error"}, takes_body=False)
+@problems(blp, {**TOKEN_REFUSALS, 422: "validation_error"}, takes_body=False)
 def list_referrals(args: dict[str, Any]) -> referrals.ReferralPage:
     """Everyone who entered your code, newest first, a page at a time (keyset cursor)."""
     owner = current_account()
@@ -87,7 +84,7 @@ def list_referrals(args: dict[str, Any]) -> referrals.ReferralPage:
 @problems(
     blp,
     {
-        **TOKEN_ERRORS,
+        **TOKEN_REFUSALS,
         409: "phone_taken",
         422: "invalid_phone, phone_region_not_allowed, phone_unchanged, validation_error",
         429: "code_resend_too_soon, rate_limited",

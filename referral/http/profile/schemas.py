@@ -5,21 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 
 from referral.domain.referrals import InvalidCursor, decode_cursor
-from referral.http.schemas import TrimmedString, invite_code_field, login_code_field, phone_field
-from referral.infra.models import NAME_LENGTH
-
-
-class NamesSchema(Schema):
-    first_name = TrimmedString(validate=validate.Length(max=NAME_LENGTH), metadata={"example": "Anna"})
-    last_name = TrimmedString(validate=validate.Length(max=NAME_LENGTH), metadata={"example": "Petrova"})
-
-    @validates_schema
-    def needs_a_name(self, data: dict[str, Any], **kwargs: Any) -> None:
-        if not data:
-            raise ValidationError("Send first_name, last_name or both.")
+from referral.http.schemas import invite_code_field, login_code_field, phone_field
 
 
 class InviteSchema(Schema):

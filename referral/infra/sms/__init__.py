@@ -11,7 +11,7 @@ from typing import Any
 
 from flask import Flask, current_app
 
-from referral.infra.sms.delivery import EXTENSION_KEY
+from referral.extensions import SMS_DISPATCHER
 from referral.infra.sms.dispatch import BackgroundDispatcher, Dispatcher, InlineDispatcher, RqDispatcher, SmsQueueFull
 from referral.infra.sms.senders import (
     ConsoleSender,
@@ -71,22 +71,22 @@ def init_sms(app: Flask) -> None:
         dispatcher = BackgroundDispatcher(
             app, sender, workers=app.config["SMS_WORKERS"], max_queued=app.config["SMS_QUEUE_SIZE"]
         )
-    app.extensions[EXTENSION_KEY] = dispatcher
+    app.extensions[SMS_DISPATCHER] = dispatcher
 
 
 def ensure_room() -> None:
-    if not current_app.extensions[EXTENSION_KEY].has_room():
+    if not current_app.extensions[SMS_DISPATCHER].has_room():
         raise SmsQueueFull
 
 
 def send_sms(send_id: int, phone: str, text: str) -> None:
     """Queue ``text`` for ``phone``; ``send_id`` is its row in ``sms_sends``, where the outcome is recorded."""
-    current_app.extensions[EXTENSION_KEY].submit(send_id, phone, text)
+    current_app.extensions[SMS_DISPATCHER].submit(send_id, phone, text)
 
 
 def outbox(app: Flask) -> list[tuple[str, str]]:
     """The messages the memory sender holds (tests and the development shell)."""
-    sender = app.extensions[EXTENSION_KEY].sender
+    sender = app.extensions[SMS_DISPATCHER].sender
     if not isinstance(sender, MemorySender):
         raise RuntimeError("only the memory sender keeps an outbox")
     return sender.messages

@@ -15,7 +15,6 @@ from referral.infra.sms.senders import SmsGatewayError, SmsSender
 from referral.logs import mask_phone
 
 log = logging.getLogger(__name__)
-EXTENSION_KEY = "referral.sms"
 # Recording an outcome outlasts a database restart: 20 tries a second apart.
 RECORD_ATTEMPTS = 20
 RECORD_PAUSE_SECONDS = 1.0
