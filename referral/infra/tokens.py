@@ -1,12 +1,8 @@
-"""Access tokens verified once per process rather than on every request.
+"""Access tokens verified once per process rather than on every request (``docs/design.md``, "Verified tokens").
 
-flask-jwt-extended checks a token by parsing it several times with PyJWT, and PyJWT 2.15 checks every character
-of every segment each time: together the largest cost of ``GET /profile`` after the database. A client sends the
-same access token with every request while it lives (``ACCESS_TOKEN_TTL_SECONDS``), so each process keeps the
-claims of the access tokens it has verified, keyed by the whole token: one character changed (the signature
-included) is a miss and gets the full check. A kept token is used only until its ``exp``; after that the full
-check runs again and fails as it always did (``token_expired``). Revocation is untouched: it is the database
-check on the session, made on every request whichever way the token was verified (``http/bearer.py``).
+A client sends the same access token with every request while it lives, so each process keeps the claims of the
+access tokens it has verified, keyed by the whole token (one character changed is a miss and gets the full
+check), each until its ``exp``. Revocation is untouched: the session is checked on every request.
 """
 
 from __future__ import annotations
@@ -15,36 +11,40 @@ import threading
 import time
 from typing import Any
 
+from cachetools import TLRUCache
+
+
+def _until_expiry(token: str, claims: dict[str, Any], now: float) -> float:
+    return float(claims["exp"])
+
 
 class VerifiedTokens:
-    """At most ``size`` verified access tokens with their claims; the oldest goes first when full."""
+    """At most ``size`` verified access tokens with their claims, each kept until its ``exp`` (by the clock
+    PyJWT checks it against); the least recently used goes first when full. ``size`` 0 keeps none."""
 
     def __init__(self, size: int) -> None:
         self.size = size
-        self._tokens: dict[str, dict[str, Any]] = {}
-        self._lock = threading.Lock()
+        self._tokens: TLRUCache[str, dict[str, Any]] = TLRUCache(
+            maxsize=max(size, 1), ttu=_until_expiry, timer=time.time
+        )
+        self._lock = threading.Lock()  # cachetools' caches are not thread-safe
 
     def get(self, token: str) -> dict[str, Any] | None:
         """The claims of a kept token that has not expired yet, else ``None``."""
-        claims = self._tokens.get(token)
-        if claims is None:
-            return None
-        if claims["exp"] <= time.time():  # the clock PyJWT checks exp against
-            self._tokens.pop(token, None)
-            return None
-        return claims
+        with self._lock:
+            return self._tokens.get(token)
 
     def put(self, token: str, claims: dict[str, Any]) -> None:
         """Keep an access token that has just passed the full check (refresh tokens are spent, not kept)."""
         if self.size <= 0 or claims.get("type") != "access" or not isinstance(claims.get("exp"), int | float):
             return
         with self._lock:
-            while len(self._tokens) >= self.size:
-                self._tokens.pop(next(iter(self._tokens)))  # dicts keep insertion order: the oldest
             self._tokens[token] = dict(claims)
 
     def __contains__(self, token: str) -> bool:
-        return token in self._tokens
+        with self._lock:
+            return token in self._tokens
 
     def __len__(self) -> int:
-        return len(self._tokens)
+        with self._lock:
+            return len(self._tokens)
