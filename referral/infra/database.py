@@ -5,16 +5,14 @@ The hot reads of every authenticated request are in ``reads.py``; everything els
 
 from __future__ import annotations
 
-import functools
 import os
-from collections.abc import Collection, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask
 from sqlalchemy import Engine, event, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.types import TypeEngine
 
 from referral.extensions import db
 from referral.infra import models  # noqa: F401  (the tables must be known to Flask-Migrate)
@@ -79,43 +77,6 @@ def without_statement_timeout() -> None:
     purging) take longer than a request may."""
     if dialect_name() == "postgresql":
         db.session.execute(text("SET LOCAL statement_timeout = 0"))
-
-
-def lock_for_transaction(
-    *keys: int,
-    shared: Collection[int] = (),
-    reading: str | None = None,
-    reading_type: TypeEngine[Any] | None = None,
-    **params: Any,
-) -> Any:
-    """Serialise transactions that take the same key until they end (a key in ``shared``: only against those
-    that take it exclusively); the keys are taken in the order given, in one round trip.
-
-    ``reading``, the SQL of a scalar subquery (with ``params``, its value of type ``reading_type``), is read in
-    the same statement and its value returned. It reads what was committed when the statement began, before
-    any wait for a lock: only what may be read a moment early belongs there; what the lock holder is about to
-    commit must be read by a later statement.
-
-    PostgreSQL transaction-level advisory locks (never session-level ones: those would outlive the transaction
-    behind a transaction-pooling PgBouncer). SQLite runs one writer at a time anyway, so it needs none.
-    """
-    postgresql = dialect_name() == "postgresql"
-    if not postgresql and reading is None:
-        return None
-    shape = tuple(key in shared for key in keys) if postgresql else ()
-    statement = _locking_statement(shape, reading, reading_type)
-    row = db.session.execute(statement, {**params, **{f"key{index}": key for index, key in enumerate(keys)}}).one()
-    return row[-1] if reading is not None else None
-
-
-@functools.lru_cache(maxsize=64)
-def _locking_statement(shape: tuple[bool, ...], reading: str | None, reading_type: TypeEngine[Any] | None) -> Any:
-    """``SELECT pg_advisory_xact_lock[_shared](:key0), ..., (reading) AS reading`` for ``shape``'s keys."""
-    columns = [f"pg_advisory_xact_lock{'_shared' if is_shared else ''}(:key{i})" for i, is_shared in enumerate(shape)]
-    if reading is not None:
-        columns.append(f"({reading}) AS reading")
-    statement = text(f"SELECT {', '.join(columns)}")
-    return statement.columns(reading=reading_type) if reading_type is not None else statement
 
 
 def configure_sqlite(engine: Engine) -> None:

@@ -94,9 +94,7 @@ User.activated_invite_code = column_property(  # type: ignore[misc,assignment]
 )
 
 
-# How many rows a user's referral count is split over: a campaign's sign-ups all count on one inviter, and on one
-# row they would queue on its lock from the count to the commit (measured: 300 such transactions a second on
-# this machine's PostgreSQL, against 2,000-2,300 with the count spread over 16 rows).
+# How many rows a user's referral count is split over (docs/design.md, "The referral counts").
 REFERRAL_COUNT_SLOTS = 16
 
 

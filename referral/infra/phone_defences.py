@@ -8,10 +8,8 @@ from datetime import datetime
 from typing import NamedTuple
 
 from referral.infra import sql
-from referral.infra.database import lock_for_transaction
+from referral.infra.database import dialect_name
 from referral.infra.models import UTCDateTime
-
-LOCKED_UNTIL = "SELECT locked_until FROM phone_lockouts WHERE phone = :phone"
 
 
 class SendCounts(NamedTuple):
@@ -43,7 +41,18 @@ RECORD_SEND = sql.Statement(
 
 FORGET_SEND = sql.Statement("DELETE FROM sms_sends WHERE id = :id")
 
-LOCKOUT_OF = sql.Statement(LOCKED_UNTIL, column_types={"locked_until": UTCDateTime()})
+LOCKOUT_OF = sql.Statement(
+    "SELECT locked_until FROM phone_lockouts WHERE phone = :phone", column_types={"locked_until": UTCDateTime()}
+)
+
+# The phone's lock until the transaction ends (PostgreSQL; SQLite runs one writer at a time), and its lockout,
+# read when the statement begins, before any wait for the lock.
+CLAIM_PHONE = sql.Statement(
+    """
+    SELECT pg_advisory_xact_lock(:key),
+           (SELECT locked_until FROM phone_lockouts WHERE phone = :phone) AS locked_until
+    """
+)
 
 COUNT_FAILURE = sql.Statement(
     """
@@ -64,10 +73,11 @@ CLEAR_FAILURES = sql.Statement("UPDATE phone_lockouts SET failures = 0 WHERE pho
 def claim_phone(phone: str) -> datetime | None:
     """Until the transaction ends, make other transactions that send to ``phone`` wait; its lockout's end, read
     in the same statement (as committed when the statement began, before any wait for the lock)."""
+    if dialect_name() != "postgresql":
+        return lockout_of(phone)
     digest = hashlib.sha256(f"phone:{phone}".encode()).digest()
-    locked_until: datetime | None = lock_for_transaction(
-        int.from_bytes(digest[:8], "big", signed=True), reading=LOCKED_UNTIL, reading_type=UTCDateTime(), phone=phone
-    )
+    key = int.from_bytes(digest[:8], "big", signed=True)
+    locked_until: datetime | None = sql.run(CLAIM_PHONE, {"key": key, "phone": phone})[0][1]
     return locked_until
 
 

@@ -14,7 +14,7 @@ from typing import NamedTuple
 from sqlalchemy.exc import IntegrityError
 
 from referral.infra import sql
-from referral.infra.database import dialect_name, lock_for_transaction
+from referral.infra.database import dialect_name
 from referral.infra.models import UTCDateTime
 
 
@@ -100,6 +100,9 @@ COUNT_REFERRAL = sql.Statement(
     """
 )
 
+LOCK_TREE = sql.Statement("SELECT pg_advisory_xact_lock(:key)")
+LOCK_TREE_SHARED = sql.Statement("SELECT pg_advisory_xact_lock_shared(:key)")
+
 OWNER_OF_INVITE_CODE = sql.Statement("SELECT id, phone FROM users WHERE invite_code = :invite_code")
 
 INVITER_OF = sql.Statement(
@@ -135,9 +138,12 @@ def chain_of_user(user_id: int) -> list[Member]:
 
 def lock_trees(exclusive: set[int], shared: set[int]) -> None:
     """Until the transaction ends, hold the locks of the trees rooted at ``exclusive`` and ``shared``, in
-    ascending order of their keys."""
-    keys = {root: tree_lock_key(root) for root in exclusive | shared}
-    lock_for_transaction(*sorted(keys.values()), shared={keys[root] for root in shared})
+    ascending order of their keys (PostgreSQL; SQLite runs one writer at a time). Only when a tree's root moved
+    under an activation: the first locks come with the chain (CHAIN_OF_INVITE_CODE_LOCKING)."""
+    if dialect_name() != "postgresql":
+        return
+    for key, is_shared in sorted([(tree_lock_key(root), root in shared) for root in exclusive | shared]):
+        sql.run(LOCK_TREE_SHARED if is_shared else LOCK_TREE, {"key": key})
 
 
 def tree_lock_key(root_id: int) -> int:

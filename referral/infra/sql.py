@@ -2,21 +2,10 @@
 
 Every statement of the app that is not the ORM's is a ``Statement``: written once, in SQL that PostgreSQL and
 SQLite both speak, with ``:name`` parameters, in the ``infra/`` module of its table. ``run`` executes one in the
-request's transaction (writes, and the reads inside them); ``read`` is the hot read path, which runs a read
-(``docs/design.md``, "The hot read path"):
-
-- **outside any transaction** (PostgreSQL, an API ``GET`` with ``DB_AUTOCOMMIT_READS``, the HTTP layer says so
-  with ``read_outside_transactions``): on a connection of this module's own ``psycopg_pool`` pool, in autocommit
-  mode. No ``BEGIN``/``ROLLBACK`` round trips, no ORM session, none of SQLAlchemy's execution machinery, which
-  cost more CPU per read than psycopg itself. A read that meets a connection that died (PostgreSQL restarted)
-  is retried once after the pool has checked its connections; any other failure is ``DatabaseUnavailable``,
-  which the HTTP layer answers with 503.
-- **everywhere else** (inside a write, which must read what its own transaction sees; SQLite; code outside
-  requests; the test suite's rolled-back transactions): as ``run`` does, as a ``text()`` statement in the ORM
-  session, with SQLAlchemy's type processing (SQLite keeps timestamps as text) and its errors, which the same
-  503 path handles.
-
-Both give the same rows: tuples in the order of the ``SELECT``, timestamps aware and in UTC.
+request's transaction (writes, and the reads inside them); ``read`` is the hot read path: outside any
+transaction, on this module's autocommit psycopg pool, when the HTTP layer allows it (an API ``GET`` on
+PostgreSQL), else as ``run`` does (``docs/design.md``, "The hot read path"). Both give the same rows: tuples
+in the order of the ``SELECT``, timestamps aware and in UTC; a database that cannot answer is a 503.
 """
 
 from __future__ import annotations
@@ -48,10 +37,9 @@ log = logging.getLogger(__name__)
 APPLICATION_NAME = "referral-reads"  # how an operator tells these connections apart in pg_stat_activity
 _outside_transactions: ContextVar[bool] = ContextVar("read_outside_transactions", default=False)
 TIMESTAMPTZ_OID = 1184
-# How long the pool keeps retrying one connection (backing off 1 s, 2 s, 4 s...) before it gives up on that
-# attempt; the next read that finds no connection starts a new one at once. psycopg_pool's default, five
-# minutes, let the back-off it built up during an outage outlast the outage by seconds: reads failed with
-# PoolTimeout although the database was back. One second bounds that to about a second.
+# How long the pool retries one connection before it gives up on that attempt; the next read that finds no
+# connection starts a new one at once (docs/design.md, "The hot read path": the default let reads fail for
+# seconds after an outage).
 RECONNECT_SECONDS = 1.0
 
 

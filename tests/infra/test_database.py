@@ -67,16 +67,37 @@ def test_after_a_restart_an_authenticated_write_reads_its_account_again_and_succ
 
 
 @pytest.mark.committing
-def test_a_write_that_meets_a_dead_connection_is_one_503_and_no_half_write(app, client, api, postgres_only):
+def test_a_write_whose_first_statement_meets_a_dead_connection_is_run_again_and_succeeds(app, client, postgres_only):
     db.session.close()
     db.engine.dispose()
     assert client.post(CODE, json={"phone": "+79990000001"}).status_code == 202
     db.session.close()
     assert _kill_every_other_backend(app) >= 1
 
+    assert client.post(CODE, json={"phone": "+79990000002"}).status_code == 202  # nothing was written before it
+
+
+@pytest.mark.committing
+def test_a_write_that_meets_a_dead_connection_half_way_is_one_503_and_no_half_write(
+    app, client, postgres_only, monkeypatch
+):
+    from referral.domain import defences
+
+    db.session.close()
+    db.engine.dispose()
+    assert client.post(CODE, json={"phone": "+79990000001"}).status_code == 202
+    db.session.close()
+    real = defences.check_send_caps
+
+    def dies_before_the_caps(phone, now):  # the code row is written in this transaction by now
+        _kill_every_other_backend(app)
+        return real(phone, now)
+
+    monkeypatch.setattr(defences, "check_send_caps", dies_before_the_caps)
     failed = client.post(CODE, json={"phone": "+79990000002"})
     assert failed.status_code == 503
     assert failed.json["code"] == "service_unavailable"
+    monkeypatch.undo()
     db.session.close()
     assert client.post(CODE, json={"phone": "+79990000002"}).status_code == 202  # at once: not "too soon"
     sends = db.session.scalar(text("SELECT count(*) FROM sms_sends WHERE phone = '+79990000002'"))
