@@ -80,7 +80,7 @@ def replay(event_id: str) -> None:
         raise click.ClickException(f"no event {event_id}")
     if not events.subscribers(event.type):
         raise click.ClickException(f"no endpoint in WEBHOOK_URLS wants {event.type}")
-    urls = events.replay(event)
+    urls = events.replay(event.id, event.type)
     click.echo(f"replaying {event_id} ({event.type}) to {len(urls)} endpoint(s)")
 
 

@@ -16,7 +16,7 @@ from flask import current_app
 
 from referral import clock
 from referral.extensions import db
-from referral.infra.models import WebhookDelivery, WebhookEvent
+from referral.infra import outbox
 
 USER_CREATED = "user.created"
 REFERRAL_ACTIVATED = "referral.activated"
@@ -37,22 +37,16 @@ def emit(event_type: str, data: dict[str, Any]) -> str | None:
     now = clock.utcnow()
     event_id = f"evt_{uuid.uuid4().hex}"
     body = {"type": event_type, "timestamp": iso(now), "data": data}
-    event = WebhookEvent(id=event_id, type=event_type, payload=json.dumps(body), created_at=now)
-    db.session.add(event)
-    _deliver_to(event, urls, now)
+    outbox.add_event(event_id, event_type, json.dumps(body), urls, now)
     return event_id
 
 
-def replay(event: WebhookEvent) -> list[str]:
-    """Deliver ``event`` again, now, with its own id, to every endpoint that wants its type; commit; those."""
-    urls = subscribers(event.type)
-    _deliver_to(event, urls, clock.utcnow())
+def replay(event_id: str, event_type: str) -> list[str]:
+    """Deliver the event again, now, with its own id, to every endpoint that wants its type; commit; those."""
+    urls = subscribers(event_type)
+    outbox.deliver_again(event_id, urls, clock.utcnow())
     db.session.commit()
     return urls
-
-
-def _deliver_to(event: WebhookEvent, urls: list[str], now: datetime) -> None:
-    db.session.add_all(WebhookDelivery(event=event, url=url, next_attempt_at=now) for url in urls)
 
 
 def person(user_id: int, phone: str, invite_code: str | None = None) -> dict[str, Any]:
