@@ -10,7 +10,7 @@ arrays, reads those phones in a second statement (``docs/design.md``, "The hot r
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
@@ -24,17 +24,10 @@ TIMESTAMPS = {"invited_at": UTCDateTime(), "created_at": UTCDateTime()}
 NOW = {"now": UTCDateTime()}
 
 
-class AccountRow(NamedTuple):
-    id: int
-    phone: str
-    invite_code: str
-    first_name: str
-    last_name: str
-    activated_invite_code: str | None
-    invited_at: datetime | None
-    referrals_count: int
-    created_at: datetime
-    newest_referrals: list[str] | None = None  # read only when asked for
+# An account read is a row of the accounts view's columns, in its order (id, phone, invite_code, first_name,
+# last_name, activated_invite_code, invited_at, referrals_count, created_at), and with the newest referrals'
+# phones when they were asked for.
+AccountRow = tuple[Any, ...]
 
 
 ACCOUNT_OF_SESSION = sql.Statement(
@@ -145,9 +138,9 @@ def _account(
     rows = sql.read(statements[with_array], {**params, "referrals": referrals})
     if not rows:
         return None
-    account = AccountRow(*rows[0])
+    account = rows[0]
     if referrals > 0 and not with_array:
-        account = account._replace(newest_referrals=newest_referral_phones(account.id, referrals))
+        account += (newest_referral_phones(account[0], referrals),)
     return account
 
 
