@@ -8,15 +8,18 @@ database access, SMS, webhooks, token cache).
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import Flask
 
-from config import Config, load_config
+if TYPE_CHECKING:
+    from config import Config
 
 
 def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
     """Build the app from ``config`` (a settings object, or overrides on top of the environment's)."""
+    from config import Config, load_config  # config.py imports this package's setting kinds
+
     app = Flask(__name__, instance_relative_config=True)
     settings = config if isinstance(config, Config) else load_config((config or {}).get("APP_ENV"))
     app.config.from_mapping(settings.as_dict())
