@@ -43,7 +43,7 @@ translations: $(VENV)/.runtime
 
 extract: $(VENV)/.dev
 	$(BIN)/pybabel extract -F babel.cfg -k _l --no-location --omit-header -o referral/web/translations/messages.pot .
-	$(BIN)/pybabel update -i referral/web/translations/messages.pot -d referral/web/translations --no-location --width 120
+	$(BIN)/pybabel update -i referral/web/translations/messages.pot -d referral/web/translations --width 120 --ignore-obsolete
 
 $(VENV)/.python:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \

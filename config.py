@@ -86,6 +86,10 @@ def read_settings(env: Env, app_env: str) -> dict[str, Any]:
         SMS_QUEUE_SIZE=env.whole("SMS_QUEUE_SIZE", 10_000, validate=at_least_1),
         SMS_WORKERS=env.whole("SMS_WORKERS", 16, validate=at_least_1),
         SMS_TIMEOUT_SECONDS=env.whole("SMS_TIMEOUT_SECONDS", 10, validate=at_least_1),
+        # The site's host for the SMS's last line "@host #code" (WebOTP: browsers fill the code in); unset: none.
+        SMS_WEBOTP_HOST=env.text("SMS_WEBOTP_HOST", ""),
+        # An Android app's SMS Retriever hash (11 characters) to end the message with; unset: none.
+        SMS_APP_HASH=env.text("SMS_APP_HASH", ""),
         TWILIO_ACCOUNT_SID=env.text("TWILIO_ACCOUNT_SID", ""),
         TWILIO_AUTH_TOKEN=env.text("TWILIO_AUTH_TOKEN", ""),
         TWILIO_FROM=env.text("TWILIO_FROM", ""),  # a number, or a Messaging Service SID (MG...)

@@ -69,7 +69,8 @@ def _database_url(tmp_dir: str) -> Iterator[str]:
 def _reset_schema() -> None:
     """Start from an empty database, then build it with the migrations (which are tested this way too)."""
     with db.engine.begin() as connection:
-        connection.execute(text("DROP VIEW IF EXISTS accounts"))  # the migrations made it; drop_all knows tables
+        for view in ("accounts", "invite_codes"):  # the migrations made them; drop_all knows tables
+            connection.execute(text(f"DROP VIEW IF EXISTS {view}"))
     db.drop_all()
     with db.engine.begin() as connection:
         connection.execute(text("DROP TABLE IF EXISTS alembic_version"))

@@ -7,16 +7,17 @@ changed, without reading it again.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
 from referral import clock
-from referral.domain import events, invites
+from referral.domain import codes, events, invites
 from referral.domain.errors import TokenRevoked
-from referral.domain.referrals import recent_referral_phones
+from referral.domain.referrals import Referral, recent_referral_phones
 from referral.extensions import db
-from referral.infra import accounts
+from referral.infra import accounts, phone_defences, referral_lists
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,13 +67,40 @@ def update_names(account: Account, names: dict[str, Any]) -> Account:
 
 
 def enter_invite_code(account: Account, invite_code: str) -> Account:
-    """Enter ``invite_code`` and commit; the profile now shows the code (the inviter's, as entered) and when."""
+    """Enter ``invite_code`` and commit; the profile now shows the inviter's code (as it was issued) and when."""
     activation = invites.activate_invite(
         account.id, account.phone, invite_code, already_invited=account.invited_at is not None
     )
-    profile = profile_of(replace(account, activated_invite_code=invite_code, invited_at=activation.invited_at))
+    profile = profile_of(
+        replace(account, activated_invite_code=activation.invite_code, invited_at=activation.invited_at)
+    )
     db.session.commit()
     return profile
+
+
+def request_deletion(account: Account, language: str | None = None) -> codes.IssuedCode:
+    """Send a code to the account's own phone that confirms deleting it (a fresh proof that its owner asks)."""
+    return codes.issue_code(account.phone, codes.Purpose.ACCOUNT_DELETION, user_id=account.id, language=language)
+
+
+def confirm_deletion(account: Account, code: str) -> int:
+    """Spend the deletion code and delete the account (``delete_account``); the referrals detached."""
+    codes.consume_code(account.phone, code, codes.Purpose.ACCOUNT_DELETION, user_id=account.id)
+    return delete_account(account)
+
+
+def all_referrals(user_id: int, page_size: int = 1000) -> Iterator[Referral]:
+    """Everyone who entered the user's code, newest first, read a page at a time (for an export)."""
+    after: tuple[datetime, int] | None = None
+    while rows := referral_lists.referrals_after(user_id, page_size, after):
+        for row in rows:
+            yield Referral(row.phone, row.first_name, row.last_name, row.invited_at)
+        after = (rows[-1].invited_at, rows[-1].id)
+
+
+def codes_sent(phone: str) -> list[phone_defences.SendRow]:
+    """The codes sent to ``phone`` that are still on record (sends are purged after a week)."""
+    return phone_defences.sends_of_phone(phone)
 
 
 def delete_account(account: Account) -> int:

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import NoReturn
 
+import phonenumbers
 from flask import current_app
 
 from referral import clock
@@ -27,12 +28,40 @@ class Purpose(StrEnum):
 
     LOGIN = "login"
     PHONE_CHANGE = "phone_change"
+    ACCOUNT_DELETION = "account_deletion"
 
 
+# The SMS, in the languages of the pages; Russian numbers get Russian unless the request asked for another.
+LANGUAGES = ("ru", "en")
+_PHONE_CHANGE_RU = "{code} подтверждает этот номер для вашего аккаунта referral. Действует {minutes} мин."
+_DELETION_RU = "{code} подтверждает УДАЛЕНИЕ вашего аккаунта referral. Если это не вы, ничего не делайте."
 MESSAGES = {
-    Purpose.LOGIN: "{code} is your referral sign-in code. It expires in {minutes} min.",
-    Purpose.PHONE_CHANGE: "{code} confirms this number for your referral account. It expires in {minutes} min.",
+    (Purpose.LOGIN, "en"): "{code} is your referral sign-in code. It expires in {minutes} min.",
+    (Purpose.LOGIN, "ru"): "{code} — код для входа в referral. Действует {minutes} мин.",
+    (Purpose.PHONE_CHANGE, "en"): "{code} confirms this number for your referral account. It expires in {minutes} min.",
+    (Purpose.PHONE_CHANGE, "ru"): _PHONE_CHANGE_RU,
+    (Purpose.ACCOUNT_DELETION, "en"): "{code} confirms DELETING your referral account. If you did not ask, ignore it.",
+    (Purpose.ACCOUNT_DELETION, "ru"): _DELETION_RU,
 }
+
+
+def sms_language(phone: str, asked: str | None) -> str:
+    """The language the request asked for (``Accept-Language``, the page's), else the number's country's."""
+    if asked in LANGUAGES:
+        return asked
+    return "ru" if phonenumbers.region_code_for_number(phonenumbers.parse(phone)) == "RU" else "en"
+
+
+def sms_text(purpose: Purpose, code: str, language: str) -> str:
+    """The message, then the Android SMS Retriever app hash (``SMS_APP_HASH``) and, last, the origin-bound line
+    browsers fill the code in from (WebOTP: ``@host #code``, host ``SMS_WEBOTP_HOST``), each when set."""
+    config = current_app.config
+    lines = [MESSAGES[purpose, language].format(code=code, minutes=math.ceil(config["OTP_TTL_SECONDS"] / 60))]
+    if config["SMS_APP_HASH"]:
+        lines.append(config["SMS_APP_HASH"])
+    if config["SMS_WEBOTP_HOST"]:
+        lines += ["", f"@{config['SMS_WEBOTP_HOST']} #{code}"]
+    return "\n".join(lines)
 
 
 @dataclass(frozen=True)
@@ -43,7 +72,7 @@ class IssuedCode:
     resend_in: int
 
 
-def issue_code(phone: str, purpose: Purpose, user_id: int | None = None) -> IssuedCode:
+def issue_code(phone: str, purpose: Purpose, user_id: int | None = None, language: str | None = None) -> IssuedCode:
     """Create a code for ``phone`` (replacing any earlier one older than ``OTP_RESEND_SECONDS``), hand it to the
     SMS sender and commit. The defences come first: the region, the lockout, and (unless ``RATELIMIT_ENABLED``
     is off) the hourly and daily caps. Test numbers get their fixed code and send nothing."""
@@ -68,7 +97,7 @@ def issue_code(phone: str, purpose: Purpose, user_id: int | None = None) -> Issu
         ensure_room()
     db.session.commit()
     if send_id is not None:
-        _hand_to_sender(send_id, phone, MESSAGES[purpose].format(code=code, minutes=math.ceil(ttl / 60)), purpose)
+        _hand_to_sender(send_id, phone, sms_text(purpose, code, sms_language(phone, language)), purpose)
     security_event("code_requested", phone, purpose=purpose, test_number=test_code is not None)
     return IssuedCode(phone=phone, code=code, expires_in=ttl, resend_in=resend)
 

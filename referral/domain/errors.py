@@ -89,3 +89,8 @@ class PhoneLocked(RateLimited):
 class PhoneRegionNotAllowed(DomainError):
     code = "phone_region_not_allowed"
     detail = "We do not send codes to numbers of this country."
+
+
+class SessionNotFound(DomainError):
+    code = "session_not_found"
+    detail = "You have no live session with this id."

@@ -40,6 +40,7 @@ def generate_invite_code() -> str:
 @dataclass(frozen=True)
 class Activation:
     invited_at: datetime
+    invite_code: str  # the inviter's, as it was issued (whatever case it was typed in)
     inviter: dict[str, Any]  # as events name a user
 
 
@@ -60,9 +61,9 @@ def activate_invite(user_id: int, phone: str, invite_code: str, already_invited:
     root = chain[-1].id
     join_tree(user_id, inviter.id, root, invited_at, locked={user_id, root})
     count_referral(inviter.id)
-    named = events.person(inviter.id, inviter.phone, invite_code)
-    events.referral_activated(events.person(user_id, phone), named, invite_code, invited_at)
-    return Activation(invited_at=invited_at, inviter=named)
+    named = events.person(inviter.id, inviter.phone, inviter.invite_code)
+    events.referral_activated(events.person(user_id, phone), named, inviter.invite_code, invited_at)
+    return Activation(invited_at=invited_at, invite_code=inviter.invite_code, inviter=named)
 
 
 def count_referral(inviter_id: int, change: int = 1) -> str:
@@ -101,15 +102,16 @@ def join_tree(user_id: int, inviter_id: int, root: int, at: datetime, locked: Co
 
 
 def chain_of_code(invite_code: str, lock_for: int | None = None) -> list[referral_tree.Member]:
-    """The owner of ``invite_code`` (case-sensitive) and every inviter above them, nearest first; empty if
-    nobody has the code. With ``lock_for``, the locks ``join_tree`` needs for that user are taken with it."""
+    """The owner of ``invite_code`` (typed in any case: the exact spelling wins, else the one code that fits)
+    and every inviter above them, nearest first; empty if nobody has the code. With ``lock_for``, the locks
+    ``join_tree`` needs for that user are taken with it."""
     if not INVITE_CODE_SHAPE.fullmatch(invite_code):
         return []
     return referral_tree.chain_of_invite_code(invite_code, lock_for)
 
 
-def owner_of_code(invite_code: str) -> referral_tree.Member | None:
-    """Whoever has ``invite_code`` (case-sensitive), if anyone."""
+def owner_of_code(invite_code: str) -> referral_tree.CodeOwner | None:
+    """Whoever has ``invite_code`` (typed in any case, as for ``chain_of_code``), if anyone."""
     if not INVITE_CODE_SHAPE.fullmatch(invite_code):
         return None
     return referral_tree.owner_of_invite_code(invite_code)
@@ -119,6 +121,14 @@ def inviter_phone(user_id: int) -> str | None:
     """The phone of whoever invited ``user_id``."""
     inviter = referral_tree.inviter_of(user_id)
     return inviter.phone if inviter is not None else None
+
+
+def greeting_name(first_name: str, last_name: str, masked_phone: str) -> str:
+    """How the pages name an inviter to the people they invite: first name and last initial when they set a
+    name ("Anna P."), their masked phone otherwise."""
+    if not first_name:
+        return masked_phone
+    return f"{first_name} {last_name[:1]}." if last_name else first_name
 
 
 def inviter_chain(user_id: int) -> list[str]:

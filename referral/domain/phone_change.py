@@ -14,16 +14,16 @@ from referral.infra import accounts
 from referral.logs import mask_phone
 
 
-def request_phone_change(account: Account, new_phone: str) -> codes.IssuedCode:
+def request_phone_change(account: Account, new_phone: str, language: str | None = None) -> codes.IssuedCode:
     """Send a confirmation code to ``new_phone`` if it is free and not already the user's."""
     if new_phone == account.phone:
         raise PhoneUnchanged
     if accounts.user_of_phone(new_phone) is not None:
         raise PhoneTaken
-    return codes.issue_code(new_phone, codes.Purpose.PHONE_CHANGE, user_id=account.id)
+    return codes.issue_code(new_phone, codes.Purpose.PHONE_CHANGE, user_id=account.id, language=language)
 
 
-def confirm_phone_change(account: Account, new_phone: str, code: str) -> SignIn:
+def confirm_phone_change(account: Account, new_phone: str, code: str, user_agent: str | None = None) -> SignIn:
     """Spend the code, move the user to ``new_phone``, end every earlier session and start a new one."""
     codes.consume_code(new_phone, code, codes.Purpose.PHONE_CHANGE, user_id=account.id)
     try:
@@ -32,7 +32,7 @@ def confirm_phone_change(account: Account, new_phone: str, code: str) -> SignIn:
     except accounts.PhoneInUse:
         raise PhoneTaken from None
     sessions.revoke_user_sessions(account.id)
-    tokens = sessions.start_session(account.id)
+    tokens = sessions.start_session(account.id, user_agent)
     events.phone_changed(account.id, account.phone, new_phone)
     profile = profile_of(replace(account, phone=new_phone))
     db.session.commit()

@@ -28,6 +28,14 @@ def normalise_phone(raw: str, region: str) -> str:
     return phonenumbers.format_number(number, PhoneNumberFormat.E164)
 
 
+def for_people(phone: str) -> str:
+    """``+79991234567`` as ``+7 999 123-45-67``: the international format, as people write numbers."""
+    try:
+        return phonenumbers.format_number(phonenumbers.parse(phone), PhoneNumberFormat.INTERNATIONAL)
+    except NumberParseException:
+        return phone
+
+
 def masked_for_people(phone: str) -> str:
     """``+79991234567`` as ``+7 999 ***-**-67``: enough to recognise a friend, not enough to call them."""
     try:

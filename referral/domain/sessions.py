@@ -9,16 +9,17 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from flask import current_app
 from flask_jwt_extended import create_access_token, create_refresh_token
 
 from referral import clock
 from referral.domain.audit import security_event
-from referral.domain.errors import TokenRevoked
+from referral.domain.errors import SessionNotFound, TokenRevoked
 from referral.extensions import db
 from referral.infra import sessions as stored_sessions
+from referral.infra.devices import describe
 
 
 @dataclass(frozen=True)
@@ -29,11 +30,12 @@ class TokenPair:
     token_type: str = "Bearer"
 
 
-def start_session(user_id: int) -> TokenPair:
-    """A new session for ``user_id`` in the caller's transaction (one ``INSERT``), and its first token pair."""
+def start_session(user_id: int, user_agent: str | None = None) -> TokenPair:
+    """A new session for ``user_id`` on the device of ``user_agent``, in the caller's transaction (one
+    ``INSERT``), and its first token pair."""
     session_id, refresh_jti = uuid.uuid4().hex, str(uuid.uuid4())
     now = clock.utcnow()
-    stored_sessions.insert_session(session_id, user_id, refresh_jti, now, now + _refresh_ttl())
+    stored_sessions.insert_session(session_id, user_id, refresh_jti, now, now + _refresh_ttl(), user_agent)
     return _token_pair(user_id, session_id, refresh_jti)
 
 
@@ -64,6 +66,39 @@ def revoke_session(session_id: str) -> bool:
 def revoke_user_sessions(user_id: int) -> None:
     """End every session of ``user_id`` in the caller's transaction."""
     stored_sessions.revoke_all_of_user(user_id, clock.utcnow())
+
+
+@dataclass(frozen=True)
+class Device:
+    """A live session as its owner sees it."""
+
+    id: str
+    device: str | None  # "Chrome Mobile on Android", when the user agent says
+    created_at: datetime
+    last_used_at: datetime
+    current: bool
+
+
+def devices(user_id: int, current_session_id: str | None) -> list[Device]:
+    """The user's live sessions, the most recently used first; ``current`` is the one asking."""
+    return [
+        Device(row.id, describe(row.user_agent), row.created_at, row.last_used_at, row.id == current_session_id)
+        for row in stored_sessions.live_of_user(user_id, clock.utcnow())
+    ]
+
+
+def end_device(user_id: int, session_id: str) -> None:
+    """End one of the user's live sessions and commit; ``SessionNotFound`` if they have no such one."""
+    if not stored_sessions.revoke_one_of_user(user_id, session_id, clock.utcnow()):
+        raise SessionNotFound
+    db.session.commit()
+
+
+def end_other_devices(user_id: int, current_session_id: str) -> int:
+    """End every live session of the user but the one asking, and commit; how many ended."""
+    ended = stored_sessions.revoke_others_of_user(user_id, current_session_id, clock.utcnow())
+    db.session.commit()
+    return ended
 
 
 def _token_pair(user_id: int, session_id: str, refresh_jti: str) -> TokenPair:

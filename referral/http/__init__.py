@@ -18,6 +18,7 @@ def register_http_layer(app: Flask) -> None:
     from referral.http.openapi import api
     from referral.http.policy import register_request_policy
     from referral.http.problems import register_error_handlers
+    from referral.http.profile.own_data import blp as own_data
     from referral.http.profile.routes import blp as profile
 
     register_request_policy(app)
@@ -27,5 +28,6 @@ def register_http_layer(app: Flask) -> None:
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"})
     api.register_blueprint(auth)
     api.register_blueprint(profile)
+    api.register_blueprint(own_data)
     app.register_blueprint(health)
     register_error_handlers(app, jwt)

@@ -48,6 +48,7 @@ STATUS_OF_DOMAIN_ERROR: dict[type[domain.DomainError], int] = {
     domain.TokenRevoked: 401,
     domain.RateLimited: 429,
     domain.PhoneRegionNotAllowed: 422,
+    domain.SessionNotFound: 404,
     domain.DomainError: 422,
 }
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import unicodedata
 from typing import Any
 
-from flask import current_app
+from flask import current_app, request
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from referral.domain.codes import IssuedCode
+from referral.domain.codes import LANGUAGES, IssuedCode
 from referral.domain.phones import InvalidPhone, normalise_phone
 from referral.domain.text import INVALID_TEXT_MESSAGE, is_storable
 from referral.infra.models import NAME_LENGTH
@@ -68,7 +68,11 @@ def login_code_field() -> fields.String:
 def invite_code_field(**kwargs: Any) -> TrimmedString:
     return TrimmedString(
         validate=validate.Regexp(r"^[A-Za-z0-9]{1,32}$", error="An invite code is letters and digits."),
-        metadata={"description": "Six letters and digits, case-sensitive.", "example": "Zy8WqP"},
+        metadata={
+            "description": "Six letters and digits, matched ignoring case (the exact spelling wins when two older "
+            "codes differ only in case); always answered as it was issued.",
+            "example": "ZY8WQP",
+        },
         **kwargs,
     )
 
@@ -139,6 +143,14 @@ class CodeSentSchema(Schema):
     expires_in = fields.Integer(metadata={"example": 300})
     resend_in = fields.Integer(metadata={"example": 60})
     debug_code = fields.String(metadata={"description": "Only while OTP_DEBUG is on.", "example": "1234"})
+
+
+def asked_language() -> str | None:
+    """The language of the SMS the caller asked for with ``Accept-Language``, if it asked for one we speak."""
+    if "Accept-Language" not in request.headers:
+        return None
+    best: str | None = request.accept_languages.best_match(LANGUAGES)
+    return best
 
 
 def code_sent(issued: IssuedCode) -> dict[str, Any]:

@@ -75,19 +75,22 @@ NEW_USER = sql.Statement(
     INSERT INTO users (phone, invite_code, first_name, last_name, invited_by_id, invited_at, created_at)
     VALUES (:phone, :own_code, '', '', NULL, NULL, :now)
     ON CONFLICT DO NOTHING
-    RETURNING id, invited_by_id
+    RETURNING id, invited_by_id, NULL
     """,
     NOW,
 )
 
-# A new user invited by the owner of :invite_code; no row either if nobody has that code.
+# A new user invited by the owner of :invite_code (typed in any case: the invite_codes view), with that code as
+# it was issued; no row either if nobody has it.
 NEW_INVITED_USER = sql.Statement(
     """
     INSERT INTO users (phone, invite_code, first_name, last_name, invited_by_id, invited_at, created_at)
     SELECT :phone, :own_code, '', '', inviter.id, :now, :now FROM users AS inviter
-    WHERE inviter.invite_code = :invite_code
+    WHERE inviter.id = (SELECT id FROM invite_codes
+                        WHERE folded = upper(:invite_code) AND (invite_code = :invite_code OR sharing = 1))
     ON CONFLICT DO NOTHING
-    RETURNING id, invited_by_id
+    RETURNING id, invited_by_id,
+              (SELECT inviter.invite_code FROM users AS inviter WHERE inviter.id = users.invited_by_id)
     """,
     NOW,
 )
@@ -146,15 +149,15 @@ def _account(
 
 def insert_user(
     phone: str, own_code: str, now: datetime, invite_code: str | None = None
-) -> tuple[int, int | None] | None:
-    """Insert a user (invited by the owner of ``invite_code``, if given): their id and inviter's id; ``None`` if
-    the phone or the drawn code is taken, or nobody has ``invite_code``."""
+) -> tuple[int, int | None, str | None] | None:
+    """Insert a user (invited by the owner of ``invite_code``, if given): their id, and their inviter's id and
+    code as issued; ``None`` if the phone or the drawn code is taken, or nobody has ``invite_code``."""
     params = {"phone": phone, "own_code": own_code, "now": now, "invite_code": invite_code}
     try:
         inserted = sql.run(NEW_USER if invite_code is None else NEW_INVITED_USER, params)
     except IntegrityError:  # only the foreign key can fail: the inviter it read was deleted before its check
         raise InviterGone from None
-    return (inserted[0][0], inserted[0][1]) if inserted else None
+    return (inserted[0][0], inserted[0][1], inserted[0][2]) if inserted else None
 
 
 def rename(user_id: int, first_name: str | None, last_name: str | None) -> bool:

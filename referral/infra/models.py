@@ -19,6 +19,7 @@ from sqlalchemy import (
     UniqueConstraint,
     func,
     select,
+    text,
 )
 from sqlalchemy.orm import Mapped, aliased, column_property, mapped_column, relationship
 
@@ -30,8 +31,10 @@ BigId = BigInteger().with_variant(Integer(), "sqlite")
 
 PHONE_LENGTH = 16  # E.164: "+" and at most 15 digits
 INVITE_CODE_LENGTH = 6
-# Letters and digits without the look-alikes 0 O o 1 l I: 56 symbols, 56**6 ≈ 3.1e10 codes.
-INVITE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnpqrstuvwxyz23456789"
+# New codes: upper-case letters and digits without the look-alikes 0 O 1 I, 32 symbols, 32**6 ≈ 1.1e9 codes.
+# Codes issued before also used the lower-case letters; every code is matched ignoring case (the invite_codes
+# view, migration 0006), so a code read aloud or typed on a phone that capitalises the first letter is found.
+INVITE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 NAME_LENGTH = 64
 
 
@@ -67,6 +70,8 @@ class User(db.Model):  # type: ignore[name-defined,misc]
         CheckConstraint("(invited_by_id IS NULL) = (invited_at IS NULL)", name="invited_at_with_inviter"),
         # Serves "my referrals, newest first" and the keyset pages after it, read backwards in index order.
         Index("ix_users_referrals", "invited_by_id", "invited_at", "id"),
+        # Serves an invite code typed in any case (the invite_codes view).
+        Index("ix_users_invite_code_folded", text("upper(invite_code)")),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -124,7 +129,7 @@ class LoginCode(db.Model):  # type: ignore[name-defined,misc]
     __tablename__ = "login_codes"
     __table_args__ = (
         UniqueConstraint("purpose", "phone", name="uq_login_codes_purpose_phone"),
-        CheckConstraint("purpose IN ('login', 'phone_change')", name="known_purpose"),
+        CheckConstraint("purpose IN ('login', 'phone_change', 'account_deletion')", name="known_purpose"),
         CheckConstraint("attempts >= 0", name="attempts_not_negative"),
     )
 
@@ -153,6 +158,9 @@ class AuthSession(db.Model):  # type: ignore[name-defined,misc]
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=now)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The device it was started on (the user agent as sent, cut to 200 characters) and its last refresh.
+    user_agent: Mapped[str | None] = mapped_column(String(200))
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     user: Mapped[User] = relationship(lazy="joined", innerjoin=True)
 

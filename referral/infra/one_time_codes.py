@@ -36,7 +36,8 @@ SPEND = sql.Statement(
     {"now": UTCDateTime()},
 )
 
-# The phone's new code, unless its last one was sent after :resend_after (then: no row).
+# The phone's new code, unless its last one, still unused, was sent after :resend_after (then: no row). The
+# interval stops a flood of unused codes: a code that was spent does not hold back the next one.
 REPLACE = sql.Statement(
     """
     INSERT INTO login_codes (purpose, phone, user_id, code_hash, attempts, created_at, expires_at)
@@ -44,7 +45,7 @@ REPLACE = sql.Statement(
     ON CONFLICT (purpose, phone) DO UPDATE
         SET user_id = excluded.user_id, code_hash = excluded.code_hash, attempts = 0, spent_at = NULL,
             created_at = excluded.created_at, expires_at = excluded.expires_at
-        WHERE login_codes.created_at <= :resend_after
+        WHERE login_codes.created_at <= :resend_after OR login_codes.spent_at IS NOT NULL
     RETURNING id
     """,
     {"now": UTCDateTime(), "expires_at": UTCDateTime(), "resend_after": UTCDateTime()},
@@ -90,7 +91,8 @@ def replace(
     expires_at: datetime,
     resend_after: datetime,
 ) -> bool:
-    """Make ``code_hash`` the phone's live code unless its last one is newer than ``resend_after``; whether it did."""
+    """Make ``code_hash`` the phone's live code unless its last one is unused and newer than ``resend_after``;
+    whether it did."""
     params = {
         "purpose": purpose,
         "phone": phone,

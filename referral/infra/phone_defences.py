@@ -41,6 +41,18 @@ RECORD_SEND = sql.Statement(
 
 FORGET_SEND = sql.Statement("DELETE FROM sms_sends WHERE id = :id")
 
+SENDS_OF_PHONE = sql.Statement(
+    "SELECT sent_at, purpose, status FROM sms_sends WHERE phone = :phone ORDER BY sent_at DESC",
+    column_types={"sent_at": UTCDateTime()},
+)
+
+
+class SendRow(NamedTuple):
+    sent_at: datetime
+    purpose: str
+    status: str
+
+
 LOCKOUT_OF = sql.Statement(
     "SELECT locked_until FROM phone_lockouts WHERE phone = :phone", column_types={"locked_until": UTCDateTime()}
 )
@@ -91,6 +103,10 @@ def record_send(phone: str, purpose: str, now: datetime) -> int:
     """A send, counted by the caps and tracked to delivery; its id."""
     send_id: int = sql.run(RECORD_SEND, {"phone": phone, "purpose": purpose, "now": now})[0][0]
     return send_id
+
+
+def sends_of_phone(phone: str) -> list[SendRow]:
+    return [SendRow(*row) for row in sql.run(SENDS_OF_PHONE, {"phone": phone})]
 
 
 def forget_send(send_id: int) -> None:

@@ -19,26 +19,30 @@ from referral.infra.models import UTCDateTime
 
 
 class Member(NamedTuple):
-    """A user in a chain of inviters."""
+    """A user in a chain of inviters, with their invite code as it was issued."""
 
     id: int
     phone: str
+    invite_code: str
 
 
 class InviterGone(Exception):
     """The inviter was deleted before the statement checked its foreign key."""
 
 
-# The owner of :invite_code and every inviter above them, nearest first.
+# The owner of :invite_code (typed in any case: the invite_codes view, migration 0006) and every inviter above
+# them, nearest first.
 CHAIN_OF_INVITE_CODE = sql.Statement(
     """
-    WITH RECURSIVE chain (id, invited_by_id, phone, depth) AS (
-        SELECT id, invited_by_id, phone, 0 FROM users WHERE invite_code = :invite_code
+    WITH RECURSIVE chain (id, invited_by_id, phone, invite_code, depth) AS (
+        SELECT id, invited_by_id, phone, invite_code, 0 FROM users
+        WHERE id = (SELECT id FROM invite_codes
+                    WHERE folded = upper(:invite_code) AND (invite_code = :invite_code OR sharing = 1))
         UNION ALL
-        SELECT u.id, u.invited_by_id, u.phone, chain.depth + 1
+        SELECT u.id, u.invited_by_id, u.phone, u.invite_code, chain.depth + 1
         FROM users AS u JOIN chain ON u.id = chain.invited_by_id
     )
-    SELECT id, phone FROM chain ORDER BY depth
+    SELECT id, phone, invite_code FROM chain ORDER BY depth
     """
 )
 
@@ -48,10 +52,12 @@ CHAIN_OF_INVITE_CODE = sql.Statement(
 # when the statement begins, before any wait: the activation reads it again under the locks.
 CHAIN_OF_INVITE_CODE_LOCKING = sql.Statement(
     """
-    WITH RECURSIVE chain (id, invited_by_id, phone, depth) AS (
-        SELECT id, invited_by_id, phone, 0 FROM users WHERE invite_code = :invite_code
+    WITH RECURSIVE chain (id, invited_by_id, phone, invite_code, depth) AS (
+        SELECT id, invited_by_id, phone, invite_code, 0 FROM users
+        WHERE id = (SELECT id FROM invite_codes
+                    WHERE folded = upper(:invite_code) AND (invite_code = :invite_code OR sharing = 1))
         UNION ALL
-        SELECT u.id, u.invited_by_id, u.phone, chain.depth + 1
+        SELECT u.id, u.invited_by_id, u.phone, u.invite_code, chain.depth + 1
         FROM users AS u JOIN chain ON u.id = chain.invited_by_id
     ),
     trees (tree, shared) AS (
@@ -69,7 +75,7 @@ CHAIN_OF_INVITE_CODE_LOCKING = sql.Statement(
         SELECT CASE WHEN shared THEN pg_advisory_xact_lock_shared(key) ELSE pg_advisory_xact_lock(key) END
         FROM keyed ORDER BY key
     )
-    SELECT id, phone FROM chain WHERE (SELECT count(*) FROM locks) > 0 ORDER BY depth
+    SELECT id, phone, invite_code FROM chain WHERE (SELECT count(*) FROM locks) > 0 ORDER BY depth
     """
 )
 
@@ -103,11 +109,28 @@ COUNT_REFERRAL = sql.Statement(
 LOCK_TREE = sql.Statement("SELECT pg_advisory_xact_lock(:key)")
 LOCK_TREE_SHARED = sql.Statement("SELECT pg_advisory_xact_lock_shared(:key)")
 
-OWNER_OF_INVITE_CODE = sql.Statement("SELECT id, phone FROM users WHERE invite_code = :invite_code")
+
+class CodeOwner(NamedTuple):
+    """Whoever has an invite code, as the invite page greets them."""
+
+    id: int
+    phone: str
+    invite_code: str
+    first_name: str
+    last_name: str
+
+
+OWNER_OF_INVITE_CODE = sql.Statement(
+    """
+    SELECT id, phone, invite_code, first_name, last_name FROM users
+    WHERE id = (SELECT id FROM invite_codes
+                WHERE folded = upper(:invite_code) AND (invite_code = :invite_code OR sharing = 1))
+    """
+)
 
 INVITER_OF = sql.Statement(
     """
-    SELECT inviter.id, inviter.phone FROM users
+    SELECT inviter.id, inviter.phone, inviter.invite_code FROM users
     JOIN users AS inviter ON inviter.id = users.invited_by_id
     WHERE users.id = :user_id
     """
@@ -168,9 +191,9 @@ def count_referral(inviter_id: int, slot: int, change: int = 1) -> str:
     return phone
 
 
-def owner_of_invite_code(invite_code: str) -> Member | None:
+def owner_of_invite_code(invite_code: str) -> CodeOwner | None:
     rows = sql.run(OWNER_OF_INVITE_CODE, {"invite_code": invite_code})
-    return Member(*rows[0]) if rows else None
+    return CodeOwner(*rows[0]) if rows else None
 
 
 def inviter_of(user_id: int) -> Member | None:

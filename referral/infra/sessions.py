@@ -4,14 +4,16 @@ while its row is neither revoked nor expired."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import NamedTuple
 
 from referral.infra import sql
+from referral.infra.devices import USER_AGENT_KEPT
 from referral.infra.models import UTCDateTime
 
 NEW_SESSION = sql.Statement(
     """
-    INSERT INTO sessions (id, user_id, refresh_jti, created_at, expires_at)
-    VALUES (:id, :user_id, :jti, :now, :expires_at)
+    INSERT INTO sessions (id, user_id, refresh_jti, created_at, expires_at, user_agent, last_used_at)
+    VALUES (:id, :user_id, :jti, :now, :expires_at, :user_agent, :now)
     """,
     {"now": UTCDateTime(), "expires_at": UTCDateTime()},
 )
@@ -19,7 +21,7 @@ NEW_SESSION = sql.Statement(
 # Swap the refresh token for a new one, only if it is the session's live one; the session's user.
 ROTATE = sql.Statement(
     """
-    UPDATE sessions SET refresh_jti = :new_jti, expires_at = :expires_at
+    UPDATE sessions SET refresh_jti = :new_jti, expires_at = :expires_at, last_used_at = :now
     WHERE id = :id AND refresh_jti = :jti AND revoked_at IS NULL AND expires_at > :now
     RETURNING user_id
     """,
@@ -34,9 +36,54 @@ REVOKE_ALL_OF_USER = sql.Statement(
     "UPDATE sessions SET revoked_at = :now WHERE user_id = :user_id AND revoked_at IS NULL", {"now": UTCDateTime()}
 )
 
+# The user's live sessions, the most recently used first.
+LIVE_OF_USER = sql.Statement(
+    """
+    SELECT id, user_agent, created_at, COALESCE(last_used_at, created_at) AS last_used_at FROM sessions
+    WHERE user_id = :user_id AND revoked_at IS NULL AND expires_at > :now
+    ORDER BY last_used_at DESC, created_at DESC
+    """,
+    {"now": UTCDateTime()},
+    {"created_at": UTCDateTime(), "last_used_at": UTCDateTime()},
+)
 
-def insert_session(session_id: str, user_id: int, refresh_jti: str, now: datetime, expires_at: datetime) -> None:
-    params = {"id": session_id, "user_id": user_id, "jti": refresh_jti, "now": now, "expires_at": expires_at}
+REVOKE_ONE_OF_USER = sql.Statement(
+    """
+    UPDATE sessions SET revoked_at = :now
+    WHERE id = :id AND user_id = :user_id AND revoked_at IS NULL AND expires_at > :now
+    RETURNING id
+    """,
+    {"now": UTCDateTime()},
+)
+
+REVOKE_OTHERS_OF_USER = sql.Statement(
+    """
+    UPDATE sessions SET revoked_at = :now
+    WHERE user_id = :user_id AND id <> :keep AND revoked_at IS NULL AND expires_at > :now
+    RETURNING id
+    """,
+    {"now": UTCDateTime()},
+)
+
+
+class SessionRow(NamedTuple):
+    id: str
+    user_agent: str | None
+    created_at: datetime
+    last_used_at: datetime
+
+
+def insert_session(
+    session_id: str, user_id: int, refresh_jti: str, now: datetime, expires_at: datetime, user_agent: str | None
+) -> None:
+    params = {
+        "id": session_id,
+        "user_id": user_id,
+        "jti": refresh_jti,
+        "now": now,
+        "expires_at": expires_at,
+        "user_agent": user_agent[:USER_AGENT_KEPT] if user_agent else None,
+    }
     sql.run(NEW_SESSION, params)
 
 
@@ -54,3 +101,17 @@ def revoke(session_id: str, now: datetime) -> bool:
 
 def revoke_all_of_user(user_id: int, now: datetime) -> None:
     sql.run(REVOKE_ALL_OF_USER, {"user_id": user_id, "now": now})
+
+
+def live_of_user(user_id: int, now: datetime) -> list[SessionRow]:
+    return [SessionRow(*row) for row in sql.run(LIVE_OF_USER, {"user_id": user_id, "now": now})]
+
+
+def revoke_one_of_user(user_id: int, session_id: str, now: datetime) -> bool:
+    """End the user's live session ``session_id``; whether there was one."""
+    return bool(sql.run(REVOKE_ONE_OF_USER, {"user_id": user_id, "id": session_id, "now": now}))
+
+
+def revoke_others_of_user(user_id: int, keep: str, now: datetime) -> int:
+    """End every live session of the user but ``keep``; how many."""
+    return len(sql.run(REVOKE_OTHERS_OF_USER, {"user_id": user_id, "keep": keep, "now": now}))

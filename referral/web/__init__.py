@@ -8,12 +8,13 @@ tokens carried in HttpOnly cookies (``session.py``).
 from __future__ import annotations
 
 from flask import Flask, Response, request
-from flask_babel import get_locale
+from flask_babel import format_date, get_locale
 
+from referral.domain.phones import for_people
 from referral.extensions import babel, csrf
 from referral.web import session as web_session
 from referral.web.errors import is_page, register_error_pages
-from referral.web.views import LANGUAGES, bp
+from referral.web.views import LANGUAGES, bp, signed_in_here, this_page
 
 # No inline script or style: the copy button and the countdown are /assets/site.js.
 CONTENT_SECURITY_POLICY = (
@@ -30,7 +31,16 @@ def register_web(app: Flask) -> None:
     app.register_blueprint(bp)
     app.after_request(finish_page)
     app.teardown_request(web_session.end_page)
-    app.context_processor(lambda: {"locale": str(get_locale()), "languages": LANGUAGES})
+    app.context_processor(
+        lambda: {
+            "locale": str(get_locale()),
+            "languages": LANGUAGES,
+            "this_page": this_page,
+            "signed_in_here": signed_in_here,
+        }
+    )
+    app.add_template_filter(for_people, "phone")
+    app.add_template_filter(lambda moment: format_date(moment, "medium"), "day")
     register_error_pages(app)
 
 

@@ -15,6 +15,7 @@ from werkzeug.exceptions import HTTPException
 
 from referral.domain.errors import DomainError
 from referral.http import limits, problems
+from referral.web.views import signed_in_here
 
 log = logging.getLogger(__name__)
 
@@ -66,10 +67,10 @@ def error_page(error: Exception) -> tuple[str, int, dict[str, str]]:
         status = 500
     if retry_after:
         headers["Retry-After"] = str(retry_after)
-    if status == 401:  # a page that needs a signed-in person: the way back is to sign in
+    csrf = isinstance(error, CSRFError)
+    signed_out = csrf and request.path.startswith(("/profile", "/logout")) and not signed_in_here()
+    if status == 401 or signed_out:  # e.g. a profile's form sent after signing out in another tab
         return render_template("signed_out.html"), 401, headers
-    return (
-        render_template("error.html", status=status, retry_after=retry_after, csrf=isinstance(error, CSRFError)),
-        status,
-        headers,
-    )
+    invite_link = status == 404 and request.path.startswith("/i/")
+    page = render_template("error.html", status=status, retry_after=retry_after, csrf=csrf, invite_link=invite_link)
+    return page, status, headers

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flask_babel import gettext, ngettext
 from flask_babel import lazy_gettext as _l
 
 from referral.domain.errors import DomainError
@@ -27,4 +28,8 @@ BY_CODE = {
 
 
 def for_error(error: DomainError) -> str:
+    if error.code == "code_invalid" and isinstance(left := error.extra.get("attempts_left"), int):
+        if left == 0:
+            return gettext("The code is wrong, and that was the last try for it. Ask for a new one.")
+        return ngettext("The code is wrong. %(num)d try left.", "The code is wrong. %(num)d tries left.", left)
     return str(BY_CODE.get(error.code, _l("That did not work. Try again.")))

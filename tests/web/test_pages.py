@@ -1,6 +1,7 @@
 """The pages (``referral/web``): signing in, the profile, the invite link, languages, and every error a person
 can meet, through the test client, as a browser without JavaScript would use them."""
 
+import json
 import re
 from datetime import UTC, datetime
 
@@ -42,6 +43,12 @@ class Browser:
         return self.post("/login/code", code=code)
 
 
+def referral_items(page: str) -> int:
+    """How many people the page's referral list shows."""
+    listing = re.search(r'<ol class="referrals".*?</ol>', page, re.S)
+    return listing.group(0).count("<li>") if listing else 0
+
+
 @pytest.fixture
 def browser(client):
     return Browser(client)
@@ -75,7 +82,6 @@ def test_the_code_page_says_how_long_to_wait_before_sending_again(browser):
     browser.post("/", phone=browser.phone)
     page = browser.get("/login/code")
     assert re.search(r'data-wait="(5\d|60)"', page.text)
-    assert "disabled" in page.text
     again = browser.post("/login/resend")
     assert again.status_code == 429 and "Wait a little" in again.text
 
@@ -134,7 +140,7 @@ def test_an_invite_link_names_the_inviter_masked_and_attaches_a_new_person(clien
     code = anna_s_code(client)
     boris = Browser(client, "+79990000002")
     landing = boris.get(f"/i/{code}")
-    assert "+7 999 ***-**-67 invited you" in landing.text
+    assert "+7 999 ***-**-67 invites you" in landing.text  # no name set: the masked phone
     assert "1234567" not in landing.text
     boris.sign_in()
     profile = boris.get("/profile")
@@ -154,10 +160,10 @@ def test_a_signed_in_person_without_a_code_is_offered_the_link_s_code(client):
     assert boris.get(f"/i/{code}").status_code == 302  # entered already: straight to the profile
 
 
-def test_an_unknown_invite_link_is_a_plain_404_page(browser):
+def test_an_unknown_invite_link_is_a_404_page_in_words(browser):
     page = browser.get("/i/NoSuch")
     assert page.status_code == 404
-    assert page.content_type.startswith("text/html") and "check that it is complete" in page.text
+    assert page.content_type.startswith("text/html") and "Nobody has this invite code" in page.text
 
 
 @pytest.mark.parametrize(
@@ -202,9 +208,9 @@ def test_the_referral_list_is_newest_first_twenty_a_page(client, browser, user_f
         user_factory.invited_by(owner)
     first = browser.get("/profile")
     assert "Your referrals: 25" in first.text
-    assert first.text.count("<li>") == 20
+    assert referral_items(first.text) == 20
     older = re.search(r'href="(/profile\?after=[^"]+)"', first.text).group(1)
-    assert browser.get(older.replace("&amp;", "&")).text.count("<li>") == 5
+    assert referral_items(browser.get(older.replace("&amp;", "&")).text) == 5
 
 
 def test_names_and_a_phone_change_with_its_code(browser):
@@ -214,7 +220,7 @@ def test_names_and_a_phone_change_with_its_code(browser):
     assert browser.post("/profile/phone", phone="+79990000099").headers["Location"] == "/profile/phone/confirm"
     code = re.search(r"code is (\d+)", browser.get("/profile/phone/confirm").text).group(1)
     assert browser.post("/profile/phone/confirm", code=code).headers["Location"] == "/profile"
-    assert "+79990000099" in browser.get("/profile").text  # still signed in, on the new session
+    assert "+7 999 000-00-99" in browser.get("/profile").text  # still signed in, on the new session
 
 
 def test_logging_out_ends_the_session_as_the_api_s_logout_does(browser):
@@ -262,7 +268,7 @@ def test_too_many_codes_from_one_address_is_a_429_page_saying_when(app, browser)
 def test_a_database_outage_is_a_503_page_and_a_bug_a_500_page(browser, monkeypatch):
     from referral.domain import signin
 
-    def down(phone):
+    def down(phone, language=None):
         raise OperationalError("SELECT 1", {}, Exception("down"))
 
     monkeypatch.setattr(signin, "request_login_code", down)
@@ -270,7 +276,7 @@ def test_a_database_outage_is_a_503_page_and_a_bug_a_500_page(browser, monkeypat
     assert outage.status_code == 503 and "trouble right now" in outage.text
     assert outage.headers["Retry-After"] == "5"
 
-    monkeypatch.setattr(signin, "request_login_code", lambda phone: 1 / 0)
+    monkeypatch.setattr(signin, "request_login_code", lambda phone, language=None: 1 / 0)
     bug = browser.post("/", phone=browser.phone)
     assert bug.status_code == 500 and "Something went wrong" in bug.text and "ZeroDivisionError" not in bug.text
 
@@ -279,3 +285,201 @@ def test_the_api_keeps_its_problem_bodies(client):
     response = client.get("/api/v1/nowhere")
     assert response.status_code == 404 and response.content_type == "application/problem+json"
     assert client.get("/api/v1/profile", headers=bearer("x")).json["code"] == "token_invalid"
+
+
+@pytest.mark.parametrize(
+    ("url", "fields", "back_to"),
+    [
+        ("/profile/invite", {"invite_code": "NOBODY"}, "/profile"),
+        ("/profile/names", {"first_name": "x" * 65}, "/profile"),
+        ("/profile/phone", {"phone": "not a phone"}, "/profile"),
+    ],
+)
+def test_the_language_switch_on_a_refused_form_returns_to_the_page_not_the_form_address(browser, url, fields, back_to):
+    browser.sign_in()
+    refused = browser.post(url, **fields)
+    assert refused.status_code in (404, 422)
+    switch = re.search(r'href="(/lang/ru\?next=[^"]+)"', refused.text).group(1)
+    assert switch.endswith("next=" + back_to.replace("/", "%2F")) or switch.endswith("next=" + back_to)
+    landed = browser.get(switch, follow_redirects=True)
+    assert landed.status_code == 200
+    assert 'lang="ru"' in landed.text
+
+
+def test_an_invite_link_finds_its_code_in_any_case_with_a_trailing_slash_or_full_stop(browser, api):
+    code = api.sign_in("+79990000077")["user"]["invite_code"]
+    for link in (f"/i/{code.lower()}", f"/i/{code}/", f"/i/{code}.", f"/i/{code.lower()}./"):
+        page = browser.get(link)
+        assert page.status_code == 200, link
+    browser.sign_in()
+    profile = browser.get("/profile")
+    assert profile.status_code == 200
+    assert db.session.scalars(select(User).where(User.phone == browser.phone)).one().invited_by_id is not None
+
+
+def test_a_refused_invite_code_stays_in_its_field_with_the_message_beside_it(browser):
+    browser.sign_in()
+    page = browser.post("/profile/invite", invite_code="NOBODY")
+    assert page.status_code in (404, 422)
+    field = re.search(r"<input id=\"invite_code\"[^>]*>", page.text).group(0)
+    assert 'value="NOBODY"' in field and 'aria-invalid="true"' in field and "autofocus" in field
+    assert 'aria-describedby="invite_code-error"' in field
+    assert re.search(
+        r'<p id="invite_code-error" class="field-error" role="alert">Nobody has this invite code', page.text
+    )
+    assert '<p class="error"' not in page.text  # beside the field, not at the top of the page
+
+
+def test_refused_names_keep_what_was_typed(browser):
+    browser.sign_in()
+    page = browser.post("/profile/names", first_name="Anna", last_name="P" * 65)
+    assert page.status_code == 422
+    assert 'value="Anna"' in page.text and 'aria-describedby="last_name-error"' in page.text
+
+
+@pytest.mark.parametrize(
+    ("url", "fields", "said"),
+    [
+        ("/profile/names", {"first_name": "Anna", "last_name": "Petrova"}, "Your name is saved."),
+        ("/logout", {}, "You are signed out."),
+    ],
+)
+def test_every_action_is_confirmed_in_words_a_screen_reader_announces(browser, url, fields, said):
+    browser.sign_in()
+    browser.post(url, **fields)
+    page = browser.get(browser.page.headers["Location"], follow_redirects=True)
+    assert re.search(
+        r'<div role="status" aria-live="polite" class="notices">\s*<p class="notice">' + re.escape(said), page.text
+    )
+
+
+def test_entering_an_invite_code_is_confirmed_with_the_code_as_issued(browser, api):
+    code = api.sign_in("+79990000055")["user"]["invite_code"]
+    browser.sign_in()
+    browser.post("/profile/invite", invite_code=code.lower())
+    page = browser.get("/profile")
+    assert f"Done: you entered the code {code}." in page.text
+
+
+def test_a_wrong_code_says_how_many_tries_are_left_in_either_language(browser):
+    browser.post("/", phone=browser.phone)
+    page = browser.post("/login/code", code="0000" if "0000" not in browser.get("/login/code").text else "1111")
+    assert "The code is wrong. 4 tries left." in page.text
+    ru = browser.client.post(
+        "/login/code",
+        data={"csrf_token": browser.csrf(), "code": "9999"},
+        headers={"Accept-Language": "ru"},
+        environ_base=browser.environ,
+    )
+    assert "Осталось 3 попытки" in ru.text
+
+
+def test_the_send_again_button_works_without_javascript_and_says_when_it_may_be_asked(browser):
+    browser.post("/", phone=browser.phone)
+    page = browser.get("/login/code")
+    button = re.search(r"<button[^>]*data-wait[^>]*>", page.text).group(0)
+    assert "disabled" not in button  # the script disables it while it counts down; without it, it works
+    assert re.search(r"You can ask for a new code in (5\d|60) s", page.text)
+
+
+def test_the_phone_change_confirmation_can_send_the_code_again(browser, clock):
+    browser.sign_in()
+    browser.post("/profile/phone", phone="+79990000044")
+    page = browser.get("/profile/phone/confirm")
+    assert 'action="/profile/phone/resend"' in page.text
+    clock.advance(seconds=61)
+    again = browser.post("/profile/phone/resend")
+    assert again.status_code == 302
+
+
+def test_the_invite_page_greets_with_the_inviter_s_name_and_shows_the_code(client, api, browser):
+    inviter = api.sign_in("+79990000066")
+    client.patch("/api/v1/profile", headers=inviter["headers"], json={"first_name": "Anna", "last_name": "Petrova"})
+    page = browser.get(f"/i/{inviter['user']['invite_code']}")
+    assert "Anna P. invites you" in page.text
+    assert inviter["user"]["invite_code"] in page.text
+    assert "***" not in page.text  # the name, not the masked phone, once a name is set
+
+
+def test_phones_are_shown_as_people_write_them_and_titles_name_the_site(browser):
+    browser.sign_in()
+    page = browser.get("/profile")
+    assert "+7 999 000-00-01" in page.text
+    assert "<title>Your profile · Referral</title>" in page.text, re.search(r"<title>.*?</title>", page.text).group(0)
+    assert 'rel="icon"' in page.text
+    assert browser.get("/assets/favicon.svg").status_code == 200
+
+
+def test_sharing_offers_the_messengers_as_plain_links_and_the_whole_link(browser):
+    browser.sign_in()
+    page = browser.get("/profile")
+    for start in ("https://t.me/share/url?url=", "https://wa.me/?text=", "https://vk.com/share.php?url="):
+        assert start in page.text
+    assert '<p class="link"><a id="invite-link-text" href="http://localhost/i/' in page.text
+    assert re.search(r'<button type="button" class="secondary" data-copy="invite-link"[^>]*hidden>', page.text)
+
+
+def test_a_form_sent_after_signing_out_in_another_tab_says_so(browser):
+    browser.sign_in()
+    token = browser.csrf()
+    other_tab = browser.post("/logout")
+    assert other_tab.status_code == 302
+    late = browser.post("/profile/names", csrf_token=token, first_name="Anna")
+    assert late.status_code == 401
+    assert "You are signed out" in late.text
+
+
+def test_a_bad_invite_link_says_so_in_words_and_offers_to_sign_up(browser):
+    page = browser.get("/i/NOBODY")
+    assert page.status_code == 404
+    assert "This invite link does not work" in page.text and ">Sign up</a>" in page.text
+    assert "<h1>404</h1>" not in page.text
+
+
+def test_the_second_page_of_referrals_numbers_on_and_links_back_to_the_newest(browser, user_factory):
+    browser.sign_in()
+    owner = db.session.scalars(select(User).where(User.phone == browser.phone)).one()
+    for _ in range(25):
+        user_factory.invited_by(owner)
+    first = browser.get("/profile")
+    older = re.search(r'href="(/profile\?after=[^"#]+)', first.text).group(1).replace("&amp;", "&")
+    second = browser.get(older)
+    assert '<ol class="referrals" start="21">' in second.text
+    assert "Newest referrals" in second.text
+
+
+def test_the_profile_lists_the_devices_and_another_one_can_be_signed_out(client):
+    phone = Browser(client, "+79990000031")
+    phone.client.environ_base["HTTP_USER_AGENT"] = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) Safari/604.1"
+    phone.sign_in()
+    laptop = Browser(client, "+79990000031")
+    laptop.sign_in()
+    page = laptop.get("/profile")
+    assert "this device" in page.text and "iOS" in page.text
+    items = re.findall(r"<li>.*?</li>", page.text.split('class="devices"')[1], re.S)
+    (other_item,) = [item for item in items if "Sign out this device" in item]  # the current one says "Log out"
+    other = re.search(r'action="(/profile/sessions/[0-9a-f]+/end)"', other_item).group(1)
+    done = laptop.post(other)
+    assert done.status_code == 302
+    assert "That device is signed out." in laptop.get("/profile").text
+    assert phone.get("/profile").status_code == 302  # the phone is sent to sign in again
+
+
+def test_my_data_downloads_as_a_json_file(browser):
+    browser.sign_in()
+    response = browser.get("/profile/export")
+    assert response.headers["Content-Disposition"] == 'attachment; filename="referral-data.json"'
+    assert json.loads(response.get_data(as_text=True))["profile"]["phone"] == browser.phone
+
+
+def test_deleting_the_account_asks_for_a_code_and_says_so_before_and_after(browser):
+    browser.sign_in()
+    assert "cannot be undone" in browser.get("/profile").text
+    asked = browser.post("/profile/delete")
+    assert asked.headers["Location"] == "/profile/delete/confirm"
+    confirm = browser.get("/profile/delete/confirm")
+    code = re.search(r"the code is (\d+)", confirm.text).group(1)
+    done = browser.post("/profile/delete/confirm", code=code)
+    assert done.headers["Location"] == "/"
+    assert "Your account is deleted." in browser.get("/").text
+    assert db.session.scalars(select(User).where(User.phone == browser.phone)).one_or_none() is None

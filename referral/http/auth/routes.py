@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask import request
+
 from referral.domain import sessions, signin
 from referral.http.auth.schemas import CodeRequestSchema, TokenRequestSchema
 from referral.http.bearer import bearer_required, current_claims
 from referral.http.limits import check_code_limit, send_code_limit
 from referral.http.openapi import BEARER_AUTH, TOKEN_REFUSALS, ApiBlueprint, problems
-from referral.http.schemas import CodeSentSchema, SignInSchema, TokenPairSchema, code_sent
+from referral.http.schemas import CodeSentSchema, SignInSchema, TokenPairSchema, asked_language, code_sent
 
 blp = ApiBlueprint(
     "auth", __name__, url_prefix="/api/v1/auth", description="Sign in with a phone number and an SMS code."
@@ -31,7 +33,7 @@ INVITE_ERRORS = {404: "invite_code_not_found", 409: "invite_already_activated"}
 )
 def request_login_code(args: dict[str, Any]) -> dict[str, Any]:
     """Send a login code by SMS (the same answer whether or not the phone is registered)."""
-    return code_sent(signin.request_login_code(args["phone"]))
+    return code_sent(signin.request_login_code(args["phone"], asked_language()))
 
 
 @blp.route("/token", methods=["POST"])
@@ -50,7 +52,7 @@ def request_login_code(args: dict[str, Any]) -> dict[str, Any]:
 )
 def exchange_login_code(args: dict[str, Any]) -> tuple[signin.SignIn, int]:
     """Exchange phone and code for tokens, creating the user on the first sign-in."""
-    result = signin.sign_in(args["phone"], args["code"], args["invite_code"])
+    result = signin.sign_in(args["phone"], args["code"], args["invite_code"], request.user_agent.string)
     return result, 201 if result.created else 200
 
 

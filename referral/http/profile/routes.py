@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask import request
+
 from referral.domain import account, phone_change, referrals
 from referral.domain.account import Account
 from referral.domain.referrals import PROFILE_REFERRALS
@@ -18,7 +20,7 @@ from referral.http.profile.schemas import (
     ReferralPageSchema,
     ReferralsQuerySchema,
 )
-from referral.http.schemas import CodeSentSchema, NamesSchema, ProfileSchema, SignInSchema, code_sent
+from referral.http.schemas import CodeSentSchema, NamesSchema, ProfileSchema, SignInSchema, asked_language, code_sent
 
 blp = ApiBlueprint("profile", __name__, url_prefix="/api/v1/profile", description="The signed-in user.")
 
@@ -92,7 +94,7 @@ def list_referrals(args: dict[str, Any]) -> referrals.ReferralPage:
 )
 def request_phone_change(args: dict[str, str]) -> dict[str, Any]:
     """Start a phone change: a code goes to the new number."""
-    return code_sent(phone_change.request_phone_change(current_account(), args["phone"]))
+    return code_sent(phone_change.request_phone_change(current_account(), args["phone"], asked_language()))
 
 
 @blp.route("/phone/confirm", methods=["POST"])
@@ -112,4 +114,4 @@ def request_phone_change(args: dict[str, str]) -> dict[str, Any]:
 )
 def confirm_phone_change(args: dict[str, str]) -> SignIn:
     """Finish a phone change with the code: every earlier session ends; a new token pair comes back."""
-    return phone_change.confirm_phone_change(current_account(), args["phone"], args["code"])
+    return phone_change.confirm_phone_change(current_account(), args["phone"], args["code"], request.user_agent.string)

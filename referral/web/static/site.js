@@ -11,15 +11,33 @@ document.addEventListener("DOMContentLoaded", () => {
       setTimeout(() => { button.textContent = label; }, 2000);
     });
   }
+  for (const button of document.querySelectorAll("[data-share]")) {
+    if (!navigator.share) continue; // the browser's share sheet, where it has one
+    button.hidden = false;
+    button.addEventListener("click", () => {
+      navigator.share({ url: button.dataset.share, text: button.dataset.shareText }).catch(() => {});
+    });
+  }
   const hint = document.querySelector("[data-countdown]");
   const resend = document.querySelector("[data-wait]");
   if (hint && resend) {
     let left = Number(hint.dataset.countdown);
     const template = hint.textContent.replace(String(left), "{n}");
+    resend.disabled = left > 0;
     const tick = setInterval(() => {
       left -= 1;
       if (left <= 0) { clearInterval(tick); hint.remove(); resend.disabled = false; return; }
       hint.textContent = template.replace("{n}", String(left));
+    }, 1000);
+  }
+  // A refusal's "Try again in N s" beside a form counts down too, instead of standing still.
+  for (const wait of document.querySelectorAll("[data-retry]")) {
+    let left = Number(wait.dataset.retry);
+    const template = wait.textContent.replace(String(left), "{n}");
+    const tick = setInterval(() => {
+      left -= 1;
+      if (left <= 0) { clearInterval(tick); wait.remove(); return; }
+      wait.textContent = template.replace("{n}", String(left));
     }, 1000);
   }
 });

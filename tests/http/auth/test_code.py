@@ -100,11 +100,27 @@ def test_a_second_code_within_the_resend_interval_is_refused_with_retry_after(cl
     assert response.headers["Retry-After"] == "40"
 
 
-def test_resend_interval_counts_from_the_last_code_even_after_it_was_used(client, api, clock):
-    api.sign_in("+79991234567")
+def test_a_code_that_was_spent_does_not_hold_back_the_next_one(client, api, clock, sms):
+    api.sign_in("+79991234567")  # signed in with a code a moment ago, then signed out, say
+    response = client.post(URL, json={"phone": "+79991234567"})
+    assert response.status_code == 202, response.json
+    assert len(sms) == 2
+
+
+def test_an_unused_code_holds_back_the_next_one_for_the_interval(client, clock):
+    client.post(URL, json={"phone": "+79991234567"})
+    clock.advance(seconds=59)
+    assert client.post(URL, json={"phone": "+79991234567"}).json["code"] == "code_resend_too_soon"
+    clock.advance(seconds=1)
+    assert client.post(URL, json={"phone": "+79991234567"}).status_code == 202
+
+
+def test_the_hourly_cap_still_counts_codes_that_were_spent(client, api, clock):
+    for _ in range(5):  # OTP_MAX_SENDS_PER_HOUR
+        api.sign_in("+79991234567")
     response = client.post(URL, json={"phone": "+79991234567"})
     assert response.status_code == 429
-    assert response.json["code"] == "code_resend_too_soon"
+    assert response.json["code"] == "rate_limited"
 
 
 def test_a_new_code_after_the_interval_replaces_the_previous_one(client, clock):
@@ -157,3 +173,19 @@ def test_a_delivered_code_is_recorded_as_sent(client):
     send = db.session.scalars(select(SmsSend)).one()
     assert (send.status, send.attempts, send.purpose) == ("sent", 1, "login")
     assert send.delivered_at is not None
+
+
+def test_the_sms_is_in_russian_for_a_russian_number_unless_the_request_asks_for_english(client, sms):
+    client.post(URL, json={"phone": "+79991234567"})
+    client.post(URL, json={"phone": "+79991234568"}, headers={"Accept-Language": "en-GB,en;q=0.9"})
+    (_, russian), (_, english) = sms
+    assert "код для входа" in russian
+    assert "is your referral sign-in code" in english
+
+
+def test_the_sms_ends_with_the_app_hash_and_the_origin_bound_line_when_set(client, app, sms):
+    app.config.update(SMS_WEBOTP_HOST="referral.example", SMS_APP_HASH="FA+9qCX9VSu")
+    code = client.post(URL, json={"phone": "+79991234567"}).json["debug_code"]
+    lines = sms[0][1].split("\n")
+    assert lines[-1] == f"@referral.example #{code}"  # the WebOTP format: the last line
+    assert "FA+9qCX9VSu" in lines

@@ -31,13 +31,51 @@ def test_entering_a_code_links_the_users_and_answers_the_profile(client, api, pe
     assert anna["referrals_count"] == 1
 
 
-def test_codes_are_case_sensitive(client, people):
+def test_a_code_is_found_in_any_case_and_answered_as_it_was_issued(client, people):
     code = people["anna"]["user"]["invite_code"]
-    swapped = code.swapcase()
-    if swapped == code:
-        pytest.skip("code has no letters")
-    response = client.post(URL, headers=people["boris"]["headers"], json={"invite_code": swapped})
-    assert response.status_code == 404
+    typed = f"  {code.lower()} "
+    response = client.post(URL, headers=people["boris"]["headers"], json={"invite_code": typed})
+    assert response.status_code == 200, response.json
+    assert response.json["activated_invite_code"] == code
+
+
+def test_new_codes_are_upper_case_letters_and_digits_without_look_alikes(api):
+    codes = {api.sign_in(f"+7999100000{n}")["user"]["invite_code"] for n in range(8)}
+    assert all(set(code) <= set("ABCDEFGHJKLMNPQRSTUVWXYZ23456789") and len(code) == 6 for code in codes)
+
+
+@pytest.fixture
+def two_older_codes_differing_in_case(user_factory):
+    """Codes issued before codes were upper case: two that differ only in case, and one alone."""
+    return {code: user_factory(invite_code=code) for code in ("abCDef", "ABcdEF", "xyZwvu")}
+
+
+@pytest.mark.parametrize(
+    ("typed", "found"),
+    [
+        ("abCDef", "abCDef"),  # the exact spelling wins
+        ("ABcdEF", "ABcdEF"),
+        ("abcdef", None),  # fits both ignoring case, neither exactly: nobody's
+        ("XYZWVU", "xyZwvu"),  # fits one ignoring case: that one
+    ],
+)
+def test_older_codes_that_differ_only_in_case_are_found_by_their_exact_spelling(
+    client, people, two_older_codes_differing_in_case, typed, found
+):
+    response = client.post(URL, headers=people["boris"]["headers"], json={"invite_code": typed})
+    if found is None:
+        assert response.status_code == 404
+        assert response.json["code"] == "invite_code_not_found"
+    else:
+        assert response.status_code == 200, response.json
+        assert response.json["activated_invite_code"] == found
+
+
+def test_a_sign_up_with_a_code_typed_in_lower_case_is_invited_and_shows_the_code_as_issued(client, api, people):
+    code = people["anna"]["user"]["invite_code"]
+    signed = api.sign_in("+79991000099", invite_code=code.lower())
+    assert signed["user"]["activated_invite_code"] == code
+    assert api.profile(people["anna"])["referrals"] == ["+79991000099"]
 
 
 def test_surrounding_spaces_are_ignored(client, people):
