@@ -66,7 +66,8 @@ def main(base: str, shots: Path) -> None:
 
         boris = Person(browser, base, shots, "boris", "ru-RU")
         boris.page.goto(link)
-        expect(boris.page.locator(".invited")).to_contain_text("+7 999 ***-**-01 приглашает вас")
+        expect(boris.page.locator("h1")).to_have_text("+7 999 ***-**-01 приглашает вас")  # no name set yet
+        expect(boris.page.locator(".invited")).to_contain_text(code)
         boris.shot("invited")
         boris.sign_in("8 999 100-00-02")
         expect(boris.page.locator("body")).to_contain_text(f"Вы ввели код {code} пользователя +7 999 ***-**-01")
@@ -77,17 +78,31 @@ def main(base: str, shots: Path) -> None:
         vera.sign_in("+79991000003")
         vera.page.click("nav.languages a[lang=ru]")
         expect(vera.page.locator("h1")).to_have_text("Ваш профиль")
-        vera.page.fill("#invite_code", code)
+        vera.page.fill("#invite_code", "NOBODY")
         vera.page.click("form[action='/profile/invite'] button[type=submit]")
+        expect(vera.page.locator("#invite_code")).to_have_attribute("aria-invalid", "true")
+        expect(vera.page.locator("#invite_code-error")).to_contain_text("Такого кода приглашения нет")
+        expect(vera.page.locator("#invite_code")).to_be_focused()
+        vera.shot("refused-beside-the-field")
+        vera.page.fill("#invite_code", code.lower())  # typed in any case
+        vera.page.click("form[action='/profile/invite'] button[type=submit]")
+        expect(vera.page.locator(".notice")).to_contain_text(f"Готово: вы ввели код {code}")
         expect(vera.page.locator("body")).to_contain_text(f"Вы ввели код {code}")
         vera.shot("entered-by-hand")
 
         anna.page.reload()
         expect(anna.page.locator("#referrals")).to_have_text("Your referrals: 2")
         expect(anna.page.locator("ol.referrals li")).to_have_count(2)
-        expect(anna.page.locator("ol.referrals li").first).to_contain_text("+79991000003")  # newest first
+        expect(anna.page.locator("ol.referrals li").first).to_contain_text("+7 999 100-00-03")  # newest first
         anna.shot("with-referrals")
         anna.page.screenshot(path=str(shots / "profile.png"), full_page=True)
+        for width, language in ((1280, "en-US"), (1280, "ru-RU")):
+            wide = browser.new_context(locale=language, viewport={"width": width, "height": 900})
+            wide.add_cookies(anna.context.cookies())
+            page = wide.new_page()
+            page.goto(base + "/profile")
+            page.screenshot(path=str(shots / f"profile-{width}-{language[:2]}.png"), full_page=True)
+            wide.close()
         anna.page.click("form.logout button")
         expect(anna.page.locator("h1")).to_have_text("Sign in")
         anna.page.goto(base + "/profile")

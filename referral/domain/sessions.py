@@ -19,7 +19,7 @@ from referral.domain.audit import security_event
 from referral.domain.errors import SessionNotFound, TokenRevoked
 from referral.extensions import db
 from referral.infra import sessions as stored_sessions
-from referral.infra.devices import describe
+from referral.infra.devices import browser_and_system, describe
 
 
 @dataclass(frozen=True)
@@ -73,16 +73,25 @@ class Device:
     """A live session as its owner sees it."""
 
     id: str
-    device: str | None  # "Chrome Mobile on Android", when the user agent says
+    device: str | None  # "Chrome on Android", when the user agent says
     created_at: datetime
     last_used_at: datetime
     current: bool
+    browser: str | None = None  # the two parts, for pages that say "on" in their own language
+    system: str | None = None
 
 
 def devices(user_id: int, current_session_id: str | None) -> list[Device]:
     """The user's live sessions, the most recently used first; ``current`` is the one asking."""
     return [
-        Device(row.id, describe(row.user_agent), row.created_at, row.last_used_at, row.id == current_session_id)
+        Device(
+            row.id,
+            describe(row.user_agent),
+            row.created_at,
+            row.last_used_at,
+            row.id == current_session_id,
+            *browser_and_system(row.user_agent),
+        )
         for row in stored_sessions.live_of_user(user_id, clock.utcnow())
     ]
 

@@ -14,13 +14,17 @@ USER_AGENT_KEPT = 200  # characters of the user agent a session keeps
 
 
 @functools.lru_cache(maxsize=1024)
-def describe(user_agent: str | None) -> str | None:
-    """ "<browser> on <system>", the browser alone, or ``None`` when nothing is recognised."""
+def browser_and_system(user_agent: str | None) -> tuple[str | None, str | None]:
+    """The browser's and the system's names (``None`` where not recognised)."""
     if not user_agent:
-        return None
+        return None, None
     found = parse(user_agent)
     browser = found.user_agent.family if found.user_agent and found.user_agent.family != "Other" else None
     system = found.os.family if found.os and found.os.family != "Other" else None
-    if browser and system:
-        return f"{browser} on {system}"
-    return browser or system
+    return browser, system
+
+
+def describe(user_agent: str | None) -> str | None:
+    """ "<browser> on <system>", either alone, or ``None`` when nothing is recognised (the API's wording)."""
+    browser, system = browser_and_system(user_agent)
+    return f"{browser} on {system}" if browser and system else browser or system

@@ -159,7 +159,7 @@ def resend_code() -> Any:
 
 
 @bp.get("/i/<code>")
-@bp.get("/i/<code>/")
+@bp.get("/i/<code>/", endpoint="invite_link_pasted")  # a link pasted with its trailing slash
 def invite_link(code: str) -> Any:
     """Someone's invite link: sign in (or up) with the code carried through, or enter it when signed in. The
     code may be typed in any case, and a link pasted from a sentence may end in a full stop."""

@@ -483,3 +483,8 @@ def test_deleting_the_account_asks_for_a_code_and_says_so_before_and_after(brows
     assert done.headers["Location"] == "/"
     assert "Your account is deleted." in browser.get("/").text
     assert db.session.scalars(select(User).where(User.phone == browser.phone)).one_or_none() is None
+
+
+def test_the_invite_link_shown_is_the_plain_one(browser):
+    browser.sign_in()
+    assert re.search(r'id="invite-link" value="http://localhost/i/[A-Z0-9]{6}"', browser.get("/profile").text)

@@ -48,13 +48,13 @@ def end_device(session_id: str) -> None:
     sessions.end_device(current_account().id, session_id)
 
 
-@blp.route("/sessions/end-others", methods=["POST"])
+@blp.route("/sessions", methods=["DELETE"])
 @bearer_required()
 @blp.doc(security=BEARER_AUTH)
 @blp.response(200, EndedSchema)
 @problems(blp, TOKEN_REFUSALS, takes_body=False)
 def end_other_devices() -> dict[str, int]:
-    """End every session but this one."""
+    """End every session but this one; how many ended."""
     return {"ended": sessions.end_other_devices(current_account().id, current_claims()["sid"])}
 
 

@@ -68,7 +68,7 @@ def test_all_other_devices_can_be_ended_at_once(client, api, clock):
         others.append(sign_in_on(client, api, PHONE_ONE, f"curl/{n}")[0])
         clock.advance(seconds=61)
     mine, _ = sign_in_on(client, api, PHONE_ONE, "curl/mine")
-    assert client.post(f"{SESSIONS}/end-others", headers=mine).json == {"ended": 3}
+    assert client.delete(SESSIONS, headers=mine).json == {"ended": 3}
     assert all(client.get("/api/v1/profile", headers=headers).status_code == 401 for headers in others)
     assert [item["current"] for item in client.get(SESSIONS, headers=mine).json["items"]] == [True]
 
