@@ -17,6 +17,7 @@ from flask_jwt_extended import create_access_token, create_refresh_token
 from referral import clock
 from referral.domain.audit import security_event
 from referral.domain.errors import SessionNotFound, TokenRevoked
+from referral.domain.text import is_storable
 from referral.extensions import db
 from referral.infra import sessions as stored_sessions
 from referral.infra.devices import browser_and_system, describe
@@ -35,7 +36,8 @@ def start_session(user_id: int, user_agent: str | None = None) -> TokenPair:
     ``INSERT``), and its first token pair."""
     session_id, refresh_jti = uuid.uuid4().hex, str(uuid.uuid4())
     now = clock.utcnow()
-    stored_sessions.insert_session(session_id, user_id, refresh_jti, now, now + _refresh_ttl(), user_agent)
+    kept = user_agent if user_agent and is_storable(user_agent) else None  # a header is any latin-1, NUL too
+    stored_sessions.insert_session(session_id, user_id, refresh_jti, now, now + _refresh_ttl(), kept)
     return _token_pair(user_id, session_id, refresh_jti)
 
 

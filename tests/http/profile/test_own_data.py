@@ -111,3 +111,8 @@ def test_every_own_data_endpoint_needs_a_token(client, path):
     method = client.post if path == "/deletion" else client.get
     response = method(f"/api/v1/profile{path}")
     assert response.status_code == 401 and response.json["code"] == "token_missing"
+
+
+def test_a_user_agent_that_cannot_be_stored_is_not_kept_and_the_sign_in_goes_through(client, api):
+    headers, _ = sign_in_on(client, api, PHONE_ONE, "bad\x00agent")
+    assert client.get(SESSIONS, headers=headers).json["items"][0]["device"] is None
