@@ -2,7 +2,9 @@
 
 Anna signs up in English and copies her invite link; Boris opens it in a private window, in Russian, and signs
 up through it; Vera signs up, switches the page to Russian and enters Anna's code by hand; Anna sees both in
-her list and logs out. Every page is saved as a screenshot. Usage: browser.py BASE_URL SCREENSHOT_DIR
+her list and logs out; Gleb, without JavaScript, asks for a code again and finds the share links. Every page is
+saved as a screenshot and checked by axe-core against WCAG 2.2 AA (injected in a context that bypasses the
+pages' CSP, which would refuse it); any violation fails the walk. Usage: browser.py BASE_URL SCREENSHOT_DIR
 """
 
 from __future__ import annotations
@@ -14,6 +16,9 @@ from pathlib import Path
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 CHROMIUM = "/usr/bin/chromium"
+AXE = Path(__file__).resolve().parent / "axe" / "node_modules" / "axe-core" / "axe.min.js"
+WCAG_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
+VIOLATIONS: list[str] = []
 # The flags this machine needs: no sandbox as root, and no background traffic (the network is closed).
 FLAGS = [
     "--no-sandbox",
@@ -27,16 +32,22 @@ FLAGS = [
 
 
 class Person:
-    def __init__(self, browser: Browser, base: str, shots: Path, name: str, language: str) -> None:
+    def __init__(
+        self, browser: Browser, base: str, shots: Path, name: str, language: str, javascript: bool = True
+    ) -> None:
         # A context of its own: cookies and storage apart, as a private window's are.
-        self.context = browser.new_context(locale=language, viewport={"width": 390, "height": 844})
+        self.context = browser.new_context(
+            locale=language, viewport={"width": 390, "height": 844}, bypass_csp=True, java_script_enabled=javascript
+        )
         self.page: Page = self.context.new_page()
-        self.base, self.shots, self.name = base, shots, name
+        self.base, self.shots, self.name, self.javascript = base, shots, name, javascript
         self.count = 0
 
     def shot(self, what: str) -> None:
         self.count += 1
         self.page.screenshot(path=str(self.shots / f"{self.name}-{self.count:02d}-{what}.png"), full_page=True)
+        if self.javascript:  # axe is a script: the pages without one are the same pages, checked with it on
+            check_accessibility(self.page, f"{self.name} {what}")
 
     def sign_in(self, phone: str) -> None:
         self.page.fill("#phone", phone)
@@ -49,6 +60,17 @@ class Person:
         self.page.click("form[action='/login/code'] button[type=submit]")
         expect(self.page).to_have_url(re.compile(r"/profile$"))
         self.shot("profile")
+
+
+def check_accessibility(page: Page, where: str) -> None:
+    """axe-core on the page as it stands; each WCAG 2.2 AA violation is kept for the end of the walk."""
+    page.add_script_tag(path=str(AXE))
+    found = page.evaluate(
+        "async (tags) => (await axe.run(document, {runOnly: {type: 'tag', values: tags}})).violations"
+        ".map(v => `${v.id} (${v.impact}, ${v.nodes.length}): ${v.help}`)",
+        WCAG_AA,
+    )
+    VIOLATIONS.extend(f"{where}: {violation}" for violation in found)
 
 
 def main(base: str, shots: Path) -> None:
@@ -105,11 +127,25 @@ def main(base: str, shots: Path) -> None:
             wide.close()
         anna.page.click("form.logout button")
         expect(anna.page.locator("h1")).to_have_text("Sign in")
+        expect(anna.page.locator(".notice")).to_have_text("You are signed out.")
         anna.page.goto(base + "/profile")
         expect(anna.page).to_have_url(re.compile(r"/$"))  # the session ended with the logout
         anna.shot("logged-out")
+
+        gleb = Person(browser, base, shots, "gleb", "ru-RU", javascript=False)
+        gleb.page.goto(link.lower())  # a link typed in lower case still finds the code
+        expect(gleb.page.locator("h1")).to_contain_text("приглашает вас")
+        gleb.page.fill("#phone", "+79991000004")
+        gleb.page.click("button[type=submit]")
+        expect(gleb.page.locator("form.resend button")).to_be_enabled()  # works without the script
+        gleb.page.click("form.resend button")
+        expect(gleb.page.locator(".error")).to_contain_text("Попробуйте снова через")  # early: says how long is left
+        gleb.page.screenshot(path=str(shots / "gleb-01-no-javascript-resend.png"), full_page=True)
         browser.close()
-    print(f"browser: 3 people signed up, 2 referrals seen, {len(list(shots.glob('*.png')))} screenshots in {shots}")
+    if VIOLATIONS:
+        raise SystemExit("browser: WCAG 2.2 AA violations found by axe-core:\n" + "\n".join(VIOLATIONS))
+    pages = len(list(shots.glob("*.png")))
+    print(f"browser: 4 people, 2 referrals seen, {pages} screenshots in {shots}, axe-core: no WCAG 2.2 AA violation")
 
 
 if __name__ == "__main__":
