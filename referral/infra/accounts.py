@@ -86,8 +86,9 @@ NEW_INVITED_USER = sql.Statement(
     """
     INSERT INTO users (phone, invite_code, first_name, last_name, invited_by_id, invited_at, created_at)
     SELECT :phone, :own_code, '', '', inviter.id, :now, :now FROM users AS inviter
-    WHERE inviter.id = (SELECT id FROM invite_codes
-                        WHERE folded = upper(:invite_code) AND (invite_code = :invite_code OR sharing = 1))
+    WHERE inviter.id = (SELECT id FROM users WHERE invite_code = :invite_code
+                        UNION ALL SELECT id FROM invite_codes WHERE folded = upper(:invite_code) AND sharing = 1
+                        LIMIT 1)
     ON CONFLICT DO NOTHING
     RETURNING id, invited_by_id,
               (SELECT inviter.invite_code FROM users AS inviter WHERE inviter.id = users.invited_by_id)

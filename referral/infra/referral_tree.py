@@ -30,14 +30,15 @@ class InviterGone(Exception):
     """The inviter was deleted before the statement checked its foreign key."""
 
 
-# The owner of :invite_code (typed in any case: the invite_codes view, migration 0006) and every inviter above
-# them, nearest first.
+# The owner of :invite_code (its exact spelling, one index probe; else, typed in another case, the one code that
+# fits: the invite_codes view, migration 0006) and every inviter above them, nearest first.
 CHAIN_OF_INVITE_CODE = sql.Statement(
     """
     WITH RECURSIVE chain (id, invited_by_id, phone, invite_code, depth) AS (
         SELECT id, invited_by_id, phone, invite_code, 0 FROM users
-        WHERE id = (SELECT id FROM invite_codes
-                    WHERE folded = upper(:invite_code) AND (invite_code = :invite_code OR sharing = 1))
+        WHERE id = (SELECT id FROM users WHERE invite_code = :invite_code
+                    UNION ALL SELECT id FROM invite_codes WHERE folded = upper(:invite_code) AND sharing = 1
+                    LIMIT 1)
         UNION ALL
         SELECT u.id, u.invited_by_id, u.phone, u.invite_code, chain.depth + 1
         FROM users AS u JOIN chain ON u.id = chain.invited_by_id
@@ -54,8 +55,9 @@ CHAIN_OF_INVITE_CODE_LOCKING = sql.Statement(
     """
     WITH RECURSIVE chain (id, invited_by_id, phone, invite_code, depth) AS (
         SELECT id, invited_by_id, phone, invite_code, 0 FROM users
-        WHERE id = (SELECT id FROM invite_codes
-                    WHERE folded = upper(:invite_code) AND (invite_code = :invite_code OR sharing = 1))
+        WHERE id = (SELECT id FROM users WHERE invite_code = :invite_code
+                    UNION ALL SELECT id FROM invite_codes WHERE folded = upper(:invite_code) AND sharing = 1
+                    LIMIT 1)
         UNION ALL
         SELECT u.id, u.invited_by_id, u.phone, u.invite_code, chain.depth + 1
         FROM users AS u JOIN chain ON u.id = chain.invited_by_id
@@ -123,8 +125,9 @@ class CodeOwner(NamedTuple):
 OWNER_OF_INVITE_CODE = sql.Statement(
     """
     SELECT id, phone, invite_code, first_name, last_name FROM users
-    WHERE id = (SELECT id FROM invite_codes
-                WHERE folded = upper(:invite_code) AND (invite_code = :invite_code OR sharing = 1))
+    WHERE id = (SELECT id FROM users WHERE invite_code = :invite_code
+                UNION ALL SELECT id FROM invite_codes WHERE folded = upper(:invite_code) AND sharing = 1
+                LIMIT 1)
     """
 )
 
