@@ -7,8 +7,11 @@ tokens carried in HttpOnly cookies (``session.py``).
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from flask import Flask, Response, request
 from flask_babel import format_date, get_locale
+from markupsafe import Markup
 
 from referral.domain.phones import for_people
 from referral.extensions import babel, csrf
@@ -41,7 +44,13 @@ def register_web(app: Flask) -> None:
     )
     app.add_template_filter(for_people, "phone")
     app.add_template_filter(lambda moment: format_date(moment, "medium"), "day")
+    app.add_template_filter(time_tag, "time_tag")
     register_error_pages(app)
+
+
+def time_tag(moment: datetime) -> Markup:
+    """``<time>`` with the date in the page's language (UTC); the pages' script redraws it in the reader's zone."""
+    return Markup('<time datetime="{}">{}</time>').format(moment.isoformat(), format_date(moment, "medium"))
 
 
 def choose_language() -> str:

@@ -405,6 +405,7 @@ def test_phones_are_shown_as_people_write_them_and_titles_name_the_site(browser)
     browser.sign_in()
     page = browser.get("/profile")
     assert "+7 999 000-00-01" in page.text
+    assert re.search(r'<time datetime="\d{4}-\d\d-\d\dT[^"]+">\w{3} \d{1,2}, \d{4}</time>', page.text)
     assert "<title>Your profile · Referral</title>" in page.text, re.search(r"<title>.*?</title>", page.text).group(0)
     assert 'rel="icon"' in page.text
     assert browser.get("/assets/favicon.svg").status_code == 200

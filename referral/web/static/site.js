@@ -18,6 +18,12 @@ document.addEventListener("DOMContentLoaded", () => {
       navigator.share({ url: button.dataset.share, text: button.dataset.shareText }).catch(() => {});
     });
   }
+  // Dates in the reader's own time zone and the page's language; without the script they stay the UTC date.
+  const dates = new Intl.DateTimeFormat(document.documentElement.lang, { dateStyle: "medium" });
+  for (const time of document.querySelectorAll("time[datetime]")) {
+    const at = new Date(time.dateTime);
+    if (!Number.isNaN(at.getTime())) time.textContent = dates.format(at);
+  }
   const hint = document.querySelector("[data-countdown]");
   const resend = document.querySelector("[data-wait]");
   if (hint && resend) {
