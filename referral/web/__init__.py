@@ -15,9 +15,10 @@ from markupsafe import Markup
 
 from referral.domain.phones import for_people
 from referral.extensions import babel, csrf
+from referral.web import own_data, views  # noqa: F401  (their routes join the blueprint)
 from referral.web import session as web_session
 from referral.web.errors import is_page, register_error_pages
-from referral.web.views import LANGUAGES, bp, signed_in_here, this_page
+from referral.web.pages import LANGUAGES, bp, signed_in_here, this_page
 
 # No inline script or style: the copy button and the countdown are /assets/site.js.
 CONTENT_SECURITY_POLICY = (

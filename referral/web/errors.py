@@ -15,7 +15,7 @@ from werkzeug.exceptions import HTTPException
 
 from referral.domain.errors import DomainError
 from referral.http import limits, problems
-from referral.web.views import signed_in_here
+from referral.web.pages import signed_in_here
 
 log = logging.getLogger(__name__)
 
