@@ -31,6 +31,7 @@ class ReferralPage:
     items: list[Referral]
     next_cursor: str | None
     count: int
+    first_position: tuple[datetime, int] | None = None  # (invited_at, id) of its first item, for the page before
 
 
 def recent_referral_phones(user_id: int, limit: int = PROFILE_REFERRALS) -> list[str]:
@@ -44,7 +45,17 @@ def referral_page(owner_id: int, count: int, limit: int, after: tuple[datetime, 
     rows = referral_lists.referrals_after(owner_id, limit + 1, after)
     items = [Referral(row.phone, row.first_name, row.last_name, row.invited_at) for row in rows[:limit]]
     next_cursor = encode_cursor(rows[limit - 1].invited_at, rows[limit - 1].id) if len(rows) > limit else None
-    return ReferralPage(items=items, next_cursor=next_cursor, count=count)
+    first = (rows[0].invited_at, rows[0].id) if rows else None
+    return ReferralPage(items=items, next_cursor=next_cursor, count=count, first_position=first)
+
+
+def newer_page_start(owner_id: int, page: ReferralPage, limit: int) -> tuple[datetime, int] | None:
+    """Where the page of the ``limit`` referrals just newer than ``page`` starts, as an ``after`` position;
+    ``None`` when that page is the first one (keyset pages read backwards: one small query)."""
+    if page.first_position is None:
+        return None
+    newer = referral_lists.referrals_newer_than(owner_id, limit + 1, page.first_position)
+    return (newer[limit].invited_at, newer[limit].id) if len(newer) > limit else None
 
 
 # The ids a cursor can carry: users.id is a BIGINT.

@@ -48,6 +48,24 @@ NEXT_PAGE = sql.Statement(
 )
 
 
+# The referrals just newer than (:before_at, :before_id), the nearest first (so: oldest first).
+NEWER_THAN = sql.Statement(
+    """
+    SELECT id, phone, first_name, last_name, invited_at FROM users
+    WHERE invited_by_id = :owner_id AND (invited_at, id) > (:before_at, :before_id)
+    ORDER BY invited_at ASC, id ASC LIMIT :limit
+    """,
+    parameter_types={"before_at": UTCDateTime()},
+    column_types={"invited_at": UTCDateTime()},
+)
+
+
+def referrals_newer_than(owner_id: int, limit: int, before: tuple[datetime, int]) -> list[ReferralRow]:
+    """Up to ``limit`` referrals of ``owner_id`` newer than ``before`` (invited_at, id), the nearest first."""
+    params = {"owner_id": owner_id, "limit": limit, "before_at": before[0], "before_id": before[1]}
+    return [ReferralRow(*row) for row in sql.read(NEWER_THAN, params)]
+
+
 def newest_referral_phones(user_id: int, limit: int) -> list[str]:
     """Phones of the newest ``limit`` referrals of ``user_id``, newest first."""
     return [phone for (phone,) in sql.read(NEWEST_REFERRAL_PHONES, {"user_id": user_id, "limit": limit})]

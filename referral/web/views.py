@@ -255,6 +255,15 @@ def name_of(owner: Any) -> str:
     return invites.greeting_name(owner.first_name, owner.last_name, masked_for_people(owner.phone))
 
 
+def _newer_link(owner_id: int, listing: referrals.ReferralPage, first_number: int) -> str:
+    """The address of the page of referrals just newer than ``listing``."""
+    start = referrals.newer_page_start(owner_id, listing, PAGE_SIZE)
+    if start is None:
+        return url_for("web.profile") + "#referrals"
+    cursor = referrals.encode_cursor(*start)
+    return url_for("web.profile", after=cursor, n=max(1, first_number - PAGE_SIZE)) + "#referrals"
+
+
 def profile_context(account: accounts.Account) -> dict[str, Any]:
     after = None
     cursor = request.args.get("after")
@@ -275,6 +284,7 @@ def profile_context(account: accounts.Account) -> dict[str, Any]:
         "inviter": masked_for_people(inviter) if inviter else None,
         "referrals": listing,
         "first_number": first_number,
+        "newer_link": _newer_link(account.id, listing, first_number) if after is not None else None,
         "devices": sessions.devices(account.id, web_session.session_id()),
         "share_text": _("Join me on Referral with my invite code %(code)s", code=account.invite_code),
     }

@@ -437,16 +437,29 @@ def test_a_bad_invite_link_says_so_in_words_and_offers_to_sign_up(browser):
     assert "<h1>404</h1>" not in page.text
 
 
-def test_the_second_page_of_referrals_numbers_on_and_links_back_to_the_newest(browser, user_factory):
+def test_referral_pages_number_on_and_link_to_the_newer_page(browser, user_factory, clock):
     browser.sign_in()
     owner = db.session.scalars(select(User).where(User.phone == browser.phone)).one()
-    for _ in range(25):
+    for _ in range(45):
+        clock.advance(seconds=1)
         user_factory.invited_by(owner)
+
+    def link(page, label):
+        found = re.search(r'<a href="([^"]+)">' + label + "</a>", page.text)
+        return found.group(1).replace("&amp;", "&") if found else None
+
     first = browser.get("/profile")
-    older = re.search(r'href="(/profile\?after=[^"#]+)', first.text).group(1).replace("&amp;", "&")
-    second = browser.get(older)
+    assert link(first, "Newer referrals") is None
+    second = browser.get(link(first, "Older referrals"))
     assert '<ol class="referrals" start="21">' in second.text
-    assert "Newest referrals" in second.text
+    third = browser.get(link(second, "Older referrals"))
+    assert '<ol class="referrals" start="41">' in third.text and referral_items(third.text) == 5
+    back = browser.get(link(third, "Newer referrals"))
+    assert '<ol class="referrals" start="21">' in back.text
+    assert re.findall(r'<span class="phone">([^<]+)</span>', back.text) == re.findall(
+        r'<span class="phone">([^<]+)</span>', second.text
+    )
+    assert link(back, "Newer referrals").startswith("/profile#")  # the newest page again
 
 
 def test_the_profile_lists_the_devices_and_another_one_can_be_signed_out(client):
