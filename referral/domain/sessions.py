@@ -20,7 +20,7 @@ from referral.domain.errors import SessionNotFound, TokenRevoked
 from referral.domain.text import is_storable
 from referral.extensions import db
 from referral.infra import sessions as stored_sessions
-from referral.infra.devices import browser_and_system, describe
+from referral.infra.devices import browser_and_system
 
 
 @dataclass(frozen=True)
@@ -75,24 +75,25 @@ class Device:
     """A live session as its owner sees it."""
 
     id: str
-    device: str | None  # "Chrome on Android", when the user agent says
+    browser: str | None  # as the user agent says, when it does
+    system: str | None
     created_at: datetime
     last_used_at: datetime
     current: bool
-    browser: str | None = None  # the two parts, for pages that say "on" in their own language
-    system: str | None = None
+
+    @property
+    def device(self) -> str | None:
+        """ "Chrome on Android", either part alone, or ``None`` (the API's wording; the pages say it themselves)."""
+        if self.browser and self.system:
+            return f"{self.browser} on {self.system}"
+        return self.browser or self.system
 
 
 def devices(user_id: int, current_session_id: str | None) -> list[Device]:
     """The user's live sessions, the most recently used first; ``current`` is the one asking."""
     return [
         Device(
-            row.id,
-            describe(row.user_agent),
-            row.created_at,
-            row.last_used_at,
-            row.id == current_session_id,
-            *browser_and_system(row.user_agent),
+            row.id, *browser_and_system(row.user_agent), row.created_at, row.last_used_at, row.id == current_session_id
         )
         for row in stored_sessions.live_of_user(user_id, clock.utcnow())
     ]

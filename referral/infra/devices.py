@@ -22,9 +22,3 @@ def browser_and_system(user_agent: str | None) -> tuple[str | None, str | None]:
     browser = found.user_agent.family if found.user_agent and found.user_agent.family != "Other" else None
     system = found.os.family if found.os and found.os.family != "Other" else None
     return browser, system
-
-
-def describe(user_agent: str | None) -> str | None:
-    """ "<browser> on <system>", either alone, or ``None`` when nothing is recognised (the API's wording)."""
-    browser, system = browser_and_system(user_agent)
-    return f"{browser} on {system}" if browser and system else browser or system

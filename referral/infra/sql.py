@@ -26,6 +26,7 @@ import psycopg
 from flask import Flask, current_app
 from psycopg_pool import ConnectionPool, PoolTimeout
 from sqlalchemy import TextClause, bindparam, make_url, text
+from sqlalchemy.dialects.postgresql import psycopg as psycopg_dialects
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.types import TypeEngine
 
@@ -216,6 +217,4 @@ def init_read_pool(app: Flask) -> None:
 
 @functools.cache
 def psycopg_dialect() -> Any:
-    from sqlalchemy.dialects.postgresql import psycopg as dialect
-
-    return dialect.dialect()
+    return psycopg_dialects.dialect()

@@ -44,7 +44,6 @@ def register_web(app: Flask) -> None:
         }
     )
     app.add_template_filter(for_people, "phone")
-    app.add_template_filter(lambda moment: format_date(moment, "medium"), "day")
     app.add_template_filter(time_tag, "time_tag")
     register_error_pages(app)
 
