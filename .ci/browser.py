@@ -2,13 +2,17 @@
 
 Anna signs up in English and copies her invite link; Boris opens it in a private window, in Russian, and signs
 up through it; Vera signs up, switches the page to Russian and enters Anna's code by hand; Anna sees both in
-her list and logs out; Gleb, without JavaScript, asks for a code again and finds the share links. Every page is
+her list, saves her name, signs her laptop out from her phone and downloads her data; Vera changes her number;
+Boris deletes his account; Gleb, without JavaScript, asks for a code again. Then every kind of page (sign in, an
+invite link, an unknown invite link, an unknown page, the profile) is opened at 390 px and 1280 px, in English and
+Russian, with the script on and off, and must not be wider than the screen. Every page is
 saved as a screenshot and checked by axe-core against WCAG 2.2 AA (injected in a context that bypasses the
 pages' CSP, which would refuse it); any violation fails the walk. Usage: browser.py BASE_URL SCREENSHOT_DIR
 """
 
 from __future__ import annotations
 
+import json
 import re
 import sys
 from pathlib import Path
@@ -33,11 +37,21 @@ FLAGS = [
 
 class Person:
     def __init__(
-        self, browser: Browser, base: str, shots: Path, name: str, language: str, javascript: bool = True
+        self,
+        browser: Browser,
+        base: str,
+        shots: Path,
+        name: str,
+        language: str,
+        javascript: bool = True,
+        width: int = 390,
     ) -> None:
         # A context of its own: cookies and storage apart, as a private window's are.
         self.context = browser.new_context(
-            locale=language, viewport={"width": 390, "height": 844}, bypass_csp=True, java_script_enabled=javascript
+            locale=language,
+            viewport={"width": width, "height": 844 if width < 800 else 900},
+            bypass_csp=True,
+            java_script_enabled=javascript,
         )
         self.page: Page = self.context.new_page()
         self.base, self.shots, self.name, self.javascript = base, shots, name, javascript
@@ -49,13 +63,16 @@ class Person:
         if self.javascript:  # axe is a script: the pages without one are the same pages, checked with it on
             check_accessibility(self.page, f"{self.name} {what}")
 
+    def code_shown(self) -> str:
+        """The development code the page shows (`make run` sends no SMS)."""
+        return re.search(r"(\d{4,8})\.?\s*$", self.page.locator(".debug").inner_text().strip()).group(1)
+
     def sign_in(self, phone: str) -> None:
         self.page.fill("#phone", phone)
         self.shot("phone")
         self.page.click("button[type=submit]")
         expect(self.page).to_have_url(re.compile(r"/login/code$"))
-        code = re.search(r"(\d{4,8})\.?\s*$", self.page.locator(".debug").inner_text().strip()).group(1)
-        self.page.fill("#code", code)
+        self.page.fill("#code", self.code_shown())
         self.shot("code")
         self.page.click("form[action='/login/code'] button[type=submit]")
         expect(self.page).to_have_url(re.compile(r"/profile$"))
@@ -118,6 +135,99 @@ def main(base: str, shots: Path) -> None:
         expect(anna.page.locator("ol.referrals li").first).to_contain_text("+7 999 100-00-03")  # newest first
         anna.shot("with-referrals")
         anna.page.screenshot(path=str(shots / "profile.png"), full_page=True)
+
+        # Her name, said back; her invite page greets with it from now on.
+        anna.page.fill("#first_name", "Anna")
+        anna.page.fill("#last_name", "Petrova")
+        anna.page.click("form[action='/profile/names'] button[type=submit]")
+        expect(anna.page.locator(".notice")).to_have_text("Your name is saved.")
+        expect(anna.page.locator("#first_name")).to_have_value("Anna")
+        anna.shot("name-saved")
+
+        # Her laptop: a second device, listed, then signed out from the phone.
+        laptop = Person(browser, base, shots, "anna-laptop", "en-US", width=1280)
+        laptop.page.goto(base + "/")
+        laptop.sign_in("+79991000001")
+        anna.page.reload()
+        expect(anna.page.locator("ul.devices li")).to_have_count(2)
+        expect(anna.page.locator("ul.devices li").first).to_contain_text("this device")
+        anna.page.click("form[action='/profile/sessions/end-others'] button")
+        expect(anna.page.locator(".notice")).to_have_text("1 other device is signed out.")
+        expect(anna.page.locator("ul.devices li")).to_have_count(1)
+        anna.shot("other-devices-signed-out")
+        laptop.page.goto(base + "/profile")
+        expect(laptop.page).to_have_url(re.compile(r"/$"))  # that session is over
+        laptop.context.close()
+
+        # Her data, as a file.
+        with anna.page.expect_download() as download:
+            anna.page.click("a[href='/profile/export']")
+        exported = json.loads(Path(download.value.path()).read_text())
+        assert exported["profile"]["first_name"] == "Anna", exported["profile"]
+        assert len(exported["referrals"]) == 2, exported["referrals"]
+
+        # The invite page now greets with her name.
+        stranger = Person(browser, base, shots, "stranger", "en-US", width=1280)
+        stranger.page.goto(link)
+        expect(stranger.page.locator("h1")).to_contain_text("Anna P.")
+        stranger.shot("invited-by-name")
+        stranger.context.close()
+
+        # Vera changes her number, confirmed by a code sent to the new one.
+        vera.page.goto(base + "/profile")
+        vera.page.fill("#new_phone", "+7 999 100-00-13")
+        vera.page.click("form[action='/profile/phone'] button[type=submit]")
+        expect(vera.page).to_have_url(re.compile(r"/profile/phone/confirm$"))
+        vera.shot("phone-change-code")
+        vera.page.fill("#code", vera.code_shown())
+        vera.page.click("form[action='/profile/phone/confirm'] button[type=submit]")
+        expect(vera.page.locator(".notice")).to_contain_text("+7 999 100-00-13")
+        vera.shot("phone-changed")
+
+        # Boris leaves: said before (the confirmation page) and after (the sign-in page).
+        boris.page.goto(base + "/profile")
+        boris.page.click("form[action='/profile/delete'] button")
+        expect(boris.page).to_have_url(re.compile(r"/profile/delete/confirm$"))
+        boris.shot("deletion-code")
+        boris.page.fill("#code", boris.code_shown())
+        boris.page.click("form[action='/profile/delete/confirm'] button[type=submit]")
+        expect(boris.page.locator(".notice")).to_contain_text("Ваш аккаунт удалён")
+        boris.shot("deleted")
+        anna.page.reload()
+        expect(anna.page.locator("#referrals")).to_have_text("Your referrals: 1")
+
+        # Every kind of page at both widths, in both languages, with the script on and off.
+        pages = {  # signed out, then (the cookies added) signed in as Anna
+            "sign-in": "/",
+            "invite": link,
+            "unknown-invite": "/i/NOBODY",
+            "unknown-page": "/nothing-here",
+            "profile": "/profile",
+        }
+        for javascript in (True, False):
+            for width in (390, 1280):
+                for language in ("en-US", "ru-RU"):
+                    looker = Person(
+                        browser,
+                        base,
+                        shots,
+                        f"matrix-{width}-{language[:2]}-{'js' if javascript else 'nojs'}",
+                        language,
+                        javascript=javascript,
+                        width=width,
+                    )
+                    for what, path in pages.items():
+                        if what == "profile":
+                            looker.context.add_cookies(anna.context.cookies())
+                        looker.page.goto(path if path.startswith("http") else base + path)
+                        expect(looker.page.locator("h1")).to_be_visible()
+                        overflow = looker.page.evaluate("document.documentElement.scrollWidth - innerWidth")
+                        assert overflow <= 0, f"{looker.name} {what}: the page is {overflow} px wider than the screen"
+                        if what == "profile":  # the Copy button only where the script can copy
+                            copy = expect(looker.page.locator("button[data-copy]"))
+                            copy.to_be_visible() if javascript else copy.to_be_hidden()
+                        looker.shot(what)
+                    looker.context.close()
         for width, language in ((1280, "en-US"), (1280, "ru-RU")):
             wide = browser.new_context(locale=language, viewport={"width": width, "height": 900})
             wide.add_cookies(anna.context.cookies())
@@ -145,7 +255,10 @@ def main(base: str, shots: Path) -> None:
     if VIOLATIONS:
         raise SystemExit("browser: WCAG 2.2 AA violations found by axe-core:\n" + "\n".join(VIOLATIONS))
     pages = len(list(shots.glob("*.png")))
-    print(f"browser: 4 people, 2 referrals seen, {pages} screenshots in {shots}, axe-core: no WCAG 2.2 AA violation")
+    print(
+        f"browser: 4 people and a laptop, 2 referrals seen, 40 pages in the matrix, {pages} screenshots in {shots},"
+        " axe-core: no WCAG 2.2 AA violation"
+    )
 
 
 if __name__ == "__main__":
