@@ -115,6 +115,9 @@ def read_settings(env: Env, app_env: str) -> dict[str, Any]:
         REFRESH_TOKEN_TTL_SECONDS=env.whole("REFRESH_TOKEN_TTL_SECONDS", 2_592_000, validate=at_least_1),
         # Verified access tokens each process keeps with their claims (about 1 KiB each); 0 turns it off.
         TOKEN_CACHE_SIZE=env.whole("TOKEN_CACHE_SIZE", 4096, validate=not_negative),
+        # The staff console's sessions: ended after this long without a request, and this long after sign-in.
+        CONSOLE_IDLE_SECONDS=env.whole("CONSOLE_IDLE_SECONDS", 1800, validate=at_least_1),
+        CONSOLE_LIFETIME_SECONDS=env.whole("CONSOLE_LIFETIME_SECONDS", 28_800, validate=at_least_1),
         DEFAULT_PHONE_REGION=(env.text("DEFAULT_PHONE_REGION", "") or "RU").upper(),
         REDIS_URL=redis_url,
         # Flask-Limiter reads the RATELIMIT_* keys itself; the per-phone caps read RATELIMIT_ENABLED too.

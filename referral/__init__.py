@@ -1,8 +1,8 @@
 """referral: a referral-system backend. ``create_app`` builds the Flask application.
 
-The package has layers, each importing only those below it (``make lint`` checks it): ``web`` (the pages) and
-``cli`` -> ``http`` (the API and what every request meets) -> ``domain`` (the rules) -> ``infra`` (tables,
-database access, SMS, webhooks, token cache).
+The package has layers, each importing only those below it (``make lint`` checks it): ``console`` (the staff's
+pages) -> ``web`` (the pages) and ``cli`` -> ``http`` (the API and what every request meets) -> ``domain`` (the
+rules) -> ``infra`` (tables, database access, SMS, webhooks, token cache).
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
     register_infrastructure(app)
     register_http(app)
     register_web(app)
+    register_console(app)
     register_commands(app)
     return app
 
@@ -68,6 +69,13 @@ def register_web(app: Flask) -> None:
     from referral.web import register_web as register_pages
 
     register_pages(app)
+
+
+def register_console(app: Flask) -> None:
+    """The staff console at /admin (after the pages: it shares their languages, filters and error pages)."""
+    from referral.console import register_console as register_staff_console
+
+    register_staff_console(app)
 
 
 def register_commands(app: Flask) -> None:

@@ -5,10 +5,11 @@ from __future__ import annotations
 from flask import Flask
 
 from referral.cli.sms import sms
+from referral.cli.staff import console_cli, staff_cli
 from referral.cli.users import demo, maintenance, referrals_cli, users_cli
 from referral.cli.webhooks import webhooks
 
 
 def register_cli(app: Flask) -> None:
-    for group in (users_cli, referrals_cli, maintenance, sms, webhooks, demo):
+    for group in (users_cli, referrals_cli, maintenance, sms, webhooks, demo, staff_cli, console_cli):
         app.cli.add_command(group)

@@ -29,6 +29,7 @@ class Purpose(StrEnum):
     LOGIN = "login"
     PHONE_CHANGE = "phone_change"
     ACCOUNT_DELETION = "account_deletion"
+    CONSOLE_SIGNIN = "console_signin"
 
 
 # The SMS, in the languages of the pages; Russian numbers get Russian unless the request asked for another.
@@ -42,6 +43,8 @@ MESSAGES = {
     (Purpose.PHONE_CHANGE, "ru"): _PHONE_CHANGE_RU,
     (Purpose.ACCOUNT_DELETION, "en"): "{code} confirms DELETING your referral account. If you did not ask, ignore it.",
     (Purpose.ACCOUNT_DELETION, "ru"): _DELETION_RU,
+    (Purpose.CONSOLE_SIGNIN, "en"): "{code} is your referral STAFF CONSOLE code. Never tell it to anyone.",
+    (Purpose.CONSOLE_SIGNIN, "ru"): "{code} — код входа в КОНСОЛЬ СОТРУДНИКА referral. Никому его не сообщайте.",
 }
 
 

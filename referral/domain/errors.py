@@ -94,3 +94,18 @@ class PhoneRegionNotAllowed(DomainError):
 class SessionNotFound(DomainError):
     code = "session_not_found"
     detail = "You have no live session with this id."
+
+
+class AccountBlocked(DomainError):
+    code = "account_blocked"
+    detail = "This account is blocked. Contact support."
+
+
+class AuthenticatorCodeInvalid(DomainError):
+    code = "authenticator_code_invalid"
+    detail = "The authenticator code is wrong or was used already."
+
+
+class UserNotFound(DomainError):
+    code = "user_not_found"
+    detail = "There is no user with this id."

@@ -58,11 +58,12 @@ def user_created(user: Any, inviter: dict[str, Any] | None) -> None:
     emit(USER_CREATED, {"user": person(user.id, user.phone, user.invite_code), "inviter": inviter})
 
 
-def referral_activated(invitee: dict[str, Any], inviter: dict[str, Any], invite_code: str, at: datetime) -> None:
-    emit(
-        REFERRAL_ACTIVATED,
-        {"invitee": invitee, "inviter": inviter, "invite_code": invite_code, "activated_at": iso(at)},
-    )
+def referral_activated(
+    invitee: dict[str, Any], inviter: dict[str, Any], invite_code: str, at: datetime, channel: str
+) -> None:
+    """``channel`` (link, code_at_signup, code_later) was added after the first release: a new field."""
+    data = {"invitee": invitee, "inviter": inviter, "invite_code": invite_code, "activated_at": iso(at)}
+    emit(REFERRAL_ACTIVATED, data | {"channel": channel})
 
 
 def phone_changed(user_id: int, old_phone: str, new_phone: str) -> None:

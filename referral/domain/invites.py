@@ -44,9 +44,12 @@ class Activation:
     inviter: dict[str, Any]  # as events name a user
 
 
-def activate_invite(user_id: int, phone: str, invite_code: str, already_invited: bool = False) -> Activation:
-    """Make the owner of ``invite_code`` the inviter of ``user_id`` (whose phone is ``phone``), inside the
-    caller's transaction, with its ``referral.activated`` event. Exactly one activation per user wins."""
+def activate_invite(
+    user_id: int, phone: str, invite_code: str, already_invited: bool = False, channel: str = "code_later"
+) -> Activation:
+    """Make the owner of ``invite_code`` the inviter of ``user_id`` (whose phone is ``phone``), entered through
+    ``channel``, inside the caller's transaction, with its ``referral.activated`` event. Exactly one activation
+    per user wins."""
     if already_invited:
         raise InviteAlreadyActivated
     chain = chain_of_code(invite_code, lock_for=user_id)
@@ -59,10 +62,10 @@ def activate_invite(user_id: int, phone: str, invite_code: str, already_invited:
         raise InviteCycle
     invited_at = clock.utcnow()
     root = chain[-1].id
-    join_tree(user_id, inviter.id, root, invited_at, locked={user_id, root})
+    join_tree(user_id, inviter.id, root, invited_at, locked={user_id, root}, channel=channel)
     count_referral(inviter.id)
     named = events.person(inviter.id, inviter.phone, inviter.invite_code)
-    events.referral_activated(events.person(user_id, phone), named, inviter.invite_code, invited_at)
+    events.referral_activated(events.person(user_id, phone), named, inviter.invite_code, invited_at, channel)
     return Activation(invited_at=invited_at, invite_code=inviter.invite_code, inviter=named)
 
 
@@ -72,7 +75,9 @@ def count_referral(inviter_id: int, change: int = 1) -> str:
     return referral_tree.count_referral(inviter_id, secrets.randbelow(REFERRAL_COUNT_SLOTS), change)
 
 
-def join_tree(user_id: int, inviter_id: int, root: int, at: datetime, locked: Collection[int] = ()) -> None:
+def join_tree(
+    user_id: int, inviter_id: int, root: int, at: datetime, locked: Collection[int] = (), channel: str = "code_later"
+) -> None:
     """Make ``inviter_id`` (whose tree's root was ``root`` when last read) the inviter of ``user_id``, holding
     the lock of ``user_id``'s tree exclusively and of the inviter's tree shared (those in ``locked`` are held
     already). If the root moved meanwhile, the new root is locked too and the activation tried again."""
@@ -82,7 +87,7 @@ def join_tree(user_id: int, inviter_id: int, root: int, at: datetime, locked: Co
             referral_tree.lock_trees(exclusive=wanted & {user_id}, shared=wanted - {user_id})
             held |= wanted
         try:
-            if referral_tree.activate(user_id, inviter_id, root, at):
+            if referral_tree.activate(user_id, inviter_id, root, at, channel):
                 return
         except referral_tree.InviterGone:
             raise InviteCodeNotFound from None

@@ -101,9 +101,14 @@ def devices(user_id: int, current_session_id: str | None) -> list[Device]:
 
 def end_device(user_id: int, session_id: str) -> None:
     """End one of the user's live sessions and commit; ``SessionNotFound`` if they have no such one."""
+    revoke_user_session(user_id, session_id)
+    db.session.commit()
+
+
+def revoke_user_session(user_id: int, session_id: str) -> None:
+    """End one of the user's live sessions in the caller's transaction; ``SessionNotFound`` if none."""
     if not stored_sessions.revoke_one_of_user(user_id, session_id, clock.utcnow()):
         raise SessionNotFound
-    db.session.commit()
 
 
 def end_other_devices(user_id: int, current_session_id: str) -> int:

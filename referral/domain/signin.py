@@ -33,15 +33,23 @@ def request_login_code(phone: str, language: str | None = None) -> codes.IssuedC
     return codes.issue_code(phone, codes.Purpose.LOGIN, language=language)
 
 
-def sign_in(phone: str, code: str, invite_code: str | None = None, user_agent: str | None = None) -> SignIn:
-    """Spend the login code, find or create the user, apply ``invite_code``, start a session: all or nothing.
-    The profile is made inside the transaction from what it wrote (after the commit it would be read again)."""
+def sign_in(
+    phone: str,
+    code: str,
+    invite_code: str | None = None,
+    user_agent: str | None = None,
+    through_link: bool = False,
+) -> SignIn:
+    """Spend the login code, find or create the user, apply ``invite_code`` (which came ``through_link`` or was
+    typed), start a session: all or nothing. The profile is made inside the transaction from what it wrote
+    (after the commit it would be read again)."""
     codes.consume_code(phone, code, codes.Purpose.LOGIN)
-    joined = sign_up(phone, invite_code)
-    profile = joined.account if joined.created else _entered(joined.account, invite_code)
+    channel = "link" if through_link else "code_at_signup"
+    joined = sign_up(phone, invite_code, channel)
+    profile = joined.account if joined.created else _entered(joined.account, invite_code, channel)
     tokens = sessions.start_session(profile.id, user_agent)
     if joined.created:
-        count_and_announce(joined)  # last before the commit: the count locks a row a campaign's sign-ups share
+        count_and_announce(joined, channel)  # last before the commit: the count locks a row a campaign's sign-ups share
     db.session.commit()
     if joined.created:
         log.info("user %s signed up as %s", profile.id, mask_phone(phone))
@@ -58,7 +66,7 @@ class Joined:
     inviter_id: int | None = None
 
 
-def count_and_announce(joined: Joined) -> None:
+def count_and_announce(joined: Joined, channel: str = "code_at_signup") -> None:
     """For a new user: their referral on the inviter's count (its row stays locked until the commit), and the
     ``referral.activated`` and ``user.created`` events."""
     account, invite_code = joined.account, joined.account.activated_invite_code
@@ -66,11 +74,11 @@ def count_and_announce(joined: Joined) -> None:
     if joined.inviter_id is not None and invite_code is not None:
         inviter = events.person(joined.inviter_id, invites.count_referral(joined.inviter_id), invite_code)
         invitee = events.person(account.id, account.phone)
-        events.referral_activated(invitee, inviter, invite_code, account.created_at)  # invited as created
+        events.referral_activated(invitee, inviter, invite_code, account.created_at, channel)  # invited as created
     events.user_created(account, inviter)
 
 
-def sign_up(phone: str, invite_code: str | None = None) -> Joined:
+def sign_up(phone: str, invite_code: str | None = None, channel: str = "code_at_signup") -> Joined:
     """Create the user of ``phone`` with a fresh unique invite code, invited by the owner of ``invite_code`` if
     one is given, in the caller's transaction (the caller then calls ``count_and_announce``); or, if ``phone``
     has an account already, that account.
@@ -83,7 +91,7 @@ def sign_up(phone: str, invite_code: str | None = None) -> Joined:
     for _ in range(INVITE_CODE_TRIES):
         own_code = invites.generate_invite_code()
         try:
-            inserted = accounts.insert_user(phone, own_code, now, invite_code)
+            inserted = accounts.insert_user(phone, own_code, now, invite_code, channel)
         except accounts.InviterGone:
             raise InviteCodeNotFound from None
         if inserted:
@@ -111,10 +119,10 @@ def sign_up(phone: str, invite_code: str | None = None) -> Joined:
     return Joined(account, created=True, inviter_id=inviter_id)
 
 
-def _entered(account: Account, invite_code: str | None) -> Account:
-    """The existing ``account``, with ``invite_code`` entered for it if one is given."""
+def _entered(account: Account, invite_code: str | None, channel: str) -> Account:
+    """The existing ``account``, with ``invite_code`` entered for it (through ``channel``) if one is given."""
     if invite_code is None:
         return account
     already = account.invited_at is not None
-    activation = invites.activate_invite(account.id, account.phone, invite_code, already_invited=already)
+    activation = invites.activate_invite(account.id, account.phone, invite_code, already, channel)
     return replace(account, activated_invite_code=activation.invite_code, invited_at=activation.invited_at)

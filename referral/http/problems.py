@@ -49,6 +49,9 @@ STATUS_OF_DOMAIN_ERROR: dict[type[domain.DomainError], int] = {
     domain.RateLimited: 429,
     domain.PhoneRegionNotAllowed: 422,
     domain.SessionNotFound: 404,
+    domain.AccountBlocked: 403,
+    domain.AuthenticatorCodeInvalid: 401,
+    domain.UserNotFound: 404,
     domain.DomainError: 422,
 }
 

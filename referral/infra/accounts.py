@@ -84,8 +84,9 @@ NEW_USER = sql.Statement(
 # it was issued; no row either if nobody has it.
 NEW_INVITED_USER = sql.Statement(
     """
-    INSERT INTO users (phone, invite_code, first_name, last_name, invited_by_id, invited_at, created_at)
-    SELECT :phone, :own_code, '', '', inviter.id, :now, :now FROM users AS inviter
+    INSERT INTO users (phone, invite_code, first_name, last_name, invited_by_id, invited_at, invite_channel,
+                       created_at)
+    SELECT :phone, :own_code, '', '', inviter.id, :now, :channel, :now FROM users AS inviter
     WHERE inviter.id = (SELECT id FROM users WHERE invite_code = :invite_code
                         UNION ALL SELECT id FROM invite_codes WHERE folded = upper(:invite_code) AND sharing = 1
                         LIMIT 1)
@@ -110,7 +111,7 @@ USER_OF_PHONE = sql.Statement("SELECT id FROM users WHERE phone = :phone")
 
 DETACH_REFERRALS = sql.Statement(
     """
-    UPDATE users SET invited_by_id = NULL, invited_at = NULL
+    UPDATE users SET invited_by_id = NULL, invited_at = NULL, invite_channel = NULL
     WHERE invited_by_id = :user_id
     RETURNING id
     """
@@ -149,11 +150,11 @@ def _account(
 
 
 def insert_user(
-    phone: str, own_code: str, now: datetime, invite_code: str | None = None
+    phone: str, own_code: str, now: datetime, invite_code: str | None = None, channel: str = "code_at_signup"
 ) -> tuple[int, int | None, str | None] | None:
-    """Insert a user (invited by the owner of ``invite_code``, if given): their id, and their inviter's id and
-    code as issued; ``None`` if the phone or the drawn code is taken, or nobody has ``invite_code``."""
-    params = {"phone": phone, "own_code": own_code, "now": now, "invite_code": invite_code}
+    """Insert a user (invited by the owner of ``invite_code`` through ``channel``, if given): their id, and their
+    inviter's id and code as issued; ``None`` if the phone or the drawn code is taken, or nobody has the code."""
+    params = {"phone": phone, "own_code": own_code, "now": now, "invite_code": invite_code, "channel": channel}
     try:
         inserted = sql.run(NEW_USER if invite_code is None else NEW_INVITED_USER, params)
     except IntegrityError:  # only the foreign key can fail: the inviter it read was deleted before its check

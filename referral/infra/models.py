@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING
 
 from sqlalchemy import (
     BigInteger,
     CheckConstraint,
+    Date,
     DateTime,
     Dialect,
     ForeignKey,
@@ -35,6 +36,9 @@ INVITE_CODE_LENGTH = 6
 # Codes issued before also used the lower-case letters; every code is matched ignoring case (the invite_codes
 # view, migration 0006), so a code read aloud or typed on a phone that capitalises the first letter is found.
 INVITE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+# How an invitee came to enter their inviter's code: through the invite link (/i/<code>), typed when signing up,
+# or entered later on the profile.
+INVITE_CHANNELS = ("link", "code_at_signup", "code_later")
 NAME_LENGTH = 64
 
 
@@ -72,6 +76,9 @@ class User(db.Model):  # type: ignore[name-defined,misc]
         Index("ix_users_referrals", "invited_by_id", "invited_at", "id"),
         # Serves an invite code typed in any case (the invite_codes view).
         Index("ix_users_invite_code_folded", text("upper(invite_code)")),
+        # Serve the console's daily roll-ups (sign-ups and activations of a range of days).
+        Index("ix_users_created_at", "created_at"),
+        Index("ix_users_invited_at", "invited_at"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -82,6 +89,10 @@ class User(db.Model):  # type: ignore[name-defined,misc]
     invited_by_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("users.id", ondelete="SET NULL"))
     invited_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=now)
+    # How the inviter was entered (INVITE_CHANNELS), set with invited_by_id and cleared with it.
+    invite_channel: Mapped[str | None] = mapped_column(String(16))
+    # Blocked by staff: no sign-in, no session, and the invite code is nobody's until unblocked.
+    blocked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     if TYPE_CHECKING:
         activated_invite_code: str | None  # mapped below, once the class exists to alias
@@ -129,7 +140,9 @@ class LoginCode(db.Model):  # type: ignore[name-defined,misc]
     __tablename__ = "login_codes"
     __table_args__ = (
         UniqueConstraint("purpose", "phone", name="uq_login_codes_purpose_phone"),
-        CheckConstraint("purpose IN ('login', 'phone_change', 'account_deletion')", name="known_purpose"),
+        CheckConstraint(
+            "purpose IN ('login', 'phone_change', 'account_deletion', 'console_signin')", name="known_purpose"
+        ),
         CheckConstraint("attempts >= 0", name="attempts_not_negative"),
     )
 
@@ -260,3 +273,92 @@ class WebhookEndpoint(db.Model):  # type: ignore[name-defined,misc]
 
     url: Mapped[str] = mapped_column(String(URL_LENGTH), primary_key=True)
     disabled_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=now)
+
+
+STAFF_ROLES = ("support", "admin")
+
+
+class Staff(db.Model):  # type: ignore[name-defined,misc]
+    """A user who may enter the console (``flask staff grant``), with their role and authenticator secret.
+
+    ``totp_last_step`` is the time step of the last authenticator code accepted: a code is taken once."""
+
+    __tablename__ = "staff"
+    __table_args__ = (CheckConstraint("role IN ('support', 'admin')", name="known_role"),)
+
+    user_id: Mapped[int] = mapped_column(BigId, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    role: Mapped[str] = mapped_column(String(16))
+    totp_secret: Mapped[str] = mapped_column(String(64))
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
+    granted_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=now)
+
+
+class ConsoleSession(db.Model):  # type: ignore[name-defined,misc]
+    """A staff member signed in to the console; ``id`` is the SHA-256 of the cookie's token. Revoking the staff
+    row deletes their sessions with it."""
+
+    __tablename__ = "console_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    staff_id: Mapped[int] = mapped_column(BigId, ForeignKey("staff.user_id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=now)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=now)
+    address: Mapped[str | None] = mapped_column(String(45))
+
+
+class AuditEntry(db.Model):  # type: ignore[name-defined,misc]
+    """What a staff member did, to whom, when, from where and why. Append-only: a trigger refuses UPDATE and
+    DELETE (migration 0008). No foreign keys, so that it outlives the people it names."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_at", "at"), Index("ix_audit_log_subject", "subject_id", "at"))
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=now)
+    staff_id: Mapped[int | None] = mapped_column(BigInteger)
+    staff_phone: Mapped[str] = mapped_column(String(PHONE_LENGTH))
+    action: Mapped[str] = mapped_column(String(40))
+    subject_id: Mapped[int | None] = mapped_column(BigInteger)
+    subject_phone: Mapped[str | None] = mapped_column(String(PHONE_LENGTH))
+    reason: Mapped[str | None] = mapped_column(Text)
+    address: Mapped[str | None] = mapped_column(String(45))
+    details: Mapped[str] = mapped_column(Text, default="{}", server_default="{}")
+
+
+class InviteLinkVisit(db.Model):  # type: ignore[name-defined,misc]
+    """Visits of a user's invite link on a day (one per browser per day; no address kept)."""
+
+    __tablename__ = "invite_link_visits"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    user_id: Mapped[int] = mapped_column(BigId, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    visits: Mapped[int] = mapped_column(Integer)
+
+
+class ProgrammeDay(db.Model):  # type: ignore[name-defined,misc]
+    """One day of the programme as the overview draws it, recomputed from the raw rows by ``flask console
+    rollup`` (docs/design.md, "The console's numbers")."""
+
+    __tablename__ = "programme_days"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    signups_organic: Mapped[int] = mapped_column(Integer)
+    signups_referred: Mapped[int] = mapped_column(Integer)
+    activations_link: Mapped[int] = mapped_column(Integer)
+    activations_code_at_signup: Mapped[int] = mapped_column(Integer)
+    activations_code_later: Mapped[int] = mapped_column(Integer)
+    link_visits: Mapped[int] = mapped_column(Integer)
+    sms_sent: Mapped[int] = mapped_column(Integer)
+    sms_failed: Mapped[int] = mapped_column(Integer)
+    computed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class TopReferrer(db.Model):  # type: ignore[name-defined,misc]
+    """The users with the most activations in the last ``range_days`` days, ranked, as of the last roll-up."""
+
+    __tablename__ = "top_referrers"
+
+    range_days: Mapped[int] = mapped_column(Integer, primary_key=True)
+    rank: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(BigId, ForeignKey("users.id", ondelete="CASCADE"))
+    referrals: Mapped[int] = mapped_column(Integer)

@@ -81,6 +81,16 @@ LOCK_OUT = sql.Statement(
 
 CLEAR_FAILURES = sql.Statement("UPDATE phone_lockouts SET failures = 0 WHERE phone = :phone")
 
+# Staff lift a lockout: the lock and the run of failures both end; whether the phone was locked.
+LIFT_LOCKOUT = sql.Statement(
+    """
+    UPDATE phone_lockouts SET failures = 0, locked_until = NULL
+    WHERE phone = :phone AND locked_until > :now
+    RETURNING phone
+    """,
+    {"now": UTCDateTime()},
+)
+
 
 def claim_phone(phone: str) -> datetime | None:
     """Until the transaction ends, make other transactions that send to ``phone`` wait; its lockout's end, read
@@ -132,3 +142,7 @@ def lock_out(phone: str, until: datetime) -> None:
 
 def clear_failures(phone: str) -> None:
     sql.run(CLEAR_FAILURES, {"phone": phone})
+
+
+def lift_lockout(phone: str, now: datetime) -> bool:
+    return bool(sql.run(LIFT_LOCKOUT, {"phone": phone, "now": now}))

@@ -90,7 +90,7 @@ ACTIVATE = sql.Statement(
         UNION ALL
         SELECT u.id, u.invited_by_id FROM users AS u JOIN chain ON u.id = chain.invited_by_id
     )
-    UPDATE users SET invited_by_id = :inviter_id, invited_at = :now
+    UPDATE users SET invited_by_id = :inviter_id, invited_at = :now, invite_channel = :channel
     WHERE users.id = :user_id AND users.invited_by_id IS NULL
       AND NOT EXISTS (SELECT 1 FROM chain WHERE chain.id = :user_id)
       AND EXISTS (SELECT 1 FROM chain WHERE chain.id = :root AND chain.invited_by_id IS NULL)
@@ -178,10 +178,10 @@ def tree_lock_key(root_id: int) -> int:
     return int.from_bytes(digest[:8], "big", signed=True)
 
 
-def activate(user_id: int, inviter_id: int, root: int, at: datetime) -> bool:
-    """Make ``inviter_id`` the inviter of ``user_id`` if the rules still hold under the locks (see ACTIVATE);
-    whether it did. ``InviterGone`` if the inviter was deleted meanwhile."""
-    params = {"user_id": user_id, "inviter_id": inviter_id, "root": root, "now": at}
+def activate(user_id: int, inviter_id: int, root: int, at: datetime, channel: str = "code_later") -> bool:
+    """Make ``inviter_id`` the inviter of ``user_id`` (through ``channel``) if the rules still hold under the
+    locks (see ACTIVATE); whether it did. ``InviterGone`` if the inviter was deleted meanwhile."""
+    params = {"user_id": user_id, "inviter_id": inviter_id, "root": root, "now": at, "channel": channel}
     try:
         return bool(sql.run(ACTIVATE, params))
     except IntegrityError:  # only the foreign key can fail

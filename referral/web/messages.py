@@ -24,6 +24,10 @@ BY_CODE = {
     "token_revoked": _l("Your session has ended. Sign in again."),
     "names_too_long": _l("Names are at most 64 characters."),
     "code_format": _l("The code is digits only."),
+    "account_blocked": _l("This account is blocked. Contact support."),
+    "authenticator_code_invalid": _l("The authenticator code is wrong or was used already. Wait for the next one."),
+    "session_not_found": _l("That session has already ended."),
+    "user_not_found": _l("There is no such user (any more)."),
 }
 
 

@@ -90,6 +90,8 @@ PAGE_OF_FORM = {
     "web.resend_phone_code": "web.confirm_phone",
     "web.delete_account": "web.profile",
     "web.finish_deletion": "web.confirm_deletion",
+    "console.send_code": "console.login",
+    "console.check_code": "console.enter_code",
 }
 
 

@@ -11,6 +11,8 @@ from typing import Any
 import segno
 from flask import (
     abort,
+    after_this_request,
+    current_app,
     flash,
     redirect,
     request,
@@ -24,7 +26,7 @@ from marshmallow import ValidationError
 from werkzeug import Response
 
 from referral.domain import account as accounts
-from referral.domain import invites, phone_change, referrals, sessions, signin
+from referral.domain import invites, phone_change, programme, referrals, sessions, signin
 from referral.domain.errors import DomainError
 from referral.domain.phones import InvalidPhone, for_people, masked_for_people
 from referral.http.limits import check_code_limit, send_code_limit
@@ -87,7 +89,8 @@ def check_code() -> Any:
     if phone is None:
         return redirect(url_for("web.index"))
     try:
-        result = signin.sign_in(phone, code_field(), session.get("invite"), request.user_agent.string)
+        invite = session.get("invite")  # set only by an invite link
+        result = signin.sign_in(phone, code_field(), invite, request.user_agent.string, through_link=bool(invite))
     except DomainError as error:
         return refused("code.html", error, field_of(error), **code_context("login"))
     web_session.keep(result.tokens)
@@ -124,12 +127,43 @@ def invite_link(code: str) -> Any:
     if owner is None:
         abort(404)
     account = web_session.signed_in()
+    if account is None or account.id != owner.id:
+        count_visit(owner.id, owner.invite_code)
     if account is None:
         session["invite"] = owner.invite_code
         return page("index.html", **invitation())
     if account.id == owner.id or account.activated_invite_code is not None:
         return redirect(url_for("web.profile"))
     return page("invite.html", code=owner.invite_code, inviter=name_of(owner))
+
+
+VISITED_COOKIE = "visited"
+VISITS_KEPT = 20  # codes a browser's cookie remembers for the day (the oldest drop out)
+
+
+def count_visit(owner_id: int, invite_code: str) -> None:
+    """Count a visit of the owner's invite link once per browser per day: a cookie, for /i/ only, lists the
+    codes this browser has visited today (no address is kept)."""
+    today = programme.today().isoformat()
+    day, _, seen = (request.cookies.get(VISITED_COOKIE) or "").partition(":")
+    codes = seen.split(".") if day == today and seen else []
+    if invite_code in codes:
+        return
+    programme.record_link_visit(owner_id)
+    remembered = f"{today}:{'.'.join([*codes, invite_code][-VISITS_KEPT:])}"
+
+    @after_this_request
+    def remember(response: Response) -> Response:
+        response.set_cookie(
+            VISITED_COOKIE,
+            remembered,
+            max_age=86_400,
+            path="/i/",
+            httponly=True,
+            samesite="Lax",
+            secure=current_app.config["APP_ENV"] == "production",
+        )
+        return response
 
 
 @bp.get("/lang/<code>")

@@ -1,0 +1,68 @@
+"""Charts drawn on the server as SVG (no script, no CDN: the pages' CSP holds), each with its numbers as a
+table beside it in the template for people who cannot see it."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+
+from flask_babel import format_date
+from markupsafe import Markup, escape
+
+WIDTH, HEIGHT, AXIS = 720, 180, 28
+
+
+@dataclass(frozen=True)
+class Series:
+    label: str
+    values: list[int]
+    kind: str  # its CSS class: the colour (console.css)
+
+
+@dataclass(frozen=True)
+class Chart:
+    title: str
+    days: list[date]
+    series: list[Series]
+    svg: Markup
+
+    @property
+    def rows(self) -> list[tuple[date, list[int]]]:
+        return [(day, [s.values[i] for s in self.series]) for i, day in enumerate(self.days)]
+
+    @property
+    def totals(self) -> list[int]:
+        return [sum(s.values) for s in self.series]
+
+
+def stacked_bars(days: Sequence[date], series: list[Series], title: str) -> Chart:
+    """One bar per day, its series stacked bottom up; the tallest bar fills the height."""
+    peak = max([sum(values) for values in zip(*(s.values for s in series), strict=True)] or [0]) or 1
+    step = (WIDTH - AXIS) / max(len(days), 1)
+    bar = max(step * 0.8, 1.0)
+    parts = [
+        f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT + 20}" role="img" aria-label="{escape(title)}"'
+        ' xmlns="http://www.w3.org/2000/svg">',
+        f'<text class="axis" x="0" y="12">{peak}</text><text class="axis" x="0" y="{HEIGHT}">0</text>',
+        f'<line class="base" x1="{AXIS}" y1="{HEIGHT}" x2="{WIDTH}" y2="{HEIGHT}"/>',
+    ]
+    for i, day in enumerate(days):
+        x, top = AXIS + i * step, float(HEIGHT)
+        shown = format_date(day, "d MMM")
+        for s in series:
+            height = s.values[i] / peak * (HEIGHT - 16)
+            if height > 0:
+                top -= height
+                parts.append(
+                    f'<rect class="{s.kind}" x="{x:.1f}" y="{top:.1f}" width="{bar:.1f}" height="{height:.1f}">'
+                    f"<title>{escape(shown)}: {escape(s.label)} {s.values[i]}</title></rect>"
+                )
+        if i % max(len(days) // 7, 1) == 0:  # about seven dates along the axis
+            parts.append(f'<text class="axis" x="{x:.1f}" y="{HEIGHT + 16}">{escape(shown)}</text>')
+    parts.append("</svg>")
+    return Chart(title, list(days), series, Markup("".join(parts)))
+
+
+def percent(ratio: float | None) -> str:
+    return "—" if ratio is None else f"{ratio * 100:.1f} %"

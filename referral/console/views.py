@@ -1,0 +1,180 @@
+"""The console's pages: the overview, the users and one user with what support may do about them, the audit
+log and the staff. Each view parses, calls one domain function, renders."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from flask import abort, flash, g, redirect, request, url_for
+from flask_babel import gettext as _
+from werkzeug import Response
+
+from referral.console.charts import Series, stacked_bars
+from referral.console.door import bp, requires
+from referral.domain import programme, staff, support
+from referral.domain.errors import DomainError
+from referral.domain.phones import masked_for_people
+from referral.web.messages import for_error
+from referral.web.pages import page
+
+REASON_LENGTH = 500
+
+
+@bp.get("/")
+def overview() -> Any:
+    """Is the programme working? The figures of the last 7, 30 or 90 days."""
+    range_days = request.args.get("days", "30")
+    days = int(range_days) if range_days.isdecimal() and int(range_days) in programme.RANGES else 30
+    figures = programme.overview(days)
+    labels = [day.day for day in figures.days]
+    charts = {
+        "signups": stacked_bars(
+            labels,
+            [
+                Series(_("Organic"), [d.figures.signups_organic for d in figures.days], "organic"),
+                Series(_("Referred"), [d.figures.signups_referred for d in figures.days], "referred"),
+            ],
+            _("Sign-ups per day"),
+        ),
+        "activations": stacked_bars(
+            labels,
+            [
+                Series(_("Through a link"), [d.figures.activations_link for d in figures.days], "link"),
+                Series(_("Code at sign-up"), [d.figures.activations_code_at_signup for d in figures.days], "typed"),
+                Series(_("Code later"), [d.figures.activations_code_later for d in figures.days], "later"),
+            ],
+            _("Referrals per day"),
+        ),
+        "sms": stacked_bars(
+            labels,
+            [
+                Series(
+                    _("Delivered or on the way"),
+                    [d.figures.sms_sent - d.figures.sms_failed for d in figures.days],
+                    "sent",
+                ),
+                Series(_("Failed"), [d.figures.sms_failed for d in figures.days], "failed"),
+            ],
+            _("SMS per day"),
+        ),
+    }
+    return page(
+        "console/overview.html", figures=figures, charts=charts, ranges=programme.RANGES, masked=masked_for_people
+    )
+
+
+def _instant(raw: str | None, end_of_day: bool = False) -> datetime | None:
+    """A date typed in a filter (YYYY-MM-DD) as the instant its day starts (or, ``end_of_day``, ends), UTC."""
+    try:
+        day = datetime.strptime((raw or "").strip(), "%Y-%m-%d").replace(tzinfo=UTC)
+    except ValueError:
+        return None
+    return day + timedelta(days=1) if end_of_day else day
+
+
+def _whole(raw: str | None) -> int | None:
+    raw = (raw or "").strip()
+    return int(raw) if raw.isdecimal() and len(raw) < 19 else None
+
+
+@bp.get("/users")
+def users() -> Any:
+    """Users: search by any part of a phone, an invite code or a name; filters; newest first, a page at a time."""
+    args = request.args
+    invited = {"yes": True, "no": False}.get(args.get("invited", ""))
+    search = support.Search(
+        text=args.get("q", "")[:64],
+        invited=invited,
+        invited_by=_whole(args.get("invited_by")),
+        joined_from=_instant(args.get("from")),
+        joined_until=_instant(args.get("until"), end_of_day=True),
+    )
+    found = support.find_users(search, before=_whole(args.get("before")))
+    older = None
+    if len(found) == support.PAGE_SIZE:
+        kept: dict[str, Any] = {**args.to_dict(), "before": found[-1].id}
+        older = url_for("console.users", **kept)
+    return page("console/users.html", found=found, older=older, masked=masked_for_people, args=args)
+
+
+@bp.get("/users/<int:user_id>")
+def user(user_id: int) -> Any:
+    """One user, whole (recorded: it shows the full phone number)."""
+    try:
+        opened = support.open_user(g.staff, user_id)
+    except DomainError:
+        abort(404)
+    return page("console/user.html", file=opened, masked=masked_for_people)
+
+
+def _reason(required: bool = True) -> str | None:
+    reason = (request.form.get("reason") or "").strip()[:REASON_LENGTH]
+    if required and not reason:
+        return None
+    return reason or None
+
+
+def _done(user_id: int, message: str) -> Response:
+    flash(message)
+    return redirect(url_for("console.user", user_id=user_id))
+
+
+def _refused(user_id: int, message: str) -> Response:
+    flash(message, "error")
+    return redirect(url_for("console.user", user_id=user_id))
+
+
+@bp.post("/users/<int:user_id>/sessions/revoke")
+@requires("revoke_sessions")
+def revoke_sessions(user_id: int) -> Response:
+    """End every session of the user (a reason is required)."""
+    reason = _reason()
+    if reason is None:
+        return _refused(user_id, _("Say why: the reason goes into the audit log."))
+    try:
+        support.revoke_sessions(g.staff, user_id, reason)
+    except DomainError as error:
+        return _refused(user_id, for_error(error))
+    return _done(user_id, _("Every session of this user has ended."))
+
+
+@bp.post("/users/<int:user_id>/sessions/<session_id>/revoke")
+@requires("revoke_sessions")
+def revoke_session(user_id: int, session_id: str) -> Response:
+    """End one session of the user (a reason is required)."""
+    reason = _reason()
+    if reason is None:
+        return _refused(user_id, _("Say why: the reason goes into the audit log."))
+    try:
+        support.end_session(g.staff, user_id, session_id[:64], reason)
+    except DomainError as error:
+        return _refused(user_id, for_error(error))
+    return _done(user_id, _("That session has ended."))
+
+
+@bp.post("/users/<int:user_id>/lockout/lift")
+@requires("lift_lockout")
+def lift_lockout(user_id: int) -> Response:
+    """Lift the lockout of the user's phone."""
+    try:
+        lifted = support.lift_lockout(g.staff, user_id, _reason(required=False) or "")
+    except DomainError as error:
+        return _refused(user_id, for_error(error))
+    return _done(user_id, _("The lockout is lifted.") if lifted else _("The phone was not locked."))
+
+
+@bp.get("/audit")
+def audit() -> Any:
+    """The audit log, newest first; read-only."""
+    before = _whole(request.args.get("before"))
+    entries = staff.audit_entries(100, before) if before is not None else staff.audit_entries(100)
+    older = url_for("console.audit", before=entries[-1].id) if len(entries) == 100 else None
+    return page("console/audit.html", entries=entries, older=older)
+
+
+@bp.get("/staff")
+@requires("manage_staff")
+def staff_list() -> Any:
+    """Who is staff (granted and revoked from the shell: ``flask staff``)."""
+    return page("console/staff.html", members=staff.all_staff())

@@ -1,0 +1,135 @@
+"""Is the programme working? The overview's figures for the last 7, 30 or 90 days (UTC days): sign-ups,
+organic and referred; activations by channel; invite-link visits and the referrals made through a link; the
+viral coefficient; SMS per sign-up and failed deliveries; the top referrers; the webhook backlog.
+
+Past days are read from the daily roll-up (``flask console rollup`` recomputes them from the raw rows, so a
+deletion or a detached referral is reflected at the next run); today, and any past day not rolled up yet,
+or rolled up before it was over, are counted from the raw rows at once (``docs/design.md``, "The console's numbers").
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as day_start
+
+from referral import clock
+from referral.extensions import db
+from referral.infra import programme_figures
+from referral.infra.programme_figures import DayFigures, TopReferrerRow
+
+RANGES = (7, 30, 90)
+ROLLED_UP_DAYS = max(RANGES) + 1  # the roll-up covers the longest range and the day before it
+TOP_REFERRERS = 10
+
+
+def start_of(day: date) -> datetime:
+    return datetime.combine(day, day_start(), tzinfo=UTC)
+
+
+def today() -> date:
+    return clock.utcnow().date()
+
+
+def record_link_visit(owner_id: int) -> None:
+    """One more visit of ``owner_id``'s invite link today (the pages count a browser once a day)."""
+    programme_figures.count_link_visit(today(), owner_id)
+    db.session.commit()
+
+
+def figures_of(day: date) -> DayFigures:
+    """The day's figures, counted from the raw rows."""
+    return programme_figures.figures_of_day(day, start_of(day), start_of(day + timedelta(days=1)))
+
+
+@dataclass(frozen=True)
+class Rolled:
+    days: int
+    seconds: float
+
+
+def roll_up(days: int = ROLLED_UP_DAYS) -> Rolled:
+    """Recompute the last ``days`` days and the top referrers of each range from the raw rows, in one
+    transaction (the overview reads either the old figures or the new, never half of them)."""
+    started, now, last = time.perf_counter(), clock.utcnow(), today()
+    for offset in range(days):
+        day = last - timedelta(days=offset)
+        programme_figures.save_day(day, figures_of(day), now)
+    for range_days in RANGES:
+        since = start_of(last - timedelta(days=range_days - 1))
+        programme_figures.save_top_referrers(range_days, since, TOP_REFERRERS)
+    db.session.commit()
+    return Rolled(days, time.perf_counter() - started)
+
+
+@dataclass(frozen=True)
+class Day:
+    day: date
+    figures: DayFigures
+
+    @property
+    def signups(self) -> int:
+        return self.figures.signups_organic + self.figures.signups_referred
+
+    @property
+    def activations(self) -> int:
+        f = self.figures
+        return f.activations_link + f.activations_code_at_signup + f.activations_code_later
+
+
+@dataclass(frozen=True)
+class Overview:
+    range_days: int
+    days: list[Day]
+    top_referrers: list[TopReferrerRow]
+    webhook_pending: int
+    webhook_oldest: datetime | None
+    rolled_up_at: datetime | None  # the oldest roll-up among the past days shown; None if all were counted now
+    totals: DayFigures = field(init=False)
+
+    def __post_init__(self) -> None:
+        sums = [sum(column) for column in zip(*(day.figures for day in self.days), strict=True)]
+        object.__setattr__(self, "totals", DayFigures(*sums) if sums else DayFigures(0, 0, 0, 0, 0, 0, 0, 0))
+
+    @property
+    def signups(self) -> int:
+        return self.totals.signups_organic + self.totals.signups_referred
+
+    @property
+    def activations(self) -> int:
+        t = self.totals
+        return t.activations_link + t.activations_code_at_signup + t.activations_code_later
+
+    @property
+    def link_conversion(self) -> float | None:
+        """Referrals made through an invite link per visit of one."""
+        return self.totals.activations_link / self.totals.link_visits if self.totals.link_visits else None
+
+    @property
+    def viral_coefficient(self) -> float | None:
+        """Referrals made in the range per user who joined in it."""
+        return self.activations / self.signups if self.signups else None
+
+    @property
+    def sms_per_signup(self) -> float | None:
+        return self.totals.sms_sent / self.signups if self.signups else None
+
+
+def overview(range_days: int) -> Overview:
+    """The overview of the last ``range_days`` days, today included (one of ``RANGES``)."""
+    last = today()
+    first = last - timedelta(days=range_days - 1)
+    saved = {day: (figures, at) for day, figures, at in programme_figures.saved_days(first, last - timedelta(days=1))}
+    days, rolled_at = [], None
+    for offset in range(range_days):
+        day = first + timedelta(days=offset)
+        if day in saved and saved[day][1] >= start_of(day + timedelta(days=1)):  # rolled up once it was over
+            figures, at = saved[day]
+            rolled_at = at if rolled_at is None else min(rolled_at, at)
+        else:
+            figures = figures_of(day)
+        days.append(Day(day, figures))
+    pending, oldest = programme_figures.webhook_backlog()
+    top = programme_figures.top_referrers(range_days)
+    return Overview(range_days, days, top, pending, oldest, rolled_at)

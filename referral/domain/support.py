@@ -1,0 +1,110 @@
+"""What staff do about a user in the console: find them, open them (recorded, since it shows the whole phone),
+end their sessions, lift their phone's lockout. Each action commits with its one audit entry."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from referral import clock
+from referral.domain import defences, sessions
+from referral.domain.errors import UserNotFound
+from referral.domain.staff import ConsoleStaff, audit_entries_about, record
+from referral.extensions import db
+from referral.infra import phone_defences, referral_tree, user_directory
+from referral.infra.audit_log import AuditRow
+from referral.infra.user_directory import Listed, UserRecord
+
+PAGE_SIZE = 50
+EVER = datetime(1970, 1, 1, tzinfo=UTC)
+NEVER = datetime(9999, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class Search:
+    """What staff typed and chose: ``text`` (any part of a phone, an invite code, any part of a name),
+    ``invited`` (True, False or None for either), an inviter's id, and a range of sign-up instants."""
+
+    text: str = ""
+    invited: bool | None = None
+    invited_by: int | None = None
+    joined_from: datetime | None = None
+    joined_until: datetime | None = None
+
+
+def find_users(search: Search, before: int | None = None, limit: int = PAGE_SIZE) -> list[Listed]:
+    """A page of the users that match, newest first, after the user ``before`` of the page shown."""
+    invited = -1 if search.invited is None else int(search.invited)
+    return user_directory.search(
+        search.text.strip(),
+        invited,
+        search.invited_by or 0,
+        search.joined_from or EVER,
+        search.joined_until or NEVER,
+        limit,
+        before if before is not None else user_directory.NEWEST,
+    )
+
+
+@dataclass(frozen=True)
+class UserFile:
+    """One user as the console shows them."""
+
+    user: UserRecord
+    inviters: list[referral_tree.Member]  # nearest first, up to the root
+    devices: list[sessions.Device]
+    codes_sent: list[phone_defences.SendRow]
+    locked_until: datetime | None
+    audit: list[AuditRow]
+
+
+def open_user(staff: ConsoleStaff, user_id: int) -> UserFile:
+    """Everything about ``user_id``; opening it is recorded (it shows the whole phone number)."""
+    found = user_directory.user(user_id)
+    if found is None:
+        raise UserNotFound
+    record(staff, "user.viewed", found.id, found.phone)
+    db.session.commit()
+    locked_until = phone_defences.lockout_of(found.phone)
+    if locked_until is not None and locked_until <= clock.utcnow():
+        locked_until = None
+    return UserFile(
+        user=found,
+        inviters=referral_tree.chain_of_user(found.id)[1:],
+        devices=sessions.devices(found.id, None),
+        codes_sent=phone_defences.sends_of_phone(found.phone),
+        locked_until=locked_until,
+        audit=audit_entries_about(found.id),
+    )
+
+
+def _subject(user_id: int) -> UserRecord:
+    found = user_directory.user(user_id)
+    if found is None:
+        raise UserNotFound
+    return found
+
+
+def revoke_sessions(staff: ConsoleStaff, user_id: int, reason: str) -> None:
+    """End every session of the user (each device signs in again)."""
+    found = _subject(user_id)
+    sessions.revoke_user_sessions(found.id)
+    record(staff, "user.sessions_revoked", found.id, found.phone, reason)
+    db.session.commit()
+
+
+def end_session(staff: ConsoleStaff, user_id: int, session_id: str, reason: str) -> None:
+    """End one session of the user (``SessionNotFound`` if it is not theirs or not live)."""
+    found = _subject(user_id)
+    sessions.revoke_user_session(found.id, session_id)
+    record(staff, "user.session_revoked", found.id, found.phone, reason, session=session_id)
+    db.session.commit()
+
+
+def lift_lockout(staff: ConsoleStaff, user_id: int, reason: str) -> bool:
+    """End the lockout of the user's phone now; whether it was locked (an entry is written either way)."""
+    found = _subject(user_id)
+    lifted = defences.lift_lockout(found.phone, clock.utcnow())
+    record(staff, "user.lockout_lifted", found.id, found.phone, reason, was_locked=lifted)
+    db.session.commit()
+    return lifted

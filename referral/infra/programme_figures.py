@@ -1,0 +1,167 @@
+"""The programme's numbers: invite-link visits (``invite_link_visits``), the daily roll-ups the console's
+overview reads (``programme_days``, ``top_referrers``), and the raw counts they are made from.
+
+A day is a half-open range of instants [:start, :end) in UTC, passed in, so that every statement is the same
+SQL on PostgreSQL and SQLite; each count is one range read of an index (users by created_at and by invited_at,
+sms_sends by sent_at).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any, NamedTuple
+
+from sqlalchemy import Date
+from sqlalchemy.types import TypeEngine
+
+from referral.infra import sql
+from referral.infra.models import UTCDateTime
+
+DAY: dict[str, TypeEngine[Any]] = {"day": Date(), "start": UTCDateTime(), "end": UTCDateTime()}
+
+COUNT_LINK_VISIT = sql.Statement(
+    """
+    INSERT INTO invite_link_visits (day, user_id, visits) VALUES (:day, :user_id, 1)
+    ON CONFLICT (day, user_id) DO UPDATE SET visits = invite_link_visits.visits + 1
+    """,
+    {"day": Date()},
+)
+
+
+class DayFigures(NamedTuple):
+    signups_organic: int
+    signups_referred: int
+    activations_link: int
+    activations_code_at_signup: int
+    activations_code_later: int
+    link_visits: int
+    sms_sent: int
+    sms_failed: int
+
+
+# One day's figures from the raw rows. An organic sign-up is one without an inviter at sign-up (a code entered
+# later is still an organic sign-up, and an activation of that day); a referral whose inviter has left is
+# detached (no channel), so it counts as organic too.
+FIGURES_OF_DAY = sql.Statement(
+    """
+    SELECT
+        (SELECT count(*) FROM users WHERE created_at >= :start AND created_at < :end
+            AND (invite_channel IS NULL OR invite_channel = 'code_later')) AS signups_organic,
+        (SELECT count(*) FROM users WHERE created_at >= :start AND created_at < :end
+            AND invite_channel IN ('link', 'code_at_signup')) AS signups_referred,
+        (SELECT count(*) FROM users WHERE invited_at >= :start AND invited_at < :end
+            AND invite_channel = 'link') AS activations_link,
+        (SELECT count(*) FROM users WHERE invited_at >= :start AND invited_at < :end
+            AND invite_channel = 'code_at_signup') AS activations_code_at_signup,
+        (SELECT count(*) FROM users WHERE invited_at >= :start AND invited_at < :end
+            AND invite_channel = 'code_later') AS activations_code_later,
+        (SELECT COALESCE(sum(visits), 0) FROM invite_link_visits WHERE day = :day) AS link_visits,
+        (SELECT count(*) FROM sms_sends WHERE sent_at >= :start AND sent_at < :end) AS sms_sent,
+        (SELECT count(*) FROM sms_sends WHERE sent_at >= :start AND sent_at < :end
+            AND status = 'failed') AS sms_failed
+    """,
+    DAY,
+)
+
+SAVE_DAY = sql.Statement(
+    """
+    INSERT INTO programme_days (day, signups_organic, signups_referred, activations_link,
+                                activations_code_at_signup, activations_code_later, link_visits, sms_sent,
+                                sms_failed, computed_at)
+    VALUES (:day, :signups_organic, :signups_referred, :activations_link, :activations_code_at_signup,
+            :activations_code_later, :link_visits, :sms_sent, :sms_failed, :now)
+    ON CONFLICT (day) DO UPDATE SET
+        signups_organic = excluded.signups_organic, signups_referred = excluded.signups_referred,
+        activations_link = excluded.activations_link,
+        activations_code_at_signup = excluded.activations_code_at_signup,
+        activations_code_later = excluded.activations_code_later, link_visits = excluded.link_visits,
+        sms_sent = excluded.sms_sent, sms_failed = excluded.sms_failed, computed_at = excluded.computed_at
+    """,
+    {"day": Date(), "now": UTCDateTime()},
+)
+
+SAVED_DAYS = sql.Statement(
+    """
+    SELECT day, signups_organic, signups_referred, activations_link, activations_code_at_signup,
+           activations_code_later, link_visits, sms_sent, sms_failed, computed_at
+    FROM programme_days WHERE day >= :first AND day <= :last
+    ORDER BY day
+    """,
+    {"first": Date(), "last": Date()},
+    {"day": Date(), "computed_at": UTCDateTime()},
+)
+
+FORGET_TOP_REFERRERS = sql.Statement("DELETE FROM top_referrers WHERE range_days = :range_days")
+
+# The ten users with the most activations since :since, ranked (ties by the older account).
+SAVE_TOP_REFERRERS = sql.Statement(
+    """
+    INSERT INTO top_referrers (range_days, rank, user_id, referrals)
+    SELECT :range_days, row_number() OVER (ORDER BY referrals DESC, invited_by_id), invited_by_id, referrals
+    FROM (SELECT invited_by_id, count(*) AS referrals FROM users
+          WHERE invited_at >= :since AND invited_by_id IS NOT NULL
+          GROUP BY invited_by_id ORDER BY referrals DESC, invited_by_id LIMIT :top) AS ranked
+    """,
+    {"since": UTCDateTime()},
+)
+
+
+class TopReferrerRow(NamedTuple):
+    rank: int
+    user_id: int
+    phone: str
+    first_name: str
+    last_name: str
+    referrals: int
+
+
+SAVED_TOP_REFERRERS = sql.Statement(
+    """
+    SELECT t.rank, t.user_id, u.phone, u.first_name, u.last_name, t.referrals
+    FROM top_referrers AS t JOIN users AS u ON u.id = t.user_id
+    WHERE t.range_days = :range_days
+    ORDER BY t.rank
+    """
+)
+
+WEBHOOK_BACKLOG = sql.Statement(
+    """
+    SELECT count(*) AS pending, min(created_at) AS oldest FROM webhook_deliveries WHERE status = 'pending'
+    """,
+    column_types={"oldest": UTCDateTime()},
+)
+
+
+def count_link_visit(day: date, user_id: int) -> None:
+    sql.run(COUNT_LINK_VISIT, {"day": day, "user_id": user_id})
+
+
+def figures_of_day(day: date, start: datetime, end: datetime) -> DayFigures:
+    return DayFigures(*sql.run(FIGURES_OF_DAY, {"day": day, "start": start, "end": end})[0])
+
+
+def save_day(day: date, figures: DayFigures, now: datetime) -> None:
+    sql.run(SAVE_DAY, {"day": day, "now": now, **figures._asdict()})
+
+
+def saved_days(first: date, last: date) -> list[tuple[date, DayFigures, datetime]]:
+    rows = sql.run(SAVED_DAYS, {"first": first, "last": last})
+    return [(_as_date(row[0]), DayFigures(*row[1:9]), row[9]) for row in rows]
+
+
+def save_top_referrers(range_days: int, since: datetime, top: int) -> None:
+    sql.run(FORGET_TOP_REFERRERS, {"range_days": range_days})
+    sql.run(SAVE_TOP_REFERRERS, {"range_days": range_days, "since": since, "top": top})
+
+
+def top_referrers(range_days: int) -> list[TopReferrerRow]:
+    return [TopReferrerRow(*row) for row in sql.run(SAVED_TOP_REFERRERS, {"range_days": range_days})]
+
+
+def webhook_backlog() -> tuple[int, datetime | None]:
+    pending, oldest = sql.run(WEBHOOK_BACKLOG, {})[0]
+    return int(pending), oldest
+
+
+def _as_date(value: date | str) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(value)

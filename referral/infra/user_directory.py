@@ -1,0 +1,100 @@
+"""Users as staff find them: a search with filters, a page at a time, and one user whole."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import NamedTuple
+
+from referral.infra import sql
+from referral.infra.models import UTCDateTime
+
+
+class Listed(NamedTuple):
+    id: int
+    phone: str
+    invite_code: str
+    first_name: str
+    last_name: str
+    invited_by_id: int | None
+    created_at: datetime
+    blocked_at: datetime | None
+
+
+LISTED_COLUMNS = {"created_at": UTCDateTime(), "blocked_at": UTCDateTime()}
+
+# Newest first, a keyset page of the users before :before. :text matches any part of the phone's digits
+# (:phone_like), the invite code in any case (:code), or any part of the name (:name_like); an empty :text
+# matches everyone. :invited is 1 (invited), 0 (not) or -1 (either); :invited_by 0 is anyone's.
+SEARCH = sql.Statement(
+    """
+    SELECT id, phone, invite_code, first_name, last_name, invited_by_id, created_at, blocked_at FROM users
+    WHERE id < :before
+      AND (:text = '' OR phone LIKE :phone_like ESCAPE '!' OR upper(invite_code) = :code
+           OR lower(first_name || ' ' || last_name) LIKE :name_like ESCAPE '!')
+      AND (:invited = -1 OR (:invited = 1) = (invited_by_id IS NOT NULL))
+      AND (:invited_by = 0 OR invited_by_id = :invited_by)
+      AND created_at >= :joined_from AND created_at < :joined_until
+    ORDER BY id DESC
+    LIMIT :limit
+    """,
+    {"joined_from": UTCDateTime(), "joined_until": UTCDateTime()},
+    LISTED_COLUMNS,
+)
+
+
+class UserRecord(NamedTuple):
+    id: int
+    phone: str
+    invite_code: str
+    first_name: str
+    last_name: str
+    invited_by_id: int | None
+    invited_at: datetime | None
+    invite_channel: str | None
+    created_at: datetime
+    blocked_at: datetime | None
+    referrals_count: int
+
+
+USER = sql.Statement(
+    """
+    SELECT u.id, u.phone, u.invite_code, u.first_name, u.last_name, u.invited_by_id, u.invited_at,
+           u.invite_channel, u.created_at, u.blocked_at,
+           (SELECT COALESCE(SUM(c.referrals), 0) FROM referral_counts AS c WHERE c.user_id = u.id) AS referrals
+    FROM users AS u WHERE u.id = :user_id
+    """,
+    column_types={"invited_at": UTCDateTime(), "created_at": UTCDateTime(), "blocked_at": UTCDateTime()},
+)
+
+NEWEST = 2**63 - 1  # "before" the first page
+
+
+def search(
+    text: str,
+    invited: int,
+    invited_by: int,
+    joined_from: datetime,
+    joined_until: datetime,
+    limit: int,
+    before: int = NEWEST,
+) -> list[Listed]:
+    like = "%" + text.replace("!", "!!").replace("%", "!%").replace("_", "!_") + "%"
+    digits = "".join(ch for ch in text if ch.isdigit())
+    params = {
+        "before": before,
+        "text": text,
+        "phone_like": "%" + digits + "%" if digits else "",  # '' matches no phone: every phone has digits
+        "code": text.upper(),
+        "name_like": like.lower(),
+        "invited": invited,
+        "invited_by": invited_by,
+        "joined_from": joined_from,
+        "joined_until": joined_until,
+        "limit": limit,
+    }
+    return [Listed(*row) for row in sql.run(SEARCH, params)]
+
+
+def user(user_id: int) -> UserRecord | None:
+    rows = sql.run(USER, {"user_id": user_id})
+    return UserRecord(*rows[0]) if rows else None
