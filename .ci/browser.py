@@ -13,10 +13,12 @@ pages' CSP, which would refuse it); any violation fails the walk. Usage: browser
 from __future__ import annotations
 
 import json
+import os
 import re
 import sys
 from pathlib import Path
 
+import pyotp
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 CHROMIUM = "/usr/bin/chromium"
@@ -88,6 +90,69 @@ def check_accessibility(page: Page, where: str) -> None:
         WCAG_AA,
     )
     VIOLATIONS.extend(f"{where}: {violation}" for violation in found)
+
+
+def walk_the_console(browser: Browser, base: str, shots: Path, anna: Person) -> None:
+    """An admin signs in with both factors, finds Anna by four digits of her phone, opens her, lifts the
+    lockout her wrong codes earned, ends her sessions, and reads the overview in both languages."""
+    api = anna.context.request
+    anna.page.goto(base + "/")
+    anna.sign_in("+79991000001")  # a live session to end
+    api.post(base + "/api/v1/auth/code", data={"phone": "+79991000001"})
+    for _ in range(3):  # the server locks a phone after three wrong codes (OTP_LOCKOUT_FAILURES)
+        api.post(base + "/api/v1/auth/token", data={"phone": "+79991000001", "code": "0000"})
+
+    admin = Person(browser, base, shots, "console", "en-US", width=1280)
+    admin.page.goto(base + "/admin")
+    expect(admin.page).to_have_url(re.compile(r"/admin/login$"))
+    admin.page.fill("#phone", os.environ["CONSOLE_PHONE"])
+    admin.shot("login")
+    admin.page.click("button[type=submit]")
+    admin.page.fill("#code", admin.code_shown())
+    admin.page.fill("#authenticator", pyotp.TOTP(os.environ["CONSOLE_TOTP_SECRET"]).now())
+    admin.shot("two-codes")
+    admin.page.click("form[action='/admin/login/code'] button[type=submit]")
+    expect(admin.page.locator(".notice")).to_have_text("You are signed in to the console.")
+    expect(admin.page.locator("svg.chart")).to_have_count(3)
+    admin.shot("overview")
+    admin.page.screenshot(path=str(shots / "console-overview.png"), full_page=True)
+
+    admin.page.click("nav.console-nav a[href='/admin/users']")
+    admin.page.fill("#q", "0001")
+    admin.page.click("form[role=search] button")
+    expect(admin.page.locator("tbody tr")).to_have_count(1)
+    expect(admin.page.locator("tbody")).to_contain_text("+7 999 ***-**-01")  # masked in the list
+    admin.shot("found-by-four-digits")
+    admin.page.click("tbody a >> nth=0")
+    expect(admin.page.locator("h1")).to_have_text("Anna Petrova")
+    expect(admin.page.locator("main")).to_contain_text("+7 999 100-00-01")  # whole, and the opening recorded
+    expect(admin.page.locator("#lockout + p")).to_contain_text("locked")
+    admin.shot("user")
+    admin.page.click("form[action$='/lockout/lift'] button")
+    expect(admin.page.locator(".notice")).to_have_text("The lockout is lifted.")
+    admin.page.fill("#reason-all", "asked by phone, ticket 7")
+    admin.page.click("form[action$='/sessions/revoke'] button.danger")
+    expect(admin.page.locator(".notice")).to_have_text("Every session of this user has ended.")
+    admin.shot("sessions-ended")
+    anna.page.goto(base + "/profile")
+    expect(anna.page).to_have_url(re.compile(r"/$"))  # her session is over
+
+    admin.page.click("nav.console-nav a[href='/admin/audit']")
+    for action in ("user.sessions_revoked", "user.lockout_lifted", "user.viewed", "console.signed_in"):
+        expect(admin.page.locator("tbody")).to_contain_text(action)
+    admin.shot("audit-log")
+    admin.page.click("nav.languages a[lang=ru]")
+    admin.page.goto(base + "/admin/?days=90")
+    expect(admin.page.locator("h1")).to_have_text("Программа за последние 90 дн.")
+    admin.shot("overview-ru")
+    phone = Person(browser, base, shots, "console-phone", "ru-RU")
+    phone.context.add_cookies(admin.context.cookies())
+    phone.page.goto(base + "/admin/?days=7")
+    overflow = phone.page.evaluate("document.documentElement.scrollWidth - innerWidth")
+    assert overflow <= 0, f"the console's overview is {overflow} px wider than a phone"
+    phone.shot("overview")
+    admin.context.close()
+    phone.context.close()
 
 
 def main(base: str, shots: Path) -> None:
@@ -175,13 +240,13 @@ def main(base: str, shots: Path) -> None:
 
         # Vera changes her number, confirmed by a code sent to the new one.
         vera.page.goto(base + "/profile")
-        vera.page.fill("#new_phone", "+7 999 100-00-13")
+        vera.page.fill("#new_phone", "+7 999 300-77-13")
         vera.page.click("form[action='/profile/phone'] button[type=submit]")
         expect(vera.page).to_have_url(re.compile(r"/profile/phone/confirm$"))
         vera.shot("phone-change-code")
         vera.page.fill("#code", vera.code_shown())
         vera.page.click("form[action='/profile/phone/confirm'] button[type=submit]")
-        expect(vera.page.locator(".notice")).to_contain_text("+7 999 100-00-13")
+        expect(vera.page.locator(".notice")).to_contain_text("+7 999 300-77-13")
         vera.shot("phone-changed")
 
         # Boris leaves: said before (the confirmation page) and after (the sign-in page).
@@ -251,6 +316,8 @@ def main(base: str, shots: Path) -> None:
         gleb.page.click("form.resend button")
         expect(gleb.page.locator(".error")).to_contain_text("Попробуйте снова через")  # early: says how long is left
         gleb.page.screenshot(path=str(shots / "gleb-01-no-javascript-resend.png"), full_page=True)
+
+        walk_the_console(browser, base, shots, anna)
         browser.close()
     if VIOLATIONS:
         raise SystemExit("browser: WCAG 2.2 AA violations found by axe-core:\n" + "\n".join(VIOLATIONS))

@@ -11,7 +11,7 @@ from flask.cli import AppGroup
 from sqlalchemy import delete, func, or_, select
 
 from referral import clock
-from referral.domain import account, invites
+from referral.domain import account, invites, programme
 from referral.domain.phones import InvalidPhone, normalise_phone
 from referral.extensions import db
 from referral.infra.database import without_statement_timeout
@@ -165,3 +165,5 @@ def seed(count: int, influencer_referrals: int, chain: int, random_seed: int | N
         click.echo(f"influencer: {seeded.influencer_phone} with {influencer_referrals} referrals")
     if seeded.chain_tail_phone:
         click.echo(f"end of the chain of {chain}: {seeded.chain_tail_phone}")
+    rolled = programme.roll_up()  # the console's overview has the seeded days to draw
+    click.echo(f"rolled up the console's last {rolled.days} days in {rolled.seconds:.1f} s")

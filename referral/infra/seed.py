@@ -19,7 +19,7 @@ from sqlalchemy import func, insert, select, text
 from referral import clock
 from referral.extensions import db
 from referral.infra.database import without_statement_timeout
-from referral.infra.models import INVITE_ALPHABET, INVITE_CODE_LENGTH, ReferralCount, User
+from referral.infra.models import INVITE_ALPHABET, INVITE_CODE_LENGTH, InviteLinkVisit, ReferralCount, User
 
 FIRST_NAMES = ["Anna", "Boris", "Vera", "Gleb", "Daria", "Egor", "Zoya", "Ivan", "Kira", "Lev", "Maria", "Nikita"]
 LAST_NAMES = ["Ivanova", "Petrov", "Smirnova", "Kuznetsov", "Popova", "Sokolov", "Lebedeva", "Kozlov", "Novikova"]
@@ -32,8 +32,16 @@ COLUMNS = (
     "invited_by_id",
     "invited_at",
     "created_at",
+    "invite_channel",
 )
 INVITER = COLUMNS.index("invited_by_id")
+INVITED_AT = COLUMNS.index("invited_at")
+CHANNEL = COLUMNS.index("invite_channel")
+# How the seeded referrals were made (link, code at sign-up, code later), and how many visits of the inviter's
+# link each referral through a link stands for (the overview's conversion).
+CHANNEL_WEIGHTS = {"link": 5, "code_at_signup": 3, "code_later": 2}
+VISITS_PER_LINK_REFERRAL = (1, 6)
+VISIT_COLUMNS = ("day", "user_id", "visits")
 COUNT_COLUMNS = ("user_id", "slot", "referrals")
 BATCH = 10_000
 
@@ -63,12 +71,19 @@ def seed_users(plan: SeedPlan) -> Seeded:
     rows = list(_rows(plan, rng, first_id, checking=first_id > 1))
     inviters = Counter(row[INVITER] for row in rows if row[INVITER] is not None)
     counts = [(inviter, 0, referrals) for inviter, referrals in inviters.items()]
+    visits = _link_visits(rows, rng, checking=first_id > 1)
     if db.session.get_bind().dialect.name == "postgresql":
         _copy("users", COLUMNS, rows)
         _copy("referral_counts", COUNT_COLUMNS, counts)
+        _copy("invite_link_visits", VISIT_COLUMNS, visits)
         db.session.execute(text("SELECT setval(pg_get_serial_sequence('users', 'id'), (SELECT max(id) FROM users))"))
     else:
-        for table, columns, values in ((User, COLUMNS, rows), (ReferralCount, COUNT_COLUMNS, counts)):
+        tables = (
+            (User, COLUMNS, rows),
+            (ReferralCount, COUNT_COLUMNS, counts),
+            (InviteLinkVisit, VISIT_COLUMNS, visits),
+        )
+        for table, columns, values in tables:
             for start in range(0, len(values), BATCH):
                 batch = values[start : start + BATCH]
                 db.session.execute(insert(table), [dict(zip(columns, row, strict=True)) for row in batch])
@@ -89,9 +104,12 @@ def _rows(plan: SeedPlan, rng: random.Random, first_id: int, checking: bool) -> 
     step = timedelta(days=365) / max(n, 1)
     phones = _fresh(_phones(n, rng), n, User.phone, checking)
     codes = _fresh(_codes(rng), n, User.invite_code, checking)
+    channels, weights = list(CHANNEL_WEIGHTS), list(CHANNEL_WEIGHTS.values())
     for i in range(n):
         created_at: datetime = start + step * i
         parent = parents[i]
+        channel = None if parent is None else rng.choices(channels, weights)[0]
+        later = timedelta(hours=rng.uniform(1, 72)) if channel == "code_later" else timedelta(seconds=1)
         yield (
             first_id + i,
             phones[i],
@@ -99,9 +117,22 @@ def _rows(plan: SeedPlan, rng: random.Random, first_id: int, checking: bool) -> 
             rng.choice(FIRST_NAMES),
             rng.choice(LAST_NAMES),
             None if parent is None else first_id + parent,
-            None if parent is None else created_at + timedelta(seconds=1),
+            None if parent is None else min(created_at + later, now),
             created_at,
+            channel,
         )
+
+
+def _link_visits(rows: Sequence[tuple[Any, ...]], rng: random.Random, checking: bool) -> list[tuple[object, ...]]:
+    """Visits of the inviters' links on the days their referrals came through them: one to six each (none when
+    the table has rows already, as a second seed could repeat a day and inviter)."""
+    if checking:
+        return []
+    visits: Counter[tuple[object, int]] = Counter()
+    for row in rows:
+        if row[CHANNEL] == "link":
+            visits[row[INVITED_AT].date(), row[INVITER]] += rng.randint(*VISITS_PER_LINK_REFERRAL)
+    return [(day, user_id, count) for (day, user_id), count in visits.items()]
 
 
 def _parents(plan: SeedPlan, rng: random.Random) -> list[int | None]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask import Flask, Response, request
-from flask_babel import format_date, get_locale
+from flask_babel import format_date, format_datetime, get_locale
 from markupsafe import Markup
 
 from referral.domain.phones import for_people
@@ -45,12 +45,19 @@ def register_web(app: Flask) -> None:
     )
     app.add_template_filter(for_people, "phone")
     app.add_template_filter(time_tag, "time_tag")
+    app.add_template_filter(moment_tag, "moment_tag")
     register_error_pages(app)
 
 
 def time_tag(moment: datetime) -> Markup:
     """``<time>`` with the date in the page's language (UTC); the pages' script redraws it in the reader's zone."""
     return Markup('<time datetime="{}">{}</time>').format(moment.isoformat(), format_date(moment, "medium"))
+
+
+def moment_tag(moment: datetime) -> Markup:
+    """``<time>`` with the date and the time of day (UTC), redrawn by the script in the reader's zone."""
+    shown = format_datetime(moment, "medium") + " UTC"
+    return Markup('<time datetime="{}" data-moment>{}</time>').format(moment.isoformat(), shown)
 
 
 def choose_language() -> str:

@@ -19,10 +19,13 @@ document.addEventListener("DOMContentLoaded", () => {
     });
   }
   // Dates in the reader's own time zone and the page's language; without the script they stay the UTC date.
+  // A <time data-moment> (the console's) keeps its time of day too.
   const dates = new Intl.DateTimeFormat(document.documentElement.lang, { dateStyle: "medium" });
+  const moments = new Intl.DateTimeFormat(document.documentElement.lang, { dateStyle: "medium", timeStyle: "short" });
   for (const time of document.querySelectorAll("time[datetime]")) {
     const at = new Date(time.dateTime);
-    if (!Number.isNaN(at.getTime())) time.textContent = dates.format(at);
+    const format = "moment" in time.dataset ? moments : dates;
+    if (!Number.isNaN(at.getTime()) && time.dateTime.length > 10) time.textContent = format.format(at);
   }
   const hint = document.querySelector("[data-countdown]");
   const resend = document.querySelector("[data-wait]");
