@@ -11,7 +11,7 @@ from typing import Any
 from environs import Env
 from marshmallow import ValidationError, fields, missing
 
-WEBHOOK_EVENT_TYPES = ("user.created", "referral.activated", "user.phone_changed", "user.deleted")
+WEBHOOK_EVENT_TYPES = ("user.created", "referral.activated", "user.phone_changed", "user.deleted", "referral.revoked")
 TEST_NUMBER = re.compile(r"^\+[1-9][0-9]{6,14}:[0-9]{4,8}$")
 
 

@@ -25,7 +25,7 @@ class UserFactory(SQLAlchemyModelFactory):
     @classmethod
     def invited_by(cls, inviter: User, **kwargs: object) -> User:
         """A user who entered ``inviter``'s code, kept consistent the way the activation keeps it."""
-        user = cls(invited_by_id=inviter.id, invited_at=clock.utcnow(), **kwargs)
+        user = cls(invited_by_id=inviter.id, invited_at=clock.utcnow(), invite_channel="code_later", **kwargs)
         invites.count_referral(inviter.id)
         db.session.commit()
         return user

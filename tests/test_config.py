@@ -185,7 +185,7 @@ def test_webhook_endpoints_name_the_events_they_want(environ):
     config = load_config()
     assert config.WEBHOOK_URLS[0] == (
         "https://a.example/hook",
-        ("user.created", "referral.activated", "user.phone_changed", "user.deleted"),
+        ("user.created", "referral.activated", "user.phone_changed", "user.deleted", "referral.revoked"),
     )
     assert config.WEBHOOK_URLS[1] == ("https://crm.example/in", ("referral.activated",))
 

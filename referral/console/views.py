@@ -3,10 +3,13 @@ log and the staff. Each view parses, calls one domain function, renders."""
 
 from __future__ import annotations
 
+import csv
+import io
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from flask import abort, flash, g, redirect, request, url_for
+from flask import abort, flash, g, redirect, request, stream_with_context, url_for
 from flask_babel import gettext as _
 from werkzeug import Response
 
@@ -78,19 +81,21 @@ def _whole(raw: str | None) -> int | None:
     return int(raw) if raw.isdecimal() and len(raw) < 19 else None
 
 
-@bp.get("/users")
-def users() -> Any:
-    """Users: search by any part of a phone, an invite code or a name; filters; newest first, a page at a time."""
-    args = request.args
-    invited = {"yes": True, "no": False}.get(args.get("invited", ""))
-    search = support.Search(
+def _search(args: Mapping[str, str]) -> support.Search:
+    return support.Search(
         text=args.get("q", "")[:64],
-        invited=invited,
+        invited={"yes": True, "no": False}.get(args.get("invited", "")),
         invited_by=_whole(args.get("invited_by")),
         joined_from=_instant(args.get("from")),
         joined_until=_instant(args.get("until"), end_of_day=True),
     )
-    found = support.find_users(search, before=_whole(args.get("before")))
+
+
+@bp.get("/users")
+def users() -> Any:
+    """Users: search by any part of a phone, an invite code or a name; filters; newest first, a page at a time."""
+    args = request.args
+    found = support.find_users(_search(args), before=_whole(args.get("before")))
     older = None
     if len(found) == support.PAGE_SIZE:
         kept: dict[str, Any] = {**args.to_dict(), "before": found[-1].id}
@@ -178,3 +183,87 @@ def audit() -> Any:
 def staff_list() -> Any:
     """Who is staff (granted and revoked from the shell: ``flask staff``)."""
     return page("console/staff.html", members=staff.all_staff())
+
+
+@bp.post("/users/<int:user_id>/block")
+@requires("block")
+def block(user_id: int) -> Response:
+    """Block the user (a reason is required): sessions end, no sign-in, their invite code is nobody's."""
+    reason = _reason()
+    if reason is None:
+        return _refused(user_id, _("Say why: the reason goes into the audit log."))
+    support.block(g.staff, user_id, reason)
+    return _done(user_id, _("The user is blocked: signed out everywhere, and their invite code is refused."))
+
+
+@bp.post("/users/<int:user_id>/unblock")
+@requires("block")
+def unblock(user_id: int) -> Response:
+    """Unblock the user."""
+    support.unblock(g.staff, user_id, _reason(required=False) or "")
+    return _done(user_id, _("The user is unblocked."))
+
+
+@bp.post("/users/<int:user_id>/referral/undo")
+@requires("undo_referral")
+def undo_referral(user_id: int) -> Response:
+    """Detach the user from their inviter (a reason is required)."""
+    reason = _reason()
+    if reason is None:
+        return _refused(user_id, _("Say why: the reason goes into the audit log."))
+    if not support.undo_referral(g.staff, user_id, reason):
+        return _refused(user_id, _("This user has no inviter."))
+    return _done(
+        user_id, _("The referral is undone: the inviter counts one fewer, and the user may enter another code.")
+    )
+
+
+@bp.post("/users/<int:user_id>/delete")
+@requires("delete_user")
+def delete_user(user_id: int) -> Response:
+    """Delete the user for good (a reason, and their phone typed again, are required)."""
+    reason = _reason()
+    if reason is None:
+        return _refused(user_id, _("Say why: the reason goes into the audit log."))
+    opened = support.find_user(user_id)
+    if opened is None or "".join(filter(str.isdigit, request.form.get("confirm", ""))) != opened.phone[1:]:
+        return _refused(user_id, _("Type the user's whole phone number to confirm the deletion."))
+    detached = support.delete_user(g.staff, user_id, reason)
+    flash(_("The user is deleted; %(n)s referrals were detached.", n=detached))
+    return redirect(url_for("console.users"))
+
+
+@bp.post("/users.csv")
+@requires("export")
+def export_users() -> Response:
+    """The users that match the filters as CSV, streamed, newest first (the export is recorded)."""
+    search = _search(request.form)
+    rows = support.export_users(g.staff, search)
+
+    def lines() -> Iterator[str]:
+        out = io.StringIO()
+        writer = csv.writer(out)
+        writer.writerow(
+            ["id", "phone", "first_name", "last_name", "invite_code", "invited_by_id", "created_at", "blocked_at"]
+        )
+        for row in rows:
+            writer.writerow(
+                [
+                    row.id,
+                    row.phone,
+                    row.first_name,
+                    row.last_name,
+                    row.invite_code,
+                    row.invited_by_id or "",
+                    row.created_at.isoformat(),
+                    row.blocked_at.isoformat() if row.blocked_at else "",
+                ]
+            )
+            if out.tell() > 64 * 1024:
+                yield out.getvalue()
+                out.seek(0)
+                out.truncate()
+        yield out.getvalue()
+
+    headers = {"Content-Disposition": 'attachment; filename="users.csv"'}
+    return Response(stream_with_context(lines()), mimetype="text/csv", headers=headers)

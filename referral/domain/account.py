@@ -94,7 +94,7 @@ def all_referrals(user_id: int, page_size: int = 1000) -> Iterator[Referral]:
     after: tuple[datetime, int] | None = None
     while rows := referral_lists.referrals_after(user_id, page_size, after):
         for row in rows:
-            yield Referral(row.phone, row.first_name, row.last_name, row.invited_at)
+            yield Referral(row.phone, row.first_name, row.last_name, row.invited_at, row.invite_channel)
         after = (rows[-1].invited_at, rows[-1].id)
 
 

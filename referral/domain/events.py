@@ -22,6 +22,7 @@ USER_CREATED = "user.created"
 REFERRAL_ACTIVATED = "referral.activated"
 USER_PHONE_CHANGED = "user.phone_changed"
 USER_DELETED = "user.deleted"
+REFERRAL_REVOKED = "referral.revoked"
 
 
 def subscribers(event_type: str) -> list[str]:
@@ -72,6 +73,11 @@ def phone_changed(user_id: int, old_phone: str, new_phone: str) -> None:
 
 def user_deleted(user_id: int, phone: str, detached_referral_ids: list[int]) -> None:
     emit(USER_DELETED, {"user": person(user_id, phone), "detached_referrals": detached_referral_ids})
+
+
+def referral_revoked(invitee: dict[str, Any], inviter: dict[str, Any], invite_code: str, at: datetime) -> None:
+    """Staff undid a referral: the invitee is no longer the inviter's referral (and may enter another code)."""
+    emit(REFERRAL_REVOKED, {"invitee": invitee, "inviter": inviter, "invite_code": invite_code, "revoked_at": iso(at)})
 
 
 def iso(moment: datetime) -> str:

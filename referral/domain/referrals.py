@@ -24,6 +24,7 @@ class Referral:
     first_name: str
     last_name: str
     joined_at: datetime
+    channel: str | None = None  # link, code_at_signup or code_later; None for referrals made before it was kept
 
 
 @dataclass(frozen=True)
@@ -43,7 +44,9 @@ def referral_page(owner_id: int, count: int, limit: int, after: tuple[datetime, 
     """One page of the referrals of ``owner_id`` (who has ``count`` in all), newest first; ``after`` is a
     decoded cursor, the (invited_at, id) of the last row of the page before."""
     rows = referral_lists.referrals_after(owner_id, limit + 1, after)
-    items = [Referral(row.phone, row.first_name, row.last_name, row.invited_at) for row in rows[:limit]]
+    items = [
+        Referral(row.phone, row.first_name, row.last_name, row.invited_at, row.invite_channel) for row in rows[:limit]
+    ]
     next_cursor = encode_cursor(rows[limit - 1].invited_at, rows[limit - 1].id) if len(rows) > limit else None
     first = (rows[0].invited_at, rows[0].id) if rows else None
     return ReferralPage(items=items, next_cursor=next_cursor, count=count, first_position=first)

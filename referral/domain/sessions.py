@@ -16,7 +16,7 @@ from flask_jwt_extended import create_access_token, create_refresh_token
 
 from referral import clock
 from referral.domain.audit import security_event
-from referral.domain.errors import SessionNotFound, TokenRevoked
+from referral.domain.errors import AccountBlocked, SessionNotFound, TokenRevoked
 from referral.domain.text import is_storable
 from referral.extensions import db
 from referral.infra import sessions as stored_sessions
@@ -33,11 +33,14 @@ class TokenPair:
 
 def start_session(user_id: int, user_agent: str | None = None) -> TokenPair:
     """A new session for ``user_id`` on the device of ``user_agent``, in the caller's transaction (one
-    ``INSERT``), and its first token pair."""
+    ``INSERT``), and its first token pair; ``AccountBlocked`` (the caller's transaction rolled back, so a code
+    spent in it is not) if staff blocked the user."""
     session_id, refresh_jti = uuid.uuid4().hex, str(uuid.uuid4())
     now = clock.utcnow()
     kept = user_agent if user_agent and is_storable(user_agent) else None  # a header is any latin-1, NUL too
-    stored_sessions.insert_session(session_id, user_id, refresh_jti, now, now + _refresh_ttl(), kept)
+    if not stored_sessions.insert_session(session_id, user_id, refresh_jti, now, now + _refresh_ttl(), kept):
+        db.session.rollback()
+        raise AccountBlocked
     return _token_pair(user_id, session_id, refresh_jti)
 
 

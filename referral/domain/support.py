@@ -3,15 +3,16 @@ end their sessions, lift their phone's lockout. Each action commits with its one
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 
 from referral import clock
-from referral.domain import defences, sessions
+from referral.domain import account, defences, events, invites, sessions
 from referral.domain.errors import UserNotFound
 from referral.domain.staff import ConsoleStaff, audit_entries_about, record
 from referral.extensions import db
-from referral.infra import phone_defences, referral_tree, user_directory
+from referral.infra import accounts, phone_defences, referral_tree, user_directory
 from referral.infra.audit_log import AuditRow
 from referral.infra.user_directory import Listed, UserRecord
 
@@ -78,6 +79,11 @@ def open_user(staff: ConsoleStaff, user_id: int) -> UserFile:
     )
 
 
+def find_user(user_id: int) -> UserRecord | None:
+    """The user, without opening their file (nothing recorded)."""
+    return user_directory.user(user_id)
+
+
 def _subject(user_id: int) -> UserRecord:
     found = user_directory.user(user_id)
     if found is None:
@@ -108,3 +114,64 @@ def lift_lockout(staff: ConsoleStaff, user_id: int, reason: str) -> bool:
     record(staff, "user.lockout_lifted", found.id, found.phone, reason, was_locked=lifted)
     db.session.commit()
     return lifted
+
+
+def block(staff: ConsoleStaff, user_id: int, reason: str) -> bool:
+    """Block the user: their sessions end, they cannot sign in, and their invite code is nobody's until they are
+    unblocked; whether they were not blocked already."""
+    found = _subject(user_id)
+    blocked = accounts.block(found.id, clock.utcnow())
+    sessions.revoke_user_sessions(found.id)
+    record(staff, "user.blocked", found.id, found.phone, reason, was_blocked=not blocked)
+    db.session.commit()
+    return blocked
+
+
+def unblock(staff: ConsoleStaff, user_id: int, reason: str) -> bool:
+    """Undo ``block``: they may sign in again and their code is theirs again (their ended sessions stay ended)."""
+    found = _subject(user_id)
+    unblocked = accounts.unblock(found.id)
+    record(staff, "user.unblocked", found.id, found.phone, reason, was_blocked=unblocked)
+    db.session.commit()
+    return unblocked
+
+
+def undo_referral(staff: ConsoleStaff, user_id: int, reason: str) -> bool:
+    """Detach the user from their inviter: the inviter counts one referral fewer, ``referral.revoked`` is
+    emitted, and the user may enter another code. Whether they had an inviter."""
+    found = _subject(user_id)
+    inviter = referral_tree.inviter_of(found.id)
+    if inviter is None or not referral_tree.detach(found.id, inviter.id):
+        db.session.rollback()
+        return False
+    invites.count_referral(inviter.id, change=-1)
+    named = events.person(inviter.id, inviter.phone, inviter.invite_code)
+    events.referral_revoked(events.person(found.id, found.phone), named, inviter.invite_code, clock.utcnow())
+    record(staff, "referral.revoked", found.id, found.phone, reason, inviter=inviter.id)
+    db.session.commit()
+    return True
+
+
+def delete_user(staff: ConsoleStaff, user_id: int, reason: str) -> int:
+    """Delete the user as ``flask users delete`` does (their referrals detached, ``user.deleted`` emitted), the
+    audit entry committed with it; how many referrals were detached."""
+    found = _subject(user_id)
+    subject = account.account_by_phone(found.phone)
+    if subject is None:
+        raise UserNotFound
+    record(staff, "user.deleted", found.id, found.phone, reason, referrals=found.referrals_count)
+    return account.delete_account(subject)  # commits the deletion and the entry together
+
+
+EXPORT_PAGE = 1000
+
+
+def export_users(staff: ConsoleStaff, search: Search) -> Iterator[Listed]:
+    """Every user that matches ``search``, newest first, read a page at a time; the export is recorded (with
+    its filters) before the first row."""
+    record(staff, "users.exported", **asdict(search))
+    db.session.commit()
+    before: int | None = None
+    while page := find_users(search, before, EXPORT_PAGE):
+        yield from page
+        before = page[-1].id

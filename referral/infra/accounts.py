@@ -90,6 +90,7 @@ NEW_INVITED_USER = sql.Statement(
     WHERE inviter.id = (SELECT id FROM users WHERE invite_code = :invite_code
                         UNION ALL SELECT id FROM invite_codes WHERE folded = upper(:invite_code) AND sharing = 1
                         LIMIT 1)
+      AND inviter.blocked_at IS NULL
     ON CONFLICT DO NOTHING
     RETURNING id, invited_by_id,
               (SELECT inviter.invite_code FROM users AS inviter WHERE inviter.id = users.invited_by_id)
@@ -189,3 +190,18 @@ def delete_user(user_id: int) -> int | None:
     """Delete the user (their sessions, codes and counts go with them: foreign keys cascade); who invited them."""
     deleted = sql.run(DELETE_USER, {"user_id": user_id})
     return deleted[0][0] if deleted else None
+
+
+BLOCK = sql.Statement("UPDATE users SET blocked_at = :now WHERE id = :user_id AND blocked_at IS NULL RETURNING id", NOW)
+UNBLOCK = sql.Statement(
+    "UPDATE users SET blocked_at = NULL WHERE id = :user_id AND blocked_at IS NOT NULL RETURNING id"
+)
+
+
+def block(user_id: int, now: datetime) -> bool:
+    """Block the user; whether they were not blocked already."""
+    return bool(sql.run(BLOCK, {"user_id": user_id, "now": now}))
+
+
+def unblock(user_id: int) -> bool:
+    return bool(sql.run(UNBLOCK, {"user_id": user_id}))

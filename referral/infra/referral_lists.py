@@ -19,6 +19,7 @@ class ReferralRow(NamedTuple):
     first_name: str
     last_name: str
     invited_at: datetime
+    invite_channel: str | None
 
 
 NEWEST_REFERRAL_PHONES = sql.Statement(
@@ -30,7 +31,7 @@ NEWEST_REFERRAL_PHONES = sql.Statement(
 
 FIRST_PAGE = sql.Statement(
     """
-    SELECT id, phone, first_name, last_name, invited_at FROM users
+    SELECT id, phone, first_name, last_name, invited_at, invite_channel FROM users
     WHERE invited_by_id = :owner_id
     ORDER BY invited_at DESC, id DESC LIMIT :limit
     """,
@@ -39,7 +40,7 @@ FIRST_PAGE = sql.Statement(
 
 NEXT_PAGE = sql.Statement(
     """
-    SELECT id, phone, first_name, last_name, invited_at FROM users
+    SELECT id, phone, first_name, last_name, invited_at, invite_channel FROM users
     WHERE invited_by_id = :owner_id AND (invited_at, id) < (:after_at, :after_id)
     ORDER BY invited_at DESC, id DESC LIMIT :limit
     """,
@@ -51,7 +52,7 @@ NEXT_PAGE = sql.Statement(
 # The referrals just newer than (:before_at, :before_id), the nearest first (so: oldest first).
 NEWER_THAN = sql.Statement(
     """
-    SELECT id, phone, first_name, last_name, invited_at FROM users
+    SELECT id, phone, first_name, last_name, invited_at, invite_channel FROM users
     WHERE invited_by_id = :owner_id AND (invited_at, id) > (:before_at, :before_id)
     ORDER BY invited_at ASC, id ASC LIMIT :limit
     """,

@@ -31,7 +31,8 @@ class InviterGone(Exception):
 
 
 # The owner of :invite_code (its exact spelling, one index probe; else, typed in another case, the one code that
-# fits: the invite_codes view, migration 0006) and every inviter above them, nearest first.
+# fits: the invite_codes view, migration 0006) and every inviter above them, nearest first. A blocked owner's
+# code is nobody's (here, in OWNER_OF_INVITE_CODE and in accounts.NEW_INVITED_USER).
 CHAIN_OF_INVITE_CODE = sql.Statement(
     """
     WITH RECURSIVE chain (id, invited_by_id, phone, invite_code, depth) AS (
@@ -39,6 +40,7 @@ CHAIN_OF_INVITE_CODE = sql.Statement(
         WHERE id = (SELECT id FROM users WHERE invite_code = :invite_code
                     UNION ALL SELECT id FROM invite_codes WHERE folded = upper(:invite_code) AND sharing = 1
                     LIMIT 1)
+          AND blocked_at IS NULL
         UNION ALL
         SELECT u.id, u.invited_by_id, u.phone, u.invite_code, chain.depth + 1
         FROM users AS u JOIN chain ON u.id = chain.invited_by_id
@@ -58,6 +60,7 @@ CHAIN_OF_INVITE_CODE_LOCKING = sql.Statement(
         WHERE id = (SELECT id FROM users WHERE invite_code = :invite_code
                     UNION ALL SELECT id FROM invite_codes WHERE folded = upper(:invite_code) AND sharing = 1
                     LIMIT 1)
+          AND blocked_at IS NULL
         UNION ALL
         SELECT u.id, u.invited_by_id, u.phone, u.invite_code, chain.depth + 1
         FROM users AS u JOIN chain ON u.id = chain.invited_by_id
@@ -128,6 +131,7 @@ OWNER_OF_INVITE_CODE = sql.Statement(
     WHERE id = (SELECT id FROM users WHERE invite_code = :invite_code
                 UNION ALL SELECT id FROM invite_codes WHERE folded = upper(:invite_code) AND sharing = 1
                 LIMIT 1)
+      AND blocked_at IS NULL
     """
 )
 
@@ -212,3 +216,18 @@ def invitation_of(user_id: int) -> Invitation | None:
     """Whether ``user_id`` exists, and who invited them."""
     rows = sql.run(INVITED_BY, {"user_id": user_id})
     return Invitation(rows[0][0]) if rows else None
+
+
+# Undo one referral (staff): only while :user_id is still the referral of :inviter_id.
+DETACH = sql.Statement(
+    """
+    UPDATE users SET invited_by_id = NULL, invited_at = NULL, invite_channel = NULL
+    WHERE id = :user_id AND invited_by_id = :inviter_id
+    RETURNING id
+    """
+)
+
+
+def detach(user_id: int, inviter_id: int) -> bool:
+    """Whether ``user_id`` was ``inviter_id``'s referral (and is no longer)."""
+    return bool(sql.run(DETACH, {"user_id": user_id, "inviter_id": inviter_id}))

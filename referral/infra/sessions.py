@@ -10,10 +10,13 @@ from referral.infra import sql
 from referral.infra.devices import USER_AGENT_KEPT
 from referral.infra.models import UTCDateTime
 
+# A new session, for a user not blocked by staff (no row otherwise: the same one statement either way).
 NEW_SESSION = sql.Statement(
     """
     INSERT INTO sessions (id, user_id, refresh_jti, created_at, expires_at, user_agent, last_used_at)
-    VALUES (:id, :user_id, :jti, :now, :expires_at, :user_agent, :now)
+    SELECT :id, id, :jti, :now, :expires_at, :user_agent, :now FROM users
+    WHERE id = :user_id AND blocked_at IS NULL
+    RETURNING id
     """,
     {"now": UTCDateTime(), "expires_at": UTCDateTime()},
 )
@@ -75,7 +78,8 @@ class SessionRow(NamedTuple):
 
 def insert_session(
     session_id: str, user_id: int, refresh_jti: str, now: datetime, expires_at: datetime, user_agent: str | None
-) -> None:
+) -> bool:
+    """Whether the session was started (not for a blocked user)."""
     params = {
         "id": session_id,
         "user_id": user_id,
@@ -84,7 +88,7 @@ def insert_session(
         "expires_at": expires_at,
         "user_agent": user_agent[:USER_AGENT_KEPT] if user_agent else None,
     }
-    sql.run(NEW_SESSION, params)
+    return bool(sql.run(NEW_SESSION, params))
 
 
 def rotate(session_id: str, refresh_jti: str, new_jti: str, now: datetime, expires_at: datetime) -> int | None:

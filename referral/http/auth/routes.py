@@ -45,6 +45,7 @@ def request_login_code(args: dict[str, Any]) -> dict[str, Any]:
     blp,
     {
         401: "code_invalid (with attempts_left), code_expired",
+        403: "account_blocked (staff blocked this account; the code is not spent)",
         422: "invalid_phone, validation_error, invite_code_own, invite_cycle",
         429: "code_attempts_exceeded, rate_limited (per-IP cap, or the phone is locked after wrong codes)",
         **INVITE_ERRORS,

@@ -46,6 +46,14 @@ class ReferralSchema(Schema):
     first_name = fields.String()
     last_name = fields.String()
     joined_at = fields.AwareDateTime(metadata={"description": "When they entered the invite code."})
+    channel = fields.String(
+        allow_none=True,
+        metadata={
+            "enum": ["link", "code_at_signup", "code_later"],
+            "description": "How the code was entered: through the invite link, typed at sign-up, or entered later "
+            "on the profile; null for referrals made before this was recorded. Added after the first release.",
+        },
+    )
 
 
 class ReferralPageSchema(Schema):

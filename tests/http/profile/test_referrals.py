@@ -43,7 +43,9 @@ def test_items_have_the_documented_fields(client, owner, invite):
     invite(1)
     body = client.get(URL, headers=owner["headers"]).json
     assert list(body) == ["items", "next_cursor", "count"]
-    assert list(body["items"][0]) == ["phone", "first_name", "last_name", "joined_at"]
+    # the contract's four fields, in order, and the channel added after them
+    assert list(body["items"][0]) == ["phone", "first_name", "last_name", "joined_at", "channel"]
+    assert body["items"][0]["channel"] in ("link", "code_at_signup", "code_later")
     assert body["next_cursor"] is None
     assert body["count"] == 1
 
