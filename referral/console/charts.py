@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from flask_babel import format_date
+from flask_babel import format_date, format_datetime
 from markupsafe import Markup, escape
 
 WIDTH, HEIGHT, AXIS = 720, 180, 28
@@ -23,7 +23,7 @@ class Series:
 @dataclass(frozen=True)
 class Chart:
     title: str
-    days: list[date]
+    days: list[date]  # or datetimes, one per hour
     series: list[Series]
     svg: Markup
 
@@ -36,8 +36,9 @@ class Chart:
         return [sum(s.values) for s in self.series]
 
 
-def stacked_bars(days: Sequence[date], series: list[Series], title: str) -> Chart:
-    """One bar per day, its series stacked bottom up; the tallest bar fills the height."""
+def stacked_bars(days: Sequence[date], series: list[Series], title: str, hourly: bool = False) -> Chart:
+    """One bar per day (``hourly``: per hour, ``days`` then being datetimes), its series stacked bottom up; the
+    tallest bar fills the height."""
     peak = max([sum(values) for values in zip(*(s.values for s in series), strict=True)] or [0]) or 1
     step = (WIDTH - AXIS) / max(len(days), 1)
     bar = max(step * 0.8, 1.0)
@@ -49,7 +50,7 @@ def stacked_bars(days: Sequence[date], series: list[Series], title: str) -> Char
     ]
     for i, day in enumerate(days):
         x, top = AXIS + i * step, float(HEIGHT)
-        shown = format_date(day, "d MMM")
+        shown = format_datetime(day, "d MMM HH:mm") if hourly else format_date(day, "d MMM")
         for s in series:
             height = s.values[i] / peak * (HEIGHT - 16)
             if height > 0:

@@ -11,11 +11,12 @@ from typing import Any
 
 from flask import abort, flash, g, redirect, request, stream_with_context, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from werkzeug import Response
 
 from referral.console.charts import Series, stacked_bars
 from referral.console.door import bp, requires
-from referral.domain import programme, staff, support
+from referral.domain import deliveries, programme, staff, support
 from referral.domain.errors import DomainError
 from referral.domain.phones import masked_for_people
 from referral.web.messages import for_error
@@ -267,3 +268,51 @@ def export_users() -> Response:
 
     headers = {"Content-Disposition": 'attachment; filename="users.csv"'}
     return Response(stream_with_context(lines()), mimetype="text/csv", headers=headers)
+
+
+@bp.get("/deliveries")
+def deliveries_page() -> Any:
+    """SMS by hour and status and by number range, the latest failures; webhook deliveries that gave up."""
+    report = deliveries.report()
+    days = [start for start, _counts in report.hours]
+    labels = {"queued": _("Queued"), "retrying": _("Retrying"), "sent": _("Sent"), "failed": _("Failed")}
+    chart = stacked_bars(
+        days,
+        [
+            Series(labels[status], [counts.get(status, 0) for _hour, counts in report.hours], f"sms-{status}")
+            for status in deliveries.SMS_STATUSES
+        ],
+        _("SMS per hour, the last 48 hours"),
+        hourly=True,
+    )
+    return page("console/deliveries.html", report=report, chart=chart, masked=masked_for_people)
+
+
+@bp.post("/webhooks/<event_id>/replay")
+@requires("replay_webhook")
+def replay_webhook(event_id: str) -> Response:
+    """Deliver an event again to every endpoint that wants its type."""
+    urls = deliveries.replay(g.staff, event_id[:40])
+    if urls is None:
+        flash(_("There is no such event."), "error")
+    else:
+        flash(
+            ngettext(
+                "The event goes out again to %(num)d endpoint.",
+                "The event goes out again to %(num)d endpoints.",
+                len(urls),
+            )
+        )
+    return redirect(url_for("console.deliveries_page"))
+
+
+@bp.post("/webhooks/endpoints/enable")
+@requires("replay_webhook")
+def enable_endpoint() -> Response:
+    """Deliver to an endpoint again after it answered 410 Gone."""
+    url = (request.form.get("url") or "")[:2048]
+    if deliveries.enable_endpoint(g.staff, url):
+        flash(_("The endpoint gets new events again."))
+    else:
+        flash(_("That endpoint was not disabled."), "error")
+    return redirect(url_for("console.deliveries_page"))
