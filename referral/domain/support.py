@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from referral import clock
 from referral.domain import account, defences, events, invites, sessions
@@ -57,9 +57,17 @@ class UserFile:
     codes_sent: list[phone_defences.SendRow]
     locked_until: datetime | None
     audit: list[AuditRow]
+    tree: list[tuple[int, int]]  # (depth, people at it) below the user, at most TREE_CAP people counted
+    tree_depth: int
+    events: list[tuple[str, str, datetime]]  # (id, type, when) of the webhook events naming them, recent first
 
 
-def open_user(staff: ConsoleStaff, user_id: int) -> UserFile:
+TREE_DEPTHS = (1, 2, 3, 5, 10)
+TREE_CAP = 100_000
+EVENTS_DAYS = 30  # the events about a user are looked for this far back (a scan of the outbox's recent rows)
+
+
+def open_user(staff: ConsoleStaff, user_id: int, tree_depth: int = 3) -> UserFile:
     """Everything about ``user_id``; opening it is recorded (it shows the whole phone number)."""
     found = user_directory.user(user_id)
     if found is None:
@@ -76,6 +84,9 @@ def open_user(staff: ConsoleStaff, user_id: int) -> UserFile:
         codes_sent=phone_defences.sends_of_phone(found.phone),
         locked_until=locked_until,
         audit=audit_entries_about(found.id),
+        tree=user_directory.tree_below(found.id, tree_depth, TREE_CAP),
+        tree_depth=tree_depth,
+        events=user_directory.events_about(found.id, clock.utcnow() - timedelta(days=EVENTS_DAYS), 20),
     )
 
 

@@ -98,3 +98,40 @@ def search(
 def user(user_id: int) -> UserRecord | None:
     rows = sql.run(USER, {"user_id": user_id})
     return UserRecord(*rows[0]) if rows else None
+
+
+# How many people are at each depth below :user_id, down to :depth, counting at most :cap of them (an
+# influencer's tree is read no further than that: the console says "at least").
+TREE_BELOW = sql.Statement(
+    """
+    WITH RECURSIVE tree (id, depth) AS (
+        SELECT id, 1 FROM users WHERE invited_by_id = :user_id
+        UNION ALL
+        SELECT u.id, tree.depth + 1 FROM users AS u JOIN tree ON u.invited_by_id = tree.id
+        WHERE tree.depth < :depth
+    )
+    SELECT depth, count(*) FROM (SELECT depth FROM tree LIMIT :cap) AS counted
+    GROUP BY depth ORDER BY depth
+    """
+)
+
+# The webhook events since :since that name the user (as a person, or by user_id), newest first.
+EVENTS_ABOUT = sql.Statement(
+    """
+    SELECT id, type, created_at FROM webhook_events
+    WHERE created_at >= :since AND (payload LIKE :as_person OR payload LIKE :as_id)
+    ORDER BY created_at DESC LIMIT :limit
+    """,
+    {"since": UTCDateTime()},
+    {"created_at": UTCDateTime()},
+)
+
+
+def tree_below(user_id: int, depth: int, cap: int) -> list[tuple[int, int]]:
+    return [(level, count) for level, count in sql.run(TREE_BELOW, {"user_id": user_id, "depth": depth, "cap": cap})]
+
+
+def events_about(user_id: int, since: datetime, limit: int) -> list[tuple[str, str, datetime]]:
+    # Events write a person as {"id": 12, "phone": ...} and a phone change as {"user_id": 12, ...} (json.dumps).
+    params = {"since": since, "as_person": f'%"id": {user_id},%', "as_id": f'%"user_id": {user_id},%', "limit": limit}
+    return [(event_id, kind, at) for event_id, kind, at in sql.run(EVENTS_ABOUT, params)]

@@ -318,3 +318,19 @@ def test_staff_are_granted_listed_and_revoked_from_the_shell(runner):
     assert db.session.scalar(select(func.count()).select_from(Staff)) == 1
     assert runner.invoke(args=["staff", "revoke", "+79995550009"]).exit_code == 0
     assert runner.invoke(args=["staff", "revoke", "+79995550009"]).exit_code == 1
+
+
+def test_a_users_file_has_their_tree_by_depth_and_the_events_about_them(support_agent, api, app):
+    app.config["WEBHOOK_URLS"] = [("https://crm.example/in", ("user.created", "referral.activated"))]
+    root = api.sign_in("+79995580001")
+    child = api.sign_in("+79995580002", invite_code=api.profile(root)["invite_code"])
+    child_code = api.profile(child)["invite_code"]
+    api.sign_in("+79995580003", invite_code=child_code)
+    api.sign_in("+79995580004", invite_code=child_code)
+    page = support_agent.get(f"/admin/users/{root['user']['id']}?depth=2")
+    levels = re.findall(r"<tr><td>(\d+)</td><td class=\"number\">(\d+)</td></tr>", page.text)
+    assert levels == [("1", "1"), ("2", "2")]
+    assert "user.created" in page.text and "referral.activated" in page.text
+    assert re.findall(r"<tr><td>(\d+)</td>", support_agent.get(f"/admin/users/{root['user']['id']}?depth=1").text)[
+        :1
+    ] == ["1"]
