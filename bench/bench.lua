@@ -1,5 +1,6 @@
 -- One script for every scenario; the mode and its file come after `--` on the wrk command line.
 --   get TOKENFILE                GET with the bearer token on the file's first line
+--   console COOKIEFILE           GET with the console session cookie on the file's first line
 --   invite TOKENFILE CODE PREFIX SKIP BLOCK  POST /profile/invite, each request with the next fresh user's token
 --   code PREFIX                  POST /auth/code for a new phone each time (+79PREFIX...)
 --   token PHONEFILE CODE PREFIX SKIP BLOCK   POST /auth/token, each request with the next phone with a live CODE
@@ -26,6 +27,8 @@ function init(args)
   if mode == "get" then
     local token = lines(args[2])[1]
     if token then wrk.headers["Authorization"] = "Bearer " .. token end
+  elseif mode == "console" then
+    wrk.headers["Cookie"] = "console_session=" .. lines(args[2])[1]
   elseif mode == "invite" then
     tokens = lines(args[2])
     body = '{"invite_code": "' .. args[3] .. '"}'
@@ -55,7 +58,7 @@ local function next_line(list)
 end
 
 function request()
-  if mode == "get" then
+  if mode == "get" or mode == "console" then
     return wrk.format("GET")
   elseif mode == "invite" then
     local token = next_line(tokens)

@@ -5,7 +5,9 @@ Run inside the app's environment: ``python bench/prepare.py OUT_DIR`` (bench/run
 
 from __future__ import annotations
 
+import hashlib
 import json
+import secrets
 import sys
 import time
 import uuid
@@ -16,9 +18,10 @@ from flask_jwt_extended import create_access_token
 from sqlalchemy import func, select, text
 
 from referral import clock, create_app
-from referral.domain import codes
+from referral.domain import codes, programme, staff
 from referral.domain.referrals import encode_cursor
 from referral.extensions import db
+from referral.infra import staff_access
 from referral.infra.models import User
 from referral.infra.seed import SeedPlan, seed_users
 
@@ -88,8 +91,20 @@ def main(out: Path, users: int) -> None:
                 connection.execute(text("CHECKPOINT"))
             except Exception as error:  # needs a superuser (or pg_checkpoint): a nicety, not a requirement
                 print(f"no CHECKPOINT: {error}", file=sys.stderr)
+        # The console: the days rolled up (as the scheduled `flask console rollup` keeps them), and an admin's
+        # console session that outlives the run (signed in past both factors, as prepare does for the tokens).
+        rolled = programme.roll_up()
+        staff.grant("+79990000099", "admin")
+        console_token = secrets.token_urlsafe(32)
+        member = staff_access.staff_of_phone("+79990000099")
+        staff_access.new_console_session(
+            hashlib.sha256(console_token.encode()).hexdigest(), member.user_id, clock.utcnow(), None
+        )
+        db.session.commit()
+        (out / "console.cookie").write_text(console_token + "\n")
         meta = {
             "users": seeded.users + fresh.users + many.users,
+            "rollup_seconds": round(rolled.seconds, 2),
             "seed_seconds": round(seed_seconds, 1),
             "influencer_id": influencer.id,
             "influencer_referrals": influencer.referrals_count,

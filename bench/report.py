@@ -23,6 +23,9 @@ LABELS = {
     "auth_code_light": "POST /auth/code, light load (2 connections)",
     "auth_token": "POST /auth/token (sign-up)",
     "auth_token_invite": "POST /auth/token (sign-up with the influencer's code)",
+    "console_overview_90": "GET /admin/?days=90 (the console's overview)",
+    "console_search": "GET /admin/users?q=1234 (a user search)",
+    "console_user": "GET /admin/users/ID (a user's file, recorded)",
 }
 
 
@@ -163,6 +166,12 @@ def targets(results: dict, meta: dict) -> list[tuple[str, bool]]:
         ratio = deep["of_ceiling"] / first["of_ceiling"]
         what = f"a referral page {meta['deep']:,} deep costs what page 1 does: {ratio:.0%} of its throughput"
         checks.append((what, ratio >= 0.8))
+    # The console's pages: an absolute target, 150 ms at 200,000 users and twice that at 1,000,000 and above.
+    console_target = 150 if meta["users"] < 500_000 else 300
+    for name in ("console_overview_90", "console_search", "console_user"):
+        if r := results.get(name):
+            what = f"{LABELS[name]} p99 under {console_target} ms: {r['p99_ms']:.1f} ms"
+            checks.append((what, r["p99_ms"] < console_target))
     if light := results.get("auth_code_light"):
         saturated = results.get("auth_code")
         what = f"POST /auth/code p99 under 50 ms with a 1-2 s gateway: {light['p99_ms']:.1f} ms at a light load"

@@ -109,7 +109,7 @@ def user(user_id: int) -> Any:
     """One user, whole (recorded: it shows the full phone number)."""
     depth = _whole(request.args.get("depth"))
     try:
-        opened = support.open_user(g.staff, user_id, depth if depth in support.TREE_DEPTHS else 3)
+        opened = support.open_user(g.staff, user_id, depth if depth in support.TREE_DEPTHS else 1)
     except DomainError:
         abort(404)
     return page("console/user.html", file=opened, masked=masked_for_people, depths=support.TREE_DEPTHS)

@@ -33,11 +33,18 @@ class Search:
     joined_until: datetime | None = None
 
 
+SHORTEST_TEXT = 3  # fewer characters match too many people to be a search (and no trigram index serves them)
+
+
 def find_users(search: Search, before: int | None = None, limit: int = PAGE_SIZE) -> list[Listed]:
-    """A page of the users that match, newest first, after the user ``before`` of the page shown."""
+    """A page of the users that match, newest first, after the user ``before`` of the page shown (none for a
+    text shorter than ``SHORTEST_TEXT``)."""
     invited = -1 if search.invited is None else int(search.invited)
+    text = search.text.strip()
+    if 0 < len(text) < SHORTEST_TEXT:
+        return []
     return user_directory.search(
-        search.text.strip(),
+        text,
         invited,
         search.invited_by or 0,
         search.joined_from or EVER,
@@ -67,7 +74,7 @@ TREE_CAP = 100_000
 EVENTS_DAYS = 30  # the events about a user are looked for this far back (a scan of the outbox's recent rows)
 
 
-def open_user(staff: ConsoleStaff, user_id: int, tree_depth: int = 3) -> UserFile:
+def open_user(staff: ConsoleStaff, user_id: int, tree_depth: int = 1) -> UserFile:
     """Everything about ``user_id``; opening it is recorded (it shows the whole phone number)."""
     found = user_directory.user(user_id)
     if found is None:
@@ -84,10 +91,17 @@ def open_user(staff: ConsoleStaff, user_id: int, tree_depth: int = 3) -> UserFil
         codes_sent=phone_defences.sends_of_phone(found.phone),
         locked_until=locked_until,
         audit=audit_entries_about(found.id),
-        tree=user_directory.tree_below(found.id, tree_depth, TREE_CAP),
+        tree=_tree_below(found, tree_depth),
         tree_depth=tree_depth,
         events=user_directory.events_about(found.id, clock.utcnow() - timedelta(days=EVENTS_DAYS), 20),
     )
+
+
+def _tree_below(found: UserRecord, depth: int) -> list[tuple[int, int]]:
+    """People at each depth below the user; the first level is their referral count (no scan of their tree)."""
+    if depth == 1:
+        return [(1, found.referrals_count)] if found.referrals_count else []
+    return user_directory.tree_below(found.id, depth, TREE_CAP)
 
 
 def find_user(user_id: int) -> UserRecord | None:

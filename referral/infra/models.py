@@ -79,6 +79,20 @@ class User(db.Model):  # type: ignore[name-defined,misc]
         # Serve the console's daily roll-ups (sign-ups and activations of a range of days).
         Index("ix_users_created_at", "created_at"),
         Index("ix_users_invited_at", "invited_at"),
+        # Serve the console's search by any part of a phone or a name (pg_trgm; PostgreSQL only, migration 0009).
+        Index(
+            "ix_users_phone_trigrams",
+            "phone",
+            postgresql_using="gin",
+            postgresql_ops={"phone": "gin_trgm_ops"},
+            info={"postgresql_only": True},
+        ),
+        Index(
+            "ix_users_name_trigrams",
+            text("lower(first_name || ' ' || last_name) gin_trgm_ops"),
+            postgresql_using="gin",
+            info={"postgresql_only": True},
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
