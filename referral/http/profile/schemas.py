@@ -49,7 +49,7 @@ class ReferralSchema(Schema):
     channel = fields.String(
         allow_none=True,
         metadata={
-            "enum": ["link", "code_at_signup", "code_later"],
+            "enum": ["link", "code_at_signup", "code_later", None],
             "description": "How the code was entered: through the invite link, typed at sign-up, or entered later "
             "on the profile; null for referrals made before this was recorded. Added after the first release.",
         },
