@@ -91,6 +91,7 @@ def run_migrations_online():
     connectable = get_engine()
 
     with connectable.connect() as connection:
+
         def include_object(object, name, type_, reflected, compare_to):
             # Indexes only PostgreSQL has (the trigram indexes of the console's search, migration 0009) are
             # not missing from a SQLite database.

@@ -52,15 +52,16 @@ View = TypeVar("View", bound=Callable[..., Any])
 
 @bp.before_request
 def admit() -> Response | None:
-    """CSRF on every form; the console session's staff member on ``g.staff``, or the door."""
+    """The console session's staff member on ``g.staff``, or the door (before anything else: an outsider's form
+    is an unknown page too); then CSRF on every form."""
+    g.staff = staff.console_staff(request.cookies.get(COOKIE))
+    if g.staff is None and request.endpoint not in OPEN_TO_ALL:
+        if request.endpoint == "console.overview":
+            return redirect(url_for("console.login"))
+        abort(404)
     if request.method == "POST":
         csrf.protect()
-    g.staff = staff.console_staff(request.cookies.get(COOKIE))
-    if g.staff is not None or request.endpoint in OPEN_TO_ALL:
-        return None
-    if request.endpoint == "console.overview":
-        return redirect(url_for("console.login"))
-    abort(404)
+    return None
 
 
 def requires(action: str) -> Callable[[View], View]:

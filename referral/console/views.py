@@ -9,18 +9,20 @@ from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import segno
 from flask import abort, flash, g, redirect, request, stream_with_context, url_for
 from flask_babel import gettext as _
 from flask_babel import ngettext
+from markupsafe import Markup
 from werkzeug import Response
 
 from referral.console.charts import Series, stacked_bars
 from referral.console.door import bp, requires
 from referral.domain import deliveries, programme, staff, support
 from referral.domain.errors import DomainError
-from referral.domain.phones import masked_for_people
+from referral.domain.phones import InvalidPhone, for_people, masked_for_people
 from referral.web.messages import for_error
-from referral.web.pages import page
+from referral.web.pages import page, parse_phone, refused
 
 REASON_LENGTH = 500
 
@@ -317,3 +319,36 @@ def enable_endpoint() -> Response:
     else:
         flash(_("That endpoint was not disabled."), "error")
     return redirect(url_for("console.deliveries_page"))
+
+
+@bp.post("/staff")
+@requires("manage_staff")
+def grant_staff() -> Any:
+    """Make someone staff; a new member's authenticator QR code is shown on this page, once."""
+    role = request.form.get("role", "")
+    typed = {"phone": request.form.get("phone", "")}
+    if role not in staff.ROLES:
+        abort(400)
+    try:
+        granted = staff.grant(parse_phone(request.form.get("phone")), role, by=g.staff)
+    except InvalidPhone:
+        return refused("console/staff.html", "invalid_phone", "phone", values=typed, members=staff.all_staff())
+    qr = None
+    if granted.new_secret:
+        qr = Markup(
+            segno.make(granted.provisioning_uri, error="m").svg_inline(scale=4, dark="#1d2a3a", light="#ffffff")
+        )
+    return page("console/staff.html", members=staff.all_staff(), granted=granted, qr=qr)
+
+
+@bp.post("/staff/<int:user_id>/revoke")
+@requires("manage_staff")
+def revoke_staff(user_id: int) -> Response:
+    """No longer staff (a reason is required); their console sessions end at once. Not oneself."""
+    member = next((m for m in staff.all_staff() if m.user_id == user_id), None)
+    reason = _reason()
+    if member is None or reason is None or not staff.revoke(member.phone, by=g.staff, reason=reason):
+        flash(_("Say why, and you cannot revoke yourself here."), "error")
+    else:
+        flash(_("%(phone)s is no longer staff.", phone=for_people(member.phone)))
+    return redirect(url_for("console.staff_list"))

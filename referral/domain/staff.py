@@ -38,38 +38,58 @@ ISSUER = "Referral console"
 
 
 @dataclass(frozen=True)
+class ConsoleStaff:
+    """Who is signed in to the console, on which session (the SHA-256 of the cookie's token)."""
+
+    user_id: int
+    phone: str
+    role: str
+    session_id: str
+
+    def may(self, action: str) -> bool:
+        return action in ACTIONS_OF_ROLE[self.role]
+
+
+@dataclass(frozen=True)
 class Grant:
     member: StaffMember
     provisioning_uri: str  # for an authenticator app (a QR code of it)
     new_secret: bool
 
 
-def grant(phone: str, role: str) -> Grant:
+def grant(phone: str, role: str, by: ConsoleStaff | None = None) -> Grant:
     """Make the user of ``phone`` (created if there is none) staff with ``role``; a new member gets a fresh
-    authenticator secret, an existing one keeps theirs and gets the new role."""
+    authenticator secret, an existing one keeps theirs and gets the new role. ``by``: the admin who did it in
+    the console (recorded with it); none from the shell."""
     member = staff_access.staff_of_phone(phone)
     if member is not None:
         staff_access.change_role(member.user_id, role)
+        if by is not None:
+            record(by, "staff.role_changed", member.user_id, member.phone, role=role)
         db.session.commit()
         member = member._replace(role=role)
         return Grant(member, _provisioning_uri(member), new_secret=False)
     joined = sign_up(phone)
     if joined.created:
         count_and_announce(joined)
-    secret = pyotp.random_base32()
-    staff_access.grant(joined.account.id, role, secret, clock.utcnow())
+    staff_access.grant(joined.account.id, role, pyotp.random_base32(), clock.utcnow())
+    if by is not None:
+        record(by, "staff.granted", joined.account.id, phone, role=role)
     db.session.commit()
     member = staff_access.staff_of_phone(phone)
     assert member is not None
     return Grant(member, _provisioning_uri(member), new_secret=True)
 
 
-def revoke(phone: str) -> bool:
-    """No longer staff: their console sessions end with the row, at once. Whether they were staff."""
+def revoke(phone: str, by: ConsoleStaff | None = None, reason: str | None = None) -> bool:
+    """No longer staff: their console sessions end with the row, at once. Whether they were staff. An admin
+    cannot revoke themselves in the console (the shell can)."""
     member = staff_access.staff_of_phone(phone)
-    if member is None:
+    if member is None or (by is not None and by.user_id == member.user_id):
         return False
     staff_access.revoke(member.user_id)
+    if by is not None:
+        record(by, "staff.revoked", member.user_id, member.phone, reason)
     db.session.commit()
     return True
 
@@ -89,19 +109,6 @@ def request_console_code(phone: str, language: str | None) -> codes.IssuedCode:
         config = current_app.config
         return codes.IssuedCode(phone, "", config["OTP_TTL_SECONDS"], config["OTP_RESEND_SECONDS"])
     return codes.issue_code(phone, codes.Purpose.CONSOLE_SIGNIN, language=language)
-
-
-@dataclass(frozen=True)
-class ConsoleStaff:
-    """Who is signed in to the console, on which session (the SHA-256 of the cookie's token)."""
-
-    user_id: int
-    phone: str
-    role: str
-    session_id: str
-
-    def may(self, action: str) -> bool:
-        return action in ACTIONS_OF_ROLE[self.role]
 
 
 def sign_in_to_console(phone: str, sms_code: str, authenticator_code: str) -> str:

@@ -334,3 +334,24 @@ def test_a_users_file_has_their_tree_by_depth_and_the_events_about_them(support_
     assert re.findall(r"<tr><td>(\d+)</td>", support_agent.get(f"/admin/users/{root['user']['id']}?depth=1").text)[
         :1
     ] == ["1"]
+
+
+def test_admins_grant_and_revoke_staff_in_the_console(admin, client, runner, clock):
+    page = admin.post("/admin/staff", phone="+7 999 555-00-07", role="support")
+    assert page.status_code == 200 and "otpauth://totp/" in page.text and "<svg" in page.text  # shown once
+    assert actions()[-1] == "staff.granted"
+    assert "otpauth://totp/" not in admin.get("/admin/staff").text
+    member = db.session.scalar(select(Staff.user_id).join(User).where(User.phone == "+79995550007"))
+    secret = re.search(r"secret=([A-Z2-7]+)", page.text).group(1)
+    newcomer = StaffBrowser.__new__(StaffBrowser)
+    Browser.__init__(newcomer, client, "+79995550007")
+    newcomer.secret = secret
+    assert newcomer.sign_in_to_console(clock).status_code == 302
+    refused = admin.post(f"/admin/staff/{member}/revoke", reason="")
+    assert refused.status_code == 302 and newcomer.get("/admin/users").status_code == 200
+    admin.post(f"/admin/staff/{member}/revoke", reason="left the team")
+    assert actions()[-1] == "staff.revoked" and newcomer.get("/admin/users").status_code == 404
+    own = db.session.scalar(select(Staff.user_id).join(User).where(User.phone == ADMIN))
+    before = audit_count()
+    admin.post(f"/admin/staff/{own}/revoke", reason="oops")
+    assert audit_count() == before and admin.get("/admin/staff").status_code == 200
