@@ -69,6 +69,11 @@ class Person:
         """The development code the page shows (`make run` sends no SMS)."""
         return re.search(r"(\d{4,8})\.?\s*$", self.page.locator(".debug").inner_text().strip()).group(1)
 
+    def enter_code(self, action: str) -> None:
+        """Type the development code into the code form posting to ``action``, and send it."""
+        self.page.fill("#code", self.code_shown())
+        self.page.click(f"form[action='{action}'] button[type=submit]")
+
     def sign_in(self, phone: str) -> None:
         self.page.fill("#phone", phone)
         self.shot("phone")
@@ -244,8 +249,7 @@ def main(base: str, shots: Path) -> None:
         vera.page.click("form[action='/profile/phone'] button[type=submit]")
         expect(vera.page).to_have_url(re.compile(r"/profile/phone/confirm$"))
         vera.shot("phone-change-code")
-        vera.page.fill("#code", vera.code_shown())
-        vera.page.click("form[action='/profile/phone/confirm'] button[type=submit]")
+        vera.enter_code("/profile/phone/confirm")
         expect(vera.page.locator(".notice")).to_contain_text("+7 999 300-77-13")
         vera.shot("phone-changed")
 
@@ -254,8 +258,7 @@ def main(base: str, shots: Path) -> None:
         boris.page.click("form[action='/profile/delete'] button")
         expect(boris.page).to_have_url(re.compile(r"/profile/delete/confirm$"))
         boris.shot("deletion-code")
-        boris.page.fill("#code", boris.code_shown())
-        boris.page.click("form[action='/profile/delete/confirm'] button[type=submit]")
+        boris.enter_code("/profile/delete/confirm")
         expect(boris.page.locator(".notice")).to_contain_text("Ваш аккаунт удалён")
         boris.shot("deleted")
         anna.page.reload()

@@ -6,21 +6,13 @@ import io
 
 import click
 import segno
-from flask import current_app
 from flask.cli import AppGroup
 
+from referral.cli.users import phone_argument
 from referral.domain import programme, staff
-from referral.domain.phones import InvalidPhone, normalise_phone
 
 staff_cli = AppGroup("staff", help="Grant, revoke and list the console's staff.")
 console_cli = AppGroup("console", help="The console's numbers.")
-
-
-def _phone(raw: str) -> str:
-    try:
-        return normalise_phone(raw, current_app.config["DEFAULT_PHONE_REGION"])
-    except InvalidPhone:
-        raise click.BadParameter(f"{raw!r} is not a mobile number", param_hint="PHONE") from None
 
 
 @staff_cli.command("grant")
@@ -30,7 +22,7 @@ def _phone(raw: str) -> str:
 )
 def grant(phone: str, role: str) -> None:
     """Make the user of PHONE staff (their account is made if they have none) and show their authenticator's QR."""
-    granted = staff.grant(_phone(phone), role)
+    granted = staff.grant(phone_argument(phone), role)
     member = granted.member
     click.echo(f"{member.phone} is {member.role} staff (user {member.user_id}).")
     if not granted.new_secret:
@@ -47,7 +39,7 @@ def grant(phone: str, role: str) -> None:
 @click.argument("phone")
 def revoke(phone: str) -> None:
     """PHONE is no longer staff; their console sessions end at once."""
-    e164 = _phone(phone)
+    e164 = phone_argument(phone)
     if not staff.revoke(e164):
         raise click.ClickException(f"{e164} is not staff")
     click.echo(f"{e164} is no longer staff; their console sessions are ended.")

@@ -24,11 +24,16 @@ maintenance = AppGroup("maintenance", help="Keep the database tidy.")
 demo = AppGroup("demo", help="Data for trying the API and for benchmarks.")
 
 
-def find_user(phone: str) -> User:
+def phone_argument(phone: str) -> str:
+    """PHONE as E.164, or the command's usage error."""
     try:
-        e164 = normalise_phone(phone, current_app.config["DEFAULT_PHONE_REGION"])
+        return normalise_phone(phone, current_app.config["DEFAULT_PHONE_REGION"])
     except InvalidPhone:
         raise click.BadParameter(f"{phone!r} is not a mobile number", param_hint="PHONE") from None
+
+
+def find_user(phone: str) -> User:
+    e164 = phone_argument(phone)
     user = db.session.scalars(select(User).where(User.phone == e164)).one_or_none()
     if user is None:
         raise click.ClickException(f"no user has the phone {e164}")

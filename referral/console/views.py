@@ -117,11 +117,9 @@ def user(user_id: int) -> Any:
     return page("console/user.html", file=opened, masked=masked_for_people, depths=support.TREE_DEPTHS)
 
 
-def _reason(required: bool = True) -> str | None:
-    reason = (request.form.get("reason") or "").strip()[:REASON_LENGTH]
-    if required and not reason:
-        return None
-    return reason or None
+def _reason() -> str | None:
+    """The form's reason, if one was given (the domain says where one is required)."""
+    return (request.form.get("reason") or "").strip()[:REASON_LENGTH] or None
 
 
 def _done(user_id: int, message: str) -> Response:
@@ -138,11 +136,8 @@ def _refused(user_id: int, message: str) -> Response:
 @requires("revoke_sessions")
 def revoke_sessions(user_id: int) -> Response:
     """End every session of the user (a reason is required)."""
-    reason = _reason()
-    if reason is None:
-        return _refused(user_id, _("Say why: the reason goes into the audit log."))
     try:
-        support.revoke_sessions(g.staff, user_id, reason)
+        support.revoke_sessions(g.staff, user_id, _reason())
     except DomainError as error:
         return _refused(user_id, for_error(error))
     return _done(user_id, _("Every session of this user has ended."))
@@ -152,11 +147,8 @@ def revoke_sessions(user_id: int) -> Response:
 @requires("revoke_sessions")
 def revoke_session(user_id: int, session_id: str) -> Response:
     """End one session of the user (a reason is required)."""
-    reason = _reason()
-    if reason is None:
-        return _refused(user_id, _("Say why: the reason goes into the audit log."))
     try:
-        support.end_session(g.staff, user_id, session_id[:64], reason)
+        support.end_session(g.staff, user_id, session_id[:64], _reason())
     except DomainError as error:
         return _refused(user_id, for_error(error))
     return _done(user_id, _("That session has ended."))
@@ -167,7 +159,7 @@ def revoke_session(user_id: int, session_id: str) -> Response:
 def lift_lockout(user_id: int) -> Response:
     """Lift the lockout of the user's phone."""
     try:
-        lifted = support.lift_lockout(g.staff, user_id, _reason(required=False) or "")
+        lifted = support.lift_lockout(g.staff, user_id, _reason())
     except DomainError as error:
         return _refused(user_id, for_error(error))
     return _done(user_id, _("The lockout is lifted.") if lifted else _("The phone was not locked."))
@@ -176,8 +168,7 @@ def lift_lockout(user_id: int) -> Response:
 @bp.get("/audit")
 def audit() -> Any:
     """The audit log, newest first; read-only."""
-    before = _whole(request.args.get("before"))
-    entries = staff.audit_entries(100, before) if before is not None else staff.audit_entries(100)
+    entries = staff.audit_entries(100, _whole(request.args.get("before")))
     older = url_for("console.audit", before=entries[-1].id) if len(entries) == 100 else None
     return page("console/audit.html", entries=entries, older=older)
 
@@ -193,10 +184,10 @@ def staff_list() -> Any:
 @requires("block")
 def block(user_id: int) -> Response:
     """Block the user (a reason is required): sessions end, no sign-in, their invite code is nobody's."""
-    reason = _reason()
-    if reason is None:
-        return _refused(user_id, _("Say why: the reason goes into the audit log."))
-    support.block(g.staff, user_id, reason)
+    try:
+        support.block(g.staff, user_id, _reason())
+    except DomainError as error:
+        return _refused(user_id, for_error(error))
     return _done(user_id, _("The user is blocked: signed out everywhere, and their invite code is refused."))
 
 
@@ -204,7 +195,10 @@ def block(user_id: int) -> Response:
 @requires("block")
 def unblock(user_id: int) -> Response:
     """Unblock the user."""
-    support.unblock(g.staff, user_id, _reason(required=False) or "")
+    try:
+        support.unblock(g.staff, user_id, _reason())
+    except DomainError as error:
+        return _refused(user_id, for_error(error))
     return _done(user_id, _("The user is unblocked."))
 
 
@@ -212,10 +206,11 @@ def unblock(user_id: int) -> Response:
 @requires("undo_referral")
 def undo_referral(user_id: int) -> Response:
     """Detach the user from their inviter (a reason is required)."""
-    reason = _reason()
-    if reason is None:
-        return _refused(user_id, _("Say why: the reason goes into the audit log."))
-    if not support.undo_referral(g.staff, user_id, reason):
+    try:
+        undone = support.undo_referral(g.staff, user_id, _reason())
+    except DomainError as error:
+        return _refused(user_id, for_error(error))
+    if not undone:
         return _refused(user_id, _("This user has no inviter."))
     return _done(
         user_id, _("The referral is undone: the inviter counts one fewer, and the user may enter another code.")
@@ -226,13 +221,10 @@ def undo_referral(user_id: int) -> Response:
 @requires("delete_user")
 def delete_user(user_id: int) -> Response:
     """Delete the user for good (a reason, and their phone typed again, are required)."""
-    reason = _reason()
-    if reason is None:
-        return _refused(user_id, _("Say why: the reason goes into the audit log."))
-    opened = support.find_user(user_id)
-    if opened is None or "".join(filter(str.isdigit, request.form.get("confirm", ""))) != opened.phone[1:]:
-        return _refused(user_id, _("Type the user's whole phone number to confirm the deletion."))
-    detached = support.delete_user(g.staff, user_id, reason)
+    try:
+        detached = support.delete_user(g.staff, user_id, _reason(), request.form.get("confirm", ""))
+    except DomainError as error:
+        return _refused(user_id, for_error(error))
     flash(_("The user is deleted; %(n)s referrals were detached.", n=detached))
     return redirect(url_for("console.users"))
 

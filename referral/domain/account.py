@@ -50,6 +50,11 @@ def account_by_phone(phone: str, referrals: int = 0) -> Account | None:
     return Account(*row) if row is not None else None
 
 
+def account_by_id(user_id: int) -> Account | None:
+    row = accounts.account_of_id(user_id)
+    return Account(*row) if row is not None else None
+
+
 def profile_of(account: Account) -> Account:
     """The profile: the account with the phones of its newest referrals (read unless they were already)."""
     if account.newest_referrals is not None:

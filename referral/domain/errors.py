@@ -109,3 +109,13 @@ class AuthenticatorCodeInvalid(DomainError):
 class UserNotFound(DomainError):
     code = "user_not_found"
     detail = "There is no user with this id."
+
+
+class ReasonRequired(DomainError):
+    code = "reason_required"
+    detail = "Say why: the reason goes into the audit log."
+
+
+class DeletionNotConfirmed(DomainError):
+    code = "deletion_not_confirmed"
+    detail = "Type the user's whole phone number to confirm the deletion."

@@ -10,9 +10,10 @@ or rolled up before it was over, are counted from the raw rows at once (``docs/d
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as day_start
+from functools import cached_property
 
 from referral import clock
 from referral.extensions import db
@@ -68,15 +69,6 @@ class Day:
     day: date
     figures: DayFigures
 
-    @property
-    def signups(self) -> int:
-        return self.figures.signups_organic + self.figures.signups_referred
-
-    @property
-    def activations(self) -> int:
-        f = self.figures
-        return f.activations_link + f.activations_code_at_signup + f.activations_code_later
-
 
 @dataclass(frozen=True)
 class Overview:
@@ -86,11 +78,11 @@ class Overview:
     webhook_pending: int
     webhook_oldest: datetime | None
     rolled_up_at: datetime | None  # the oldest roll-up among the past days shown; None if all were counted now
-    totals: DayFigures = field(init=False)
 
-    def __post_init__(self) -> None:
-        sums = [sum(column) for column in zip(*(day.figures for day in self.days), strict=True)]
-        object.__setattr__(self, "totals", DayFigures(*sums) if sums else DayFigures(0, 0, 0, 0, 0, 0, 0, 0))
+    @cached_property
+    def totals(self) -> DayFigures:
+        """Each figure summed over the days."""
+        return DayFigures(*(sum(column) for column in zip(*(day.figures for day in self.days), strict=True)))
 
     @property
     def signups(self) -> int:

@@ -195,8 +195,9 @@ def record(
     audit_log.record(at, staff.user_id, staff.phone, action, subject_id, subject_phone, reason, address, written)
 
 
-def audit_entries(limit: int, before: int = audit_log.NEWEST) -> list[audit_log.AuditRow]:
-    return audit_log.latest(limit, before)
+def audit_entries(limit: int, before: int | None = None) -> list[audit_log.AuditRow]:
+    """The newest ``limit`` entries, or those before the entry ``before``."""
+    return audit_log.latest(limit, before) if before is not None else audit_log.latest(limit)
 
 
 def audit_entries_about(user_id: int, limit: int = 50) -> list[audit_log.AuditRow]:

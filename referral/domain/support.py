@@ -1,5 +1,6 @@
 """What staff do about a user in the console: find them, open them (recorded, since it shows the whole phone),
-end their sessions, lift their phone's lockout. Each action commits with its one audit entry."""
+end their sessions, lift their phone's lockout, block, detach, delete, export. Each action commits with its one
+audit entry; an action that destroys something needs a reason (``ReasonRequired``)."""
 
 from __future__ import annotations
 
@@ -9,10 +10,10 @@ from datetime import UTC, datetime, timedelta
 
 from referral import clock
 from referral.domain import account, defences, events, invites, sessions
-from referral.domain.errors import UserNotFound
+from referral.domain.errors import DeletionNotConfirmed, ReasonRequired, UserNotFound
 from referral.domain.staff import ConsoleStaff, audit_entries_about, record
 from referral.extensions import db
-from referral.infra import accounts, phone_defences, referral_tree, user_directory
+from referral.infra import accounts, phone_defences, referral_tree, sql, user_directory
 from referral.infra.audit_log import AuditRow
 from referral.infra.user_directory import Listed, UserRecord
 
@@ -50,7 +51,7 @@ def find_users(search: Search, before: int | None = None, limit: int = PAGE_SIZE
         search.joined_from or EVER,
         search.joined_until or NEVER,
         limit,
-        before if before is not None else user_directory.NEWEST,
+        before if before is not None else sql.NEWEST_ID,
     )
 
 
@@ -104,9 +105,11 @@ def _tree_below(found: UserRecord, depth: int) -> list[tuple[int, int]]:
     return user_directory.tree_below(found.id, depth, TREE_CAP)
 
 
-def find_user(user_id: int) -> UserRecord | None:
-    """The user, without opening their file (nothing recorded)."""
-    return user_directory.user(user_id)
+def _given(reason: str | None) -> str:
+    """What destroys something needs a reason, for the audit log."""
+    if not reason or not reason.strip():
+        raise ReasonRequired
+    return reason
 
 
 def _subject(user_id: int) -> UserRecord:
@@ -116,23 +119,25 @@ def _subject(user_id: int) -> UserRecord:
     return found
 
 
-def revoke_sessions(staff: ConsoleStaff, user_id: int, reason: str) -> None:
+def revoke_sessions(staff: ConsoleStaff, user_id: int, reason: str | None) -> None:
     """End every session of the user (each device signs in again)."""
+    reason = _given(reason)
     found = _subject(user_id)
     sessions.revoke_user_sessions(found.id)
     record(staff, "user.sessions_revoked", found.id, found.phone, reason)
     db.session.commit()
 
 
-def end_session(staff: ConsoleStaff, user_id: int, session_id: str, reason: str) -> None:
+def end_session(staff: ConsoleStaff, user_id: int, session_id: str, reason: str | None) -> None:
     """End one session of the user (``SessionNotFound`` if it is not theirs or not live)."""
+    reason = _given(reason)
     found = _subject(user_id)
     sessions.revoke_user_session(found.id, session_id)
     record(staff, "user.session_revoked", found.id, found.phone, reason, session=session_id)
     db.session.commit()
 
 
-def lift_lockout(staff: ConsoleStaff, user_id: int, reason: str) -> bool:
+def lift_lockout(staff: ConsoleStaff, user_id: int, reason: str | None = None) -> bool:
     """End the lockout of the user's phone now; whether it was locked (an entry is written either way)."""
     found = _subject(user_id)
     lifted = defences.lift_lockout(found.phone, clock.utcnow())
@@ -141,9 +146,10 @@ def lift_lockout(staff: ConsoleStaff, user_id: int, reason: str) -> bool:
     return lifted
 
 
-def block(staff: ConsoleStaff, user_id: int, reason: str) -> bool:
+def block(staff: ConsoleStaff, user_id: int, reason: str | None) -> bool:
     """Block the user: their sessions end, they cannot sign in, and their invite code is nobody's until they are
     unblocked; whether they were not blocked already."""
+    reason = _given(reason)
     found = _subject(user_id)
     blocked = accounts.block(found.id, clock.utcnow())
     sessions.revoke_user_sessions(found.id)
@@ -152,7 +158,7 @@ def block(staff: ConsoleStaff, user_id: int, reason: str) -> bool:
     return blocked
 
 
-def unblock(staff: ConsoleStaff, user_id: int, reason: str) -> bool:
+def unblock(staff: ConsoleStaff, user_id: int, reason: str | None = None) -> bool:
     """Undo ``block``: they may sign in again and their code is theirs again (their ended sessions stay ended)."""
     found = _subject(user_id)
     unblocked = accounts.unblock(found.id)
@@ -161,9 +167,10 @@ def unblock(staff: ConsoleStaff, user_id: int, reason: str) -> bool:
     return unblocked
 
 
-def undo_referral(staff: ConsoleStaff, user_id: int, reason: str) -> bool:
+def undo_referral(staff: ConsoleStaff, user_id: int, reason: str | None) -> bool:
     """Detach the user from their inviter: the inviter counts one referral fewer, ``referral.revoked`` is
     emitted, and the user may enter another code. Whether they had an inviter."""
+    reason = _given(reason)
     found = _subject(user_id)
     inviter = referral_tree.inviter_of(found.id)
     if inviter is None or not referral_tree.detach(found.id, inviter.id):
@@ -177,14 +184,16 @@ def undo_referral(staff: ConsoleStaff, user_id: int, reason: str) -> bool:
     return True
 
 
-def delete_user(staff: ConsoleStaff, user_id: int, reason: str) -> int:
-    """Delete the user as ``flask users delete`` does (their referrals detached, ``user.deleted`` emitted), the
-    audit entry committed with it; how many referrals were detached."""
-    found = _subject(user_id)
-    subject = account.account_by_phone(found.phone)
+def delete_user(staff: ConsoleStaff, user_id: int, reason: str | None, typed_phone: str) -> int:
+    """Delete the user as ``flask users delete`` does (their referrals detached, ``user.deleted`` emitted), once
+    their whole phone is typed again, the audit entry committed with it; how many referrals were detached."""
+    reason = _given(reason)
+    subject = account.account_by_id(user_id)
     if subject is None:
         raise UserNotFound
-    record(staff, "user.deleted", found.id, found.phone, reason, referrals=found.referrals_count)
+    if "".join(filter(str.isdigit, typed_phone)) != subject.phone.removeprefix("+"):
+        raise DeletionNotConfirmed
+    record(staff, "user.deleted", subject.id, subject.phone, reason, referrals=subject.referrals_count)
     return account.delete_account(subject)  # commits the deletion and the entry together
 
 

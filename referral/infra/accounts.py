@@ -69,6 +69,13 @@ ACCOUNT_OF_PHONE_WITH_REFERRALS = sql.Statement(
     column_types=TIMESTAMPS,
 )
 
+ACCOUNT_OF_ID = sql.Statement(
+    """
+    SELECT a.* FROM accounts AS a WHERE a.id = :user_id
+    """,
+    column_types=TIMESTAMPS,
+)
+
 # A new user; no row if the phone has one already or the invite code drawn is taken.
 NEW_USER = sql.Statement(
     """
@@ -135,6 +142,11 @@ def account_of_session(session_id: str, now: datetime, referrals: int = 0) -> Ac
 def account_of_phone(phone: str, referrals: int = 0) -> AccountRow | None:
     """The account of ``phone``, if there is one (``referrals`` as for ``account_of_session``)."""
     return _account((ACCOUNT_OF_PHONE, ACCOUNT_OF_PHONE_WITH_REFERRALS), {"phone": phone}, referrals)
+
+
+def account_of_id(user_id: int) -> AccountRow | None:
+    rows = sql.run(ACCOUNT_OF_ID, {"user_id": user_id})
+    return rows[0] if rows else None
 
 
 def _account(

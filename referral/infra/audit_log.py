@@ -79,10 +79,7 @@ def record(
     return entry_id
 
 
-NEWEST = 2**63 - 1  # "before" the first page
-
-
-def latest(limit: int, before: int = NEWEST) -> list[AuditRow]:
+def latest(limit: int, before: int = sql.NEWEST_ID) -> list[AuditRow]:
     return [AuditRow(*row) for row in sql.run(LATEST, {"before": before, "limit": limit})]
 
 

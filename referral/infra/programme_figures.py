@@ -146,7 +146,7 @@ def save_day(day: date, figures: DayFigures, now: datetime) -> None:
 
 def saved_days(first: date, last: date) -> list[tuple[date, DayFigures, datetime]]:
     rows = sql.run(SAVED_DAYS, {"first": first, "last": last})
-    return [(_as_date(row[0]), DayFigures(*row[1:9]), row[9]) for row in rows]
+    return [(row[0], DayFigures(*row[1:9]), row[9]) for row in rows]
 
 
 def save_top_referrers(range_days: int, since: datetime, top: int) -> None:
@@ -161,7 +161,3 @@ def top_referrers(range_days: int) -> list[TopReferrerRow]:
 def webhook_backlog() -> tuple[int, datetime | None]:
     pending, oldest = sql.run(WEBHOOK_BACKLOG, {})[0]
     return int(pending), oldest
-
-
-def _as_date(value: date | str) -> date:
-    return value if isinstance(value, date) else date.fromisoformat(value)

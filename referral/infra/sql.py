@@ -44,6 +44,10 @@ TIMESTAMPTZ_OID = 1184
 RECONNECT_SECONDS = 1.0
 
 
+# Larger than any BIGINT id: "before" the first page of a list read newest first by id.
+NEWEST_ID = 2**63 - 1
+
+
 class DatabaseUnavailable(Exception):
     """The database could not answer a read (down, unreachable, too slow, or the pool is exhausted)."""
 

@@ -93,8 +93,6 @@ USER = sql.Statement(
     column_types={"invited_at": UTCDateTime(), "created_at": UTCDateTime(), "blocked_at": UTCDateTime()},
 )
 
-NEWEST = 2**63 - 1  # "before" the first page
-
 
 def search(
     text: str,
@@ -103,7 +101,7 @@ def search(
     joined_from: datetime,
     joined_until: datetime,
     limit: int,
-    before: int = NEWEST,
+    before: int = sql.NEWEST_ID,
 ) -> list[Listed]:
     """``text`` (at least three characters, or empty) matches any part of a phone's digits or a name, or an invite
     code; ``invited_by`` 0 is anyone's referrals (the text search and the unfiltered list also take ``invited``)."""

@@ -28,6 +28,8 @@ BY_CODE = {
     "authenticator_code_invalid": _l("The authenticator code is wrong or was used already. Wait for the next one."),
     "session_not_found": _l("That session has already ended."),
     "user_not_found": _l("There is no such user (any more)."),
+    "reason_required": _l("Say why: the reason goes into the audit log."),
+    "deletion_not_confirmed": _l("Type the user's whole phone number to confirm the deletion."),
 }
 
 
