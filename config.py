@@ -118,6 +118,21 @@ def read_settings(env: Env, app_env: str) -> dict[str, Any]:
         # The staff console's sessions: ended after this long without a request, and this long after sign-in.
         CONSOLE_IDLE_SECONDS=env.whole("CONSOLE_IDLE_SECONDS", 1800, validate=at_least_1),
         CONSOLE_LIFETIME_SECONDS=env.whole("CONSOLE_LIFETIME_SECONDS", 28_800, validate=at_least_1),
+        # What makes a referral qualify (and earn its rewards): immediate, after_days:N or on_event.
+        QUALIFY_REFERRALS=env.qualification("QUALIFY_REFERRALS", ("immediate", 0)),
+        # The fraud rules that hold a referral for review (domain/fraud.py); 0 turns a rule off.
+        FRAUD_SHARED_DEVICE_DAYS=env.whole("FRAUD_SHARED_DEVICE_DAYS", 30, validate=not_negative),
+        FRAUD_SHARED_NETWORK_DAYS=env.whole("FRAUD_SHARED_NETWORK_DAYS", 1, validate=not_negative),
+        FRAUD_REFERRALS_PER_HOUR=env.whole("FRAUD_REFERRALS_PER_HOUR", 60, validate=not_negative),
+        FRAUD_SEQUENCE_GAP=env.whole("FRAUD_SEQUENCE_GAP", 3, validate=not_negative),
+        FRAUD_PREFIX_MATCHES=env.whole("FRAUD_PREFIX_MATCHES", 4, validate=not_negative),
+        FRAUD_PREFIX_TAIL=env.whole("FRAUD_PREFIX_TAIL", 2, validate=Range(min=1, max=6)),
+        FRAUD_MOBILE_ONLY=env.flag("FRAUD_MOBILE_ONLY", True),
+        FRAUD_VIRTUAL_PREFIXES=env.prefixes("FRAUD_VIRTUAL_PREFIXES", ()),
+        # Footprints (network, user agent hash, device id) and decided holds' evidence are deleted after this.
+        FRAUD_SIGNALS_DAYS=env.whole("FRAUD_SIGNALS_DAYS", 90, validate=at_least_1),
+        # The programme's server-to-server API, per key.
+        RATELIMIT_PROGRAMME_API=env.text("RATELIMIT_PROGRAMME_API", "600 per minute;20000 per hour"),
         DEFAULT_PHONE_REGION=(env.text("DEFAULT_PHONE_REGION", "") or "RU").upper(),
         REDIS_URL=redis_url,
         # Flask-Limiter reads the RATELIMIT_* keys itself; the per-phone caps read RATELIMIT_ENABLED too.

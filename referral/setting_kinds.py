@@ -11,7 +11,19 @@ from typing import Any
 from environs import Env
 from marshmallow import ValidationError, fields, missing
 
-WEBHOOK_EVENT_TYPES = ("user.created", "referral.activated", "user.phone_changed", "user.deleted", "referral.revoked")
+WEBHOOK_EVENT_TYPES = (
+    "user.created",
+    "referral.activated",
+    "user.phone_changed",
+    "user.deleted",
+    "referral.revoked",
+    "referral.qualified",
+    "referral.held",
+    "referral.voided",
+    "reward.earned",
+    "reward.cancelled",
+    "reward.fulfilled",
+)
 TEST_NUMBER = re.compile(r"^\+[1-9][0-9]{6,14}:[0-9]{4,8}$")
 
 
@@ -121,6 +133,31 @@ class WebhookSecrets(fields.Field):
         return found
 
 
+class Qualification(fields.Field):
+    """What makes a referral qualify: ``immediate``, ``after_days:N`` (the invitee is still there N days later)
+    or ``on_event`` (the programme's backend says so): a (mode, days) pair."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> tuple[str, int]:
+        word = str(value).strip().lower()
+        if word in {"immediate", "on_event"}:
+            return (word, 0)
+        mode, _, days = word.partition(":")
+        if mode == "after_days" and days.isdigit() and int(days) > 0:
+            return (mode, int(days))
+        raise ValidationError(f"immediate, after_days:N (N at least 1) or on_event, not {value!r}")
+
+
+class Prefixes(fields.Field):
+    """Comma-separated E.164 prefixes (``+7958,+44770``)."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> tuple[str, ...]:
+        found = tuple(word.strip() for word in str(value).split(",") if word.strip())
+        for prefix in found:
+            if not re.fullmatch(r"\+[1-9][0-9]{0,14}", prefix):
+                raise ValidationError(f"takes prefixes like +7958, not {prefix!r}")
+        return found
+
+
 def environment() -> Env:
     """An ``Env`` that collects every error until ``seal()``, with the parsers above."""
     env = Env(eager=False)
@@ -135,6 +172,8 @@ def environment() -> Env:
         "test_numbers": TestNumbers,
         "webhook_urls": WebhookUrls,
         "webhook_secrets": WebhookSecrets,
+        "qualification": Qualification,
+        "prefixes": Prefixes,
     }.items():
         env.add_parser_from_field(name, field)
     return env

@@ -29,6 +29,7 @@ from sqlalchemy.orm import scoped_session, sessionmaker
 from config import normalise_database_url
 from referral import clock as clock_module
 from referral import create_app
+from referral.domain import rewards
 from referral.extensions import db, limiter
 from referral.infra.sms import outbox
 from tests import factories as model_factories
@@ -112,6 +113,7 @@ def app(_app: Flask, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyP
     """
     outbox(_app).clear()
     limiter.reset()
+    rewards.forget_rules()  # each process keeps the rules a few seconds; a test's rules end with it
     for key, value in list(_app.config.items()):
         monkeypatch.setitem(_app.config, key, value)  # a test may change settings; they come back
     if request.node.get_closest_marker("committing"):
@@ -227,10 +229,11 @@ class Api:
 
 
 def ip_of(phone: str) -> dict[str, str]:
-    """Each test user signs in from an address of their own, as real users do, so per-IP caps stay out of
-    the way of tests that are not about them."""
+    """Each test user signs in from an address of their own, in a network of their own (a /24), as real users
+    do, so per-IP caps and the fraud rules' shared networks stay out of the way of tests that are not about
+    them."""
     digits = int("".join(filter(str.isdigit, phone))[-6:])
-    return {"REMOTE_ADDR": f"10.{digits // 65536 % 256}.{digits // 256 % 256}.{digits % 256}"}
+    return {"REMOTE_ADDR": f"10.{digits // 256 % 256}.{digits % 256}.{digits // 65536 % 254 + 1}"}
 
 
 def bearer(token: str) -> dict[str, str]:

@@ -185,7 +185,19 @@ def test_webhook_endpoints_name_the_events_they_want(environ):
     config = load_config()
     assert config.WEBHOOK_URLS[0] == (
         "https://a.example/hook",
-        ("user.created", "referral.activated", "user.phone_changed", "user.deleted", "referral.revoked"),
+        (
+            "user.created",
+            "referral.activated",
+            "user.phone_changed",
+            "user.deleted",
+            "referral.revoked",
+            "referral.qualified",
+            "referral.held",
+            "referral.voided",
+            "reward.earned",
+            "reward.cancelled",
+            "reward.fulfilled",
+        ),
     )
     assert config.WEBHOOK_URLS[1] == ("https://crm.example/in", ("referral.activated",))
 

@@ -8,7 +8,7 @@ from sqlalchemy import inspect, select, text
 
 from referral import clock
 from referral.extensions import db
-from referral.infra.models import ReferralCount, User
+from referral.infra.models import User
 
 
 def test_migrations_and_models_agree(app):
@@ -68,8 +68,9 @@ def test_the_referral_counts_move_to_their_own_rows_and_back(app):
         # Only the columns 0004 has (the model has grown since).
         counts_then = db.session.execute(select(User.id, User.referrals_count).order_by(User.id)).all()
         assert [tuple(row) for row in counts_then] == [(1, 2), (2, 0)]
-        db.session.add(ReferralCount(user_id=1, slot=5, referrals=1))
-        db.session.commit()
+        db.session.commit()  # the read's transaction ends: the downgrade below takes the tables' locks
+        with db.engine.begin() as connection:  # the columns of 0004 (the model's qualified share came in 0010)
+            connection.execute(text("INSERT INTO referral_counts (user_id, slot, referrals) VALUES (1, 5, 1)"))
         downgrade(revision="0003")
         with db.engine.connect() as connection:
             counts = connection.execute(text("SELECT id, referrals_count FROM users ORDER BY id")).all()

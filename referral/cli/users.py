@@ -11,7 +11,7 @@ from flask.cli import AppGroup
 from sqlalchemy import delete, func, or_, select
 
 from referral import clock
-from referral.domain import account, invites, programme
+from referral.domain import account, fraud, invites, programme
 from referral.domain.phones import InvalidPhone, normalise_phone
 from referral.extensions import db
 from referral.infra.database import without_statement_timeout
@@ -142,7 +142,8 @@ def top_referrers(limit: int) -> None:
 
 @maintenance.command("purge")
 def purge() -> None:
-    """Delete expired login codes, sessions that have expired or were revoked, and week-old SMS records."""
+    """Delete expired login codes, sessions that have expired or were revoked, week-old SMS records, and the
+    fraud rules' footprints and decided holds' evidence older than FRAUD_SIGNALS_DAYS."""
     now = clock.utcnow()
     without_statement_timeout()
     # The send caps look back one day; status keeps a week for `flask sms status --hours`.
@@ -153,6 +154,8 @@ def purge() -> None:
     )
     db.session.commit()
     click.echo(f"purged {codes.rowcount} login codes and {sessions.rowcount} sessions")  # type: ignore[attr-defined]
+    signals = fraud.purge_signals()
+    click.echo(f"purged {signals.footprints} footprints and the evidence of {signals.holds} decided holds")
 
 
 @demo.command("seed")

@@ -13,9 +13,9 @@ from datetime import datetime
 from typing import Any
 
 from referral import clock
-from referral.domain import codes, events, invites
+from referral.domain import codes, events, fraud, invites
 from referral.domain.errors import TokenRevoked
-from referral.domain.referrals import Referral, recent_referral_phones
+from referral.domain.referrals import Referral, recent_referral_phones, referral_of
 from referral.extensions import db
 from referral.infra import accounts, phone_defences, referral_lists
 
@@ -34,6 +34,7 @@ class Account:
     invited_at: datetime | None
     referrals_count: int
     created_at: datetime
+    qualified_referrals_count: int = 0
     newest_referrals: list[str] | None = None
 
 
@@ -71,11 +72,11 @@ def update_names(account: Account, names: dict[str, Any]) -> Account:
     return profile
 
 
-def enter_invite_code(account: Account, invite_code: str) -> Account:
-    """Enter ``invite_code`` and commit; the profile now shows the inviter's code (as it was issued) and when."""
-    activation = invites.activate_invite(
-        account.id, account.phone, invite_code, already_invited=account.invited_at is not None
-    )
+def enter_invite_code(account: Account, invite_code: str, signals: fraud.Signals = fraud.NO_SIGNALS) -> Account:
+    """Enter ``invite_code`` (by a request that left ``signals``) and commit; the profile now shows the inviter's
+    code (as it was issued) and when."""
+    already = account.invited_at is not None
+    activation = invites.activate_invite(account.id, account.phone, invite_code, already, signals=signals)
     profile = profile_of(
         replace(account, activated_invite_code=activation.invite_code, invited_at=activation.invited_at)
     )
@@ -99,7 +100,7 @@ def all_referrals(user_id: int, page_size: int = 1000) -> Iterator[Referral]:
     after: tuple[datetime, int] | None = None
     while rows := referral_lists.referrals_after(user_id, page_size, after):
         for row in rows:
-            yield Referral(row.phone, row.first_name, row.last_name, row.invited_at, row.invite_channel)
+            yield referral_of(row)
         after = (rows[-1].invited_at, rows[-1].id)
 
 
@@ -116,9 +117,9 @@ def delete_account(account: Account) -> int:
     the user.
     """
     detached = accounts.detach_referrals(account.id)
-    inviter_id = accounts.delete_user(account.id)
+    inviter_id, state = accounts.delete_user(account.id)
     if inviter_id is not None:
-        invites.count_referral(inviter_id, change=-1)
+        invites.count_referral(inviter_id, change=-1, qualified=-1 if state == "qualified" else 0)
     events.user_deleted(account.id, account.phone, detached)
     db.session.commit()
     return len(detached)

@@ -119,3 +119,38 @@ class ReasonRequired(DomainError):
 class DeletionNotConfirmed(DomainError):
     code = "deletion_not_confirmed"
     detail = "Type the user's whole phone number to confirm the deletion."
+
+
+class ReferralNotFound(DomainError):
+    code = "referral_not_found"
+    detail = "This user is nobody's referral."
+
+
+class ReferralVoided(DomainError):
+    code = "referral_voided"
+    detail = "This referral was voided; it can no longer qualify."
+
+
+class ReferralNotHeld(DomainError):
+    code = "referral_not_held"
+    detail = "This referral is not waiting for a review."
+
+
+class RewardNotFound(DomainError):
+    code = "reward_not_found"
+    detail = "There is no reward with this id."
+
+
+class RewardCancelled(DomainError):
+    code = "reward_cancelled"
+    detail = "This reward was cancelled (its referral was voided); it cannot be fulfilled."
+
+
+class RewardRuleInvalid(DomainError):
+    code = "reward_rule_invalid"
+    detail = "The reward rule is not complete or not consistent."
+
+
+class ApiKeyInvalid(DomainError):
+    code = "api_key_invalid"
+    detail = "The API key is missing, wrong or revoked."

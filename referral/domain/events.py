@@ -23,6 +23,12 @@ REFERRAL_ACTIVATED = "referral.activated"
 USER_PHONE_CHANGED = "user.phone_changed"
 USER_DELETED = "user.deleted"
 REFERRAL_REVOKED = "referral.revoked"
+REFERRAL_QUALIFIED = "referral.qualified"
+REFERRAL_HELD = "referral.held"
+REFERRAL_VOIDED = "referral.voided"
+REWARD_EARNED = "reward.earned"
+REWARD_CANCELLED = "reward.cancelled"
+REWARD_FULFILLED = "reward.fulfilled"
 
 
 def subscribers(event_type: str) -> list[str]:
@@ -78,6 +84,23 @@ def user_deleted(user_id: int, phone: str, detached_referral_ids: list[int]) -> 
 def referral_revoked(invitee: dict[str, Any], inviter: dict[str, Any], invite_code: str, at: datetime) -> None:
     """Staff undid a referral: the invitee is no longer the inviter's referral (and may enter another code)."""
     emit(REFERRAL_REVOKED, {"invitee": invitee, "inviter": inviter, "invite_code": invite_code, "revoked_at": iso(at)})
+
+
+def referral_moved(
+    event_type: str, invitee: dict[str, Any], inviter: dict[str, Any], at: datetime, **details: Any
+) -> None:
+    """A referral qualified, was held (``reasons``) or voided (``reason``, ``by``, the rewards it cancelled and
+    the fulfilled ones it flagged)."""
+    emit(event_type, {"invitee": invitee, "inviter": inviter, "at": iso(at)} | details)
+
+
+def reward_earned(reward: dict[str, Any]) -> None:
+    emit(REWARD_EARNED, {"reward": reward})
+
+
+def reward_settled(event_type: str, reward_id: int, at: datetime) -> None:
+    """A reward was fulfilled or cancelled."""
+    emit(event_type, {"reward_id": reward_id, "at": iso(at)})
 
 
 def iso(moment: datetime) -> str:

@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from referral import clock
-from referral.domain import events
+from referral.domain import events, fraud, qualification
 from referral.domain.errors import (
     InviteAlreadyActivated,
     InviteCodeNotFound,
@@ -45,11 +45,17 @@ class Activation:
 
 
 def activate_invite(
-    user_id: int, phone: str, invite_code: str, already_invited: bool = False, channel: str = "code_later"
+    user_id: int,
+    phone: str,
+    invite_code: str,
+    already_invited: bool = False,
+    channel: str = "code_later",
+    signals: fraud.Signals = fraud.NO_SIGNALS,
 ) -> Activation:
     """Make the owner of ``invite_code`` the inviter of ``user_id`` (whose phone is ``phone``), entered through
-    ``channel``, inside the caller's transaction, with its ``referral.activated`` event. Exactly one activation
-    per user wins."""
+    ``channel`` by a request that left ``signals``, inside the caller's transaction, with its
+    ``referral.activated`` event; the referral held, qualified or pending as ``qualification.first_state``
+    says. Exactly one activation per user wins."""
     if already_invited:
         raise InviteAlreadyActivated
     chain = chain_of_code(invite_code, lock_for=user_id)
@@ -61,22 +67,33 @@ def activate_invite(
     if any(member.id == user_id for member in chain):
         raise InviteCycle
     invited_at = clock.utcnow()
+    verdict = fraud.assess(inviter.invite_code, user_id, phone, signals, invited_at)  # kept in a hold's evidence
+    state = qualification.first_state(verdict)
     root = chain[-1].id
-    join_tree(user_id, inviter.id, root, invited_at, locked={user_id, root}, channel=channel)
-    count_referral(inviter.id)
-    named = events.person(inviter.id, inviter.phone, inviter.invite_code)
-    events.referral_activated(events.person(user_id, phone), named, inviter.invite_code, invited_at, channel)
+    join_tree(user_id, inviter.id, root, invited_at, locked={user_id, root}, channel=channel, state=state)
+    count_referral(inviter.id, qualified=1 if state == qualification.QUALIFIED else 0)
+    named, invitee = events.person(inviter.id, inviter.phone, inviter.invite_code), events.person(user_id, phone)
+    events.referral_activated(invitee, named, inviter.invite_code, invited_at, channel)
+    qualification.announce_new(invitee, named, state, verdict, invited_at)
     return Activation(invited_at=invited_at, invite_code=inviter.invite_code, inviter=named)
 
 
-def count_referral(inviter_id: int, change: int = 1) -> str:
-    """One more referral for ``inviter_id`` (``change`` -1: one fewer), on one of their count rows drawn at
-    random; their phone. Last before the commit where it can be: the row stays locked until then."""
-    return referral_tree.count_referral(inviter_id, secrets.randbelow(REFERRAL_COUNT_SLOTS), change)
+def count_referral(inviter_id: int, change: int = 1, qualified: int = 0) -> str:
+    """One more referral for ``inviter_id`` (``change`` -1: one fewer; ``qualified`` of them qualified), on one
+    of their count rows drawn at random; their phone. Last before the commit where it can be: the row stays
+    locked until then."""
+    slot = secrets.randbelow(REFERRAL_COUNT_SLOTS)
+    return referral_tree.count_referral(inviter_id, slot, change, qualified)
 
 
 def join_tree(
-    user_id: int, inviter_id: int, root: int, at: datetime, locked: Collection[int] = (), channel: str = "code_later"
+    user_id: int,
+    inviter_id: int,
+    root: int,
+    at: datetime,
+    locked: Collection[int] = (),
+    channel: str = "code_later",
+    state: str = "qualified",
 ) -> None:
     """Make ``inviter_id`` (whose tree's root was ``root`` when last read) the inviter of ``user_id``, holding
     the lock of ``user_id``'s tree exclusively and of the inviter's tree shared (those in ``locked`` are held
@@ -87,7 +104,7 @@ def join_tree(
             referral_tree.lock_trees(exclusive=wanted & {user_id}, shared=wanted - {user_id})
             held |= wanted
         try:
-            if referral_tree.activate(user_id, inviter_id, root, at, channel):
+            if referral_tree.activate(user_id, inviter_id, root, at, channel, state):
                 return
         except referral_tree.InviterGone:
             raise InviteCodeNotFound from None

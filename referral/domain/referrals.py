@@ -25,6 +25,7 @@ class Referral:
     last_name: str
     joined_at: datetime
     channel: str | None = None  # link, code_at_signup or code_later; None for referrals made before it was kept
+    state: str = "qualified"  # as the inviter sees it: pending, qualified or voided (a held one is pending)
 
 
 @dataclass(frozen=True)
@@ -44,12 +45,20 @@ def referral_page(owner_id: int, count: int, limit: int, after: tuple[datetime, 
     """One page of the referrals of ``owner_id`` (who has ``count`` in all), newest first; ``after`` is a
     decoded cursor, the (invited_at, id) of the last row of the page before."""
     rows = referral_lists.referrals_after(owner_id, limit + 1, after)
-    items = [
-        Referral(row.phone, row.first_name, row.last_name, row.invited_at, row.invite_channel) for row in rows[:limit]
-    ]
+    items = [referral_of(row) for row in rows[:limit]]
     next_cursor = encode_cursor(rows[limit - 1].invited_at, rows[limit - 1].id) if len(rows) > limit else None
     first = (rows[0].invited_at, rows[0].id) if rows else None
     return ReferralPage(items=items, next_cursor=next_cursor, count=count, first_position=first)
+
+
+def referral_of(row: referral_lists.ReferralRow) -> Referral:
+    """A referral as its inviter sees it: a held one is pending to them (never "suspected")."""
+    state = SHOWN_AS.get(row.referral_state or "qualified", "qualified")
+    return Referral(row.phone, row.first_name, row.last_name, row.invited_at, row.invite_channel, state)
+
+
+# How the people who invite see their referrals' states.
+SHOWN_AS = {"pending": "pending", "qualified": "qualified", "held": "pending", "voided": "voided"}
 
 
 def newer_page_start(owner_id: int, page: ReferralPage, limit: int) -> tuple[datetime, int] | None:

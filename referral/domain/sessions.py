@@ -15,6 +15,7 @@ from flask import current_app
 from flask_jwt_extended import create_access_token, create_refresh_token
 
 from referral import clock
+from referral.domain import fraud
 from referral.domain.audit import security_event
 from referral.domain.errors import AccountBlocked, SessionNotFound, TokenRevoked
 from referral.domain.text import is_storable
@@ -31,14 +32,18 @@ class TokenPair:
     token_type: str = "Bearer"
 
 
-def start_session(user_id: int, user_agent: str | None = None) -> TokenPair:
+def start_session(user_id: int, user_agent: str | None = None, signals: fraud.Signals | None = None) -> TokenPair:
     """A new session for ``user_id`` on the device of ``user_agent``, in the caller's transaction (one
-    ``INSERT``), and its first token pair; ``AccountBlocked`` (the caller's transaction rolled back, so a code
-    spent in it is not) if staff blocked the user."""
+    statement, with the sign-in's footprint of ``signals`` if the request left any), and its first token pair;
+    ``AccountBlocked`` (the caller's transaction rolled back, so a code spent in it is not) if staff blocked the
+    user."""
     session_id, refresh_jti = uuid.uuid4().hex, str(uuid.uuid4())
     now = clock.utcnow()
     kept = user_agent if user_agent and is_storable(user_agent) else None  # a header is any latin-1, NUL too
-    if not stored_sessions.insert_session(session_id, user_id, refresh_jti, now, now + _refresh_ttl(), kept):
+    footprint = None
+    if signals is not None and signals != fraud.NO_SIGNALS:
+        footprint = (signals.network, signals.agent_hash, signals.device_id)
+    if not stored_sessions.insert_session(session_id, user_id, refresh_jti, now, now + _refresh_ttl(), kept, footprint):
         db.session.rollback()
         raise AccountBlocked
     return _token_pair(user_id, session_id, refresh_jti)

@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from referral import clock
-from referral.domain import codes, events, invites, sessions
+from referral.domain import codes, events, fraud, invites, qualification, sessions
 from referral.domain.account import Account, account_by_phone
 from referral.domain.errors import InviteCodeNotFound
 from referral.domain.referrals import PROFILE_REFERRALS
@@ -39,15 +39,16 @@ def sign_in(
     invite_code: str | None = None,
     user_agent: str | None = None,
     through_link: bool = False,
+    signals: fraud.Signals = fraud.NO_SIGNALS,
 ) -> SignIn:
     """Spend the login code, find or create the user, apply ``invite_code`` (which came ``through_link`` or was
-    typed), start a session: all or nothing. The profile is made inside the transaction from what it wrote
-    (after the commit it would be read again)."""
+    typed), start a session and keep its footprint (``signals``): all or nothing. The profile is made inside
+    the transaction from what it wrote (after the commit it would be read again)."""
     codes.consume_code(phone, code, codes.Purpose.LOGIN)
     channel = "link" if through_link else "code_at_signup"
-    joined = sign_up(phone, invite_code, channel)
-    profile = joined.account if joined.created else _entered(joined.account, invite_code, channel)
-    tokens = sessions.start_session(profile.id, user_agent)
+    joined = sign_up(phone, invite_code, channel, signals)
+    profile = joined.account if joined.created else _entered(joined.account, invite_code, channel, signals)
+    tokens = sessions.start_session(profile.id, user_agent, signals)
     if joined.created:
         count_and_announce(joined, channel)  # last before the commit: the count locks a row a campaign's sign-ups share
     db.session.commit()
@@ -64,6 +65,8 @@ class Joined:
     account: Account
     created: bool
     inviter_id: int | None = None
+    state: str | None = None  # the new referral's, when there is one
+    verdict: fraud.Verdict = fraud.Verdict()
 
 
 def count_and_announce(joined: Joined, channel: str = "code_at_signup") -> None:
@@ -72,13 +75,20 @@ def count_and_announce(joined: Joined, channel: str = "code_at_signup") -> None:
     account, invite_code = joined.account, joined.account.activated_invite_code
     inviter: dict[str, Any] | None = None
     if joined.inviter_id is not None and invite_code is not None:
-        inviter = events.person(joined.inviter_id, invites.count_referral(joined.inviter_id), invite_code)
+        qualified = 1 if joined.state == qualification.QUALIFIED else 0
+        inviter = events.person(joined.inviter_id, invites.count_referral(joined.inviter_id, 1, qualified), invite_code)
         invitee = events.person(account.id, account.phone)
         events.referral_activated(invitee, inviter, invite_code, account.created_at, channel)  # invited as created
+        qualification.announce_new(invitee, inviter, joined.state or "", joined.verdict, account.created_at)
     events.user_created(account, inviter)
 
 
-def sign_up(phone: str, invite_code: str | None = None, channel: str = "code_at_signup") -> Joined:
+def sign_up(
+    phone: str,
+    invite_code: str | None = None,
+    channel: str = "code_at_signup",
+    signals: fraud.Signals = fraud.NO_SIGNALS,
+) -> Joined:
     """Create the user of ``phone`` with a fresh unique invite code, invited by the owner of ``invite_code`` if
     one is given, in the caller's transaction (the caller then calls ``count_and_announce``); or, if ``phone``
     has an account already, that account.
@@ -88,10 +98,14 @@ def sign_up(phone: str, invite_code: str | None = None, channel: str = "code_at_
     a new user's code, so no loop can pass through them (``docs/design.md``).
     """
     now = clock.utcnow()
+    verdict, state = fraud.Verdict(), None
+    if invite_code is not None and invites.INVITE_CODE_SHAPE.fullmatch(invite_code):
+        verdict = fraud.assess(invite_code, None, phone, signals, now)
+        state = qualification.first_state(verdict)
     for _ in range(INVITE_CODE_TRIES):
         own_code = invites.generate_invite_code()
         try:
-            inserted = accounts.insert_user(phone, own_code, now, invite_code, channel)
+            inserted = accounts.insert_user(phone, own_code, now, invite_code, channel, state or "qualified")
         except accounts.InviterGone:
             raise InviteCodeNotFound from None
         if inserted:
@@ -116,13 +130,13 @@ def sign_up(phone: str, invite_code: str | None = None, channel: str = "code_at_
         created_at=now,
         newest_referrals=[],
     )
-    return Joined(account, created=True, inviter_id=inviter_id)
+    return Joined(account, created=True, inviter_id=inviter_id, state=state, verdict=verdict)
 
 
-def _entered(account: Account, invite_code: str | None, channel: str) -> Account:
+def _entered(account: Account, invite_code: str | None, channel: str, signals: fraud.Signals) -> Account:
     """The existing ``account``, with ``invite_code`` entered for it (through ``channel``) if one is given."""
     if invite_code is None:
         return account
     already = account.invited_at is not None
-    activation = invites.activate_invite(account.id, account.phone, invite_code, already, channel)
+    activation = invites.activate_invite(account.id, account.phone, invite_code, already, channel, signals)
     return replace(account, activated_invite_code=activation.invite_code, invited_at=activation.invited_at)

@@ -9,11 +9,11 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 
 from referral import clock
-from referral.domain import account, defences, events, invites, sessions
+from referral.domain import account, defences, events, invites, rewards, sessions
 from referral.domain.errors import DeletionNotConfirmed, ReasonRequired, UserNotFound
 from referral.domain.staff import ConsoleStaff, audit_entries_about, record
 from referral.extensions import db
-from referral.infra import accounts, phone_defences, referral_tree, sql, user_directory
+from referral.infra import accounts, phone_defences, referral_states, referral_tree, sql, user_directory
 from referral.infra.audit_log import AuditRow
 from referral.infra.user_directory import Listed, UserRecord
 
@@ -173,10 +173,13 @@ def undo_referral(staff: ConsoleStaff, user_id: int, reason: str | None) -> bool
     reason = _given(reason)
     found = _subject(user_id)
     inviter = referral_tree.inviter_of(found.id)
+    standing = referral_states.standing(found.id)
     if inviter is None or not referral_tree.detach(found.id, inviter.id):
         db.session.rollback()
         return False
-    invites.count_referral(inviter.id, change=-1)
+    was_qualified = standing is not None and standing.state == "qualified"
+    invites.count_referral(inviter.id, change=-1, qualified=-1 if was_qualified else 0)
+    rewards.settle_for_voided(found.id, clock.utcnow())  # its unfulfilled rewards go with it
     named = events.person(inviter.id, inviter.phone, inviter.invite_code)
     events.referral_revoked(events.person(found.id, found.phone), named, inviter.invite_code, clock.utcnow())
     record(staff, "referral.revoked", found.id, found.phone, reason, inviter=inviter.id)

@@ -1,8 +1,6 @@
-"""What speaks HTTP: the ``auth`` and ``profile`` API blueprints, the problem body every error ends in, the OpenAPI
-set-up, request policy (JSON bodies, request ids, per-IP limits), bearer authentication and the health endpoints.
-
-Views parse, call one domain function, and dump; they hold no rule of the product.
-"""
+"""What speaks HTTP: the ``auth`` and ``profile`` API blueprints, the programme's server-to-server API, the
+problem body every error ends in, the OpenAPI set-up, request policy (JSON bodies, request ids, per-IP limits),
+bearer authentication and the health endpoints."""
 
 from __future__ import annotations
 
@@ -20,6 +18,7 @@ def register_http_layer(app: Flask) -> None:
     from referral.http.problems import register_error_handlers
     from referral.http.profile.own_data import blp as own_data
     from referral.http.profile.routes import blp as profile
+    from referral.http.programme.routes import blp as programme
 
     register_request_policy(app)
     jwt.init_app(app)
@@ -29,5 +28,7 @@ def register_http_layer(app: Flask) -> None:
     api.register_blueprint(auth)
     api.register_blueprint(profile)
     api.register_blueprint(own_data)
+    api.spec.components.security_scheme("apiKey", {"type": "apiKey", "in": "header", "name": "X-API-Key"})
+    api.register_blueprint(programme)
     app.register_blueprint(health)
     register_error_handlers(app, jwt)

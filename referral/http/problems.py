@@ -52,6 +52,12 @@ STATUS_OF_DOMAIN_ERROR: dict[type[domain.DomainError], int] = {
     domain.AccountBlocked: 403,
     domain.AuthenticatorCodeInvalid: 401,
     domain.UserNotFound: 404,
+    domain.ReferralNotFound: 404,
+    domain.ReferralVoided: 409,
+    domain.ReferralNotHeld: 409,
+    domain.RewardNotFound: 404,
+    domain.RewardCancelled: 409,
+    domain.ApiKeyInvalid: 401,
     domain.DomainError: 422,
 }
 

@@ -115,11 +115,17 @@ class ProfileSchema(Schema):
     last_name = fields.String(metadata={"example": "Petrova"})
     activated_invite_code = fields.String(allow_none=True, metadata={"example": "Zy8WqP"})
     invited_at = fields.AwareDateTime(allow_none=True)
-    referrals_count = fields.Integer()
+    referrals_count = fields.Integer(metadata={"description": "Everyone who entered your code, however they stand."})
     referrals = Strings(
         attribute="newest_referrals", metadata={"description": "Phones of the newest 100 referrals, newest first."}
     )
     created_at = fields.AwareDateTime()
+    # Added after the first release: after the documented fields, so their order stays as API.md shows it.
+    qualified_referrals_count = fields.Integer(
+        metadata={
+            "description": "Those of them that qualified (and earned the rewards). Added after the first release."
+        }
+    )
 
 
 class TokenPairSchema(Schema):

@@ -25,8 +25,8 @@ NOW = {"now": UTCDateTime()}
 
 
 # An account read is a row of the accounts view's columns, in its order (id, phone, invite_code, first_name,
-# last_name, activated_invite_code, invited_at, referrals_count, created_at), and with the newest referrals'
-# phones when they were asked for.
+# last_name, activated_invite_code, invited_at, referrals_count, created_at, qualified_referrals_count), and with
+# the newest referrals' phones when they were asked for.
 AccountRow = tuple[Any, ...]
 
 
@@ -92,8 +92,8 @@ NEW_USER = sql.Statement(
 NEW_INVITED_USER = sql.Statement(
     """
     INSERT INTO users (phone, invite_code, first_name, last_name, invited_by_id, invited_at, invite_channel,
-                       created_at)
-    SELECT :phone, :own_code, '', '', inviter.id, :now, :channel, :now FROM users AS inviter
+                       referral_state, referral_state_at, created_at)
+    SELECT :phone, :own_code, '', '', inviter.id, :now, :channel, :state, :now, :now FROM users AS inviter
     WHERE inviter.id = (SELECT id FROM users WHERE invite_code = :invite_code
                         UNION ALL SELECT id FROM invite_codes WHERE folded = upper(:invite_code) AND sharing = 1
                         LIMIT 1)
@@ -119,13 +119,14 @@ USER_OF_PHONE = sql.Statement("SELECT id FROM users WHERE phone = :phone")
 
 DETACH_REFERRALS = sql.Statement(
     """
-    UPDATE users SET invited_by_id = NULL, invited_at = NULL, invite_channel = NULL
+    UPDATE users SET invited_by_id = NULL, invited_at = NULL, invite_channel = NULL,
+                     referral_state = NULL, referral_state_at = NULL
     WHERE invited_by_id = :user_id
     RETURNING id
     """
 )
 
-DELETE_USER = sql.Statement("DELETE FROM users WHERE id = :user_id RETURNING invited_by_id")
+DELETE_USER = sql.Statement("DELETE FROM users WHERE id = :user_id RETURNING invited_by_id, referral_state")
 
 
 class PhoneInUse(Exception):
@@ -163,11 +164,18 @@ def _account(
 
 
 def insert_user(
-    phone: str, own_code: str, now: datetime, invite_code: str | None = None, channel: str = "code_at_signup"
+    phone: str,
+    own_code: str,
+    now: datetime,
+    invite_code: str | None = None,
+    channel: str = "code_at_signup",
+    state: str = "qualified",
 ) -> tuple[int, int | None, str | None] | None:
-    """Insert a user (invited by the owner of ``invite_code`` through ``channel``, if given): their id, and their
-    inviter's id and code as issued; ``None`` if the phone or the drawn code is taken, or nobody has the code."""
+    """Insert a user (invited by the owner of ``invite_code`` through ``channel``, the referral in ``state``, if
+    given): their id, and their inviter's id and code as issued; ``None`` if the phone or the drawn code is
+    taken, or nobody has the code."""
     params = {"phone": phone, "own_code": own_code, "now": now, "invite_code": invite_code, "channel": channel}
+    params["state"] = state
     try:
         inserted = sql.run(NEW_USER if invite_code is None else NEW_INVITED_USER, params)
     except IntegrityError:  # only the foreign key can fail: the inviter it read was deleted before its check
@@ -198,10 +206,11 @@ def detach_referrals(user_id: int) -> list[int]:
     return sorted(user for (user,) in sql.run(DETACH_REFERRALS, {"user_id": user_id}))
 
 
-def delete_user(user_id: int) -> int | None:
-    """Delete the user (their sessions, codes and counts go with them: foreign keys cascade); who invited them."""
+def delete_user(user_id: int) -> tuple[int | None, str | None]:
+    """Delete the user (their sessions, codes, counts, footprints and rewards go with them: foreign keys
+    cascade); who invited them, and where that referral stood."""
     deleted = sql.run(DELETE_USER, {"user_id": user_id})
-    return deleted[0][0] if deleted else None
+    return (deleted[0][0], deleted[0][1]) if deleted else (None, None)
 
 
 BLOCK = sql.Statement("UPDATE users SET blocked_at = :now WHERE id = :user_id AND blocked_at IS NULL RETURNING id", NOW)

@@ -39,6 +39,8 @@ INVITE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 # How an invitee came to enter their inviter's code: through the invite link (/i/<code>), typed when signing up,
 # or entered later on the profile.
 INVITE_CHANNELS = ("link", "code_at_signup", "code_later")
+# Where a referral stands (domain/qualification.py): pending until it qualifies, held while staff review it.
+REFERRAL_STATES = ("pending", "qualified", "held", "voided")
 NAME_LENGTH = 64
 
 
@@ -72,6 +74,11 @@ class User(db.Model):  # type: ignore[name-defined,misc]
     __table_args__ = (
         CheckConstraint("invited_by_id <> id", name="not_self_invited"),
         CheckConstraint("(invited_by_id IS NULL) = (invited_at IS NULL)", name="invited_at_with_inviter"),
+        CheckConstraint(
+            "referral_state IN ('pending', 'qualified', 'held', 'voided')",
+            name="known_referral_state",
+            info={"postgresql_only": True},
+        ),
         # Serves "my referrals, newest first" and the keyset pages after it, read backwards in index order.
         Index("ix_users_referrals", "invited_by_id", "invited_at", "id"),
         # Serves an invite code typed in any case (the invite_codes view).
@@ -79,6 +86,14 @@ class User(db.Model):  # type: ignore[name-defined,misc]
         # Serve the console's daily roll-ups (sign-ups and activations of a range of days).
         Index("ix_users_created_at", "created_at"),
         Index("ix_users_invited_at", "invited_at"),
+        # Serves the referrals not yet qualified, which are few: the sweep after N days, the queue, the overview.
+        Index(
+            "ix_users_unqualified_referrals",
+            "referral_state",
+            "invited_at",
+            postgresql_where=text("referral_state <> 'qualified'"),
+            sqlite_where=text("referral_state <> 'qualified'"),
+        ),
         # Serve the console's search by any part of a phone or a name (pg_trgm; PostgreSQL only, migration 0009).
         Index(
             "ix_users_phone_trigrams",
@@ -107,6 +122,9 @@ class User(db.Model):  # type: ignore[name-defined,misc]
     invite_channel: Mapped[str | None] = mapped_column(String(16))
     # Blocked by staff: no sign-in, no session, and the invite code is nobody's until unblocked.
     blocked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Where this user's referral stands (REFERRAL_STATES), set with invited_by_id, and since when.
+    referral_state: Mapped[str | None] = mapped_column(String(16))
+    referral_state_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     if TYPE_CHECKING:
         activated_invite_code: str | None  # mapped below, once the class exists to alias
@@ -139,6 +157,8 @@ class ReferralCount(db.Model):  # type: ignore[name-defined,misc]
     user_id: Mapped[int] = mapped_column(BigId, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
     slot: Mapped[int] = mapped_column(Integer, primary_key=True)
     referrals: Mapped[int] = mapped_column(Integer)
+    # The share of those referrals that qualified, kept the same way.
+    qualified: Mapped[int] = mapped_column(Integer, server_default="0")
 
 
 User.referrals_count = column_property(  # type: ignore[misc,assignment]
@@ -376,3 +396,122 @@ class TopReferrer(db.Model):  # type: ignore[name-defined,misc]
     rank: Mapped[int] = mapped_column(Integer, primary_key=True)
     user_id: Mapped[int] = mapped_column(BigId, ForeignKey("users.id", ondelete="CASCADE"))
     referrals: Mapped[int] = mapped_column(Integer)
+
+
+class ReferralHold(db.Model):  # type: ignore[name-defined,misc]
+    """A referral held by the fraud rules for staff to approve or void: the reasons and the evidence as they were
+    found, kept after the decision (with who decided) until the signals' retention ends."""
+
+    __tablename__ = "referral_holds"
+    __table_args__ = (
+        CheckConstraint("decision IN ('approved', 'voided')", name="known_decision"),
+        Index("ix_referral_holds_held_at", "held_at"),
+    )
+
+    invitee_id: Mapped[int] = mapped_column(BigId, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    inviter_id: Mapped[int] = mapped_column(BigInteger)
+    reasons: Mapped[str] = mapped_column(Text)  # comma-separated (domain/fraud.py REASONS)
+    evidence: Mapped[str] = mapped_column(Text, default="{}", server_default="{}")  # JSON
+    held_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    decision: Mapped[str | None] = mapped_column(String(16))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    decided_by: Mapped[int | None] = mapped_column(BigInteger)
+    # The programme's backend reported the qualifying action while the referral was held: approval qualifies it.
+    qualify_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+FOOTPRINT_KINDS = ("sign_in",)  # an activation's signals are kept only in a hold's evidence
+
+
+class Footprint(db.Model):  # type: ignore[name-defined,misc]
+    """What a sign-in leaves for the fraud rules, and no more: the client's network (its /24 or
+    /48), a short hash of its user agent, the pages' first-party device id. Deleted after FRAUD_SIGNALS_DAYS."""
+
+    __tablename__ = "footprints"
+    __table_args__ = (
+        CheckConstraint("kind IN ('sign_in')", name="known_kind"),
+        Index("ix_footprints_user_seen", "user_id", "seen_at"),
+        Index("ix_footprints_seen_at", "seen_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    user_id: Mapped[int] = mapped_column(BigId, ForeignKey("users.id", ondelete="CASCADE"))
+    seen_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    kind: Mapped[str] = mapped_column(String(16))
+    network: Mapped[str | None] = mapped_column(String(43))
+    agent_hash: Mapped[str | None] = mapped_column(String(16))
+    device_id: Mapped[str | None] = mapped_column(String(32))
+
+
+class RewardRule(db.Model):  # type: ignore[name-defined,misc]
+    """What a qualified referral earns, as data: per referral for the inviter, the invitee or both, or once at a
+    milestone of ``threshold`` qualified referrals; at most ``cap`` per inviter in ``cap_days``. Rules are
+    switched off, never deleted: rewards name them."""
+
+    __tablename__ = "reward_rules"
+    __table_args__ = (
+        CheckConstraint("kind IN ('per_referral', 'milestone')", name="known_kind"),
+        CheckConstraint("beneficiary IN ('inviter', 'invitee', 'both')", name="known_beneficiary"),
+        CheckConstraint(
+            "(kind = 'milestone') = (threshold IS NOT NULL) AND (threshold IS NULL OR threshold > 0)",
+            name="milestone_threshold",
+        ),
+        CheckConstraint(
+            "(cap IS NULL) = (cap_days IS NULL) AND (cap IS NULL OR (cap > 0 AND cap_days > 0))",
+            name="cap_with_period",
+        ),
+        CheckConstraint("amount >= 0", name="amount_not_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    beneficiary: Mapped[str] = mapped_column(String(16))
+    threshold: Mapped[int | None] = mapped_column(Integer)
+    label: Mapped[str] = mapped_column(String(80))
+    amount: Mapped[int] = mapped_column(Integer)
+    unit: Mapped[str] = mapped_column(String(16))
+    cap: Mapped[int | None] = mapped_column(Integer)
+    cap_days: Mapped[int | None] = mapped_column(Integer)
+    active: Mapped[bool] = mapped_column(default=True, server_default=text("true"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=now)
+
+
+class Reward(db.Model):  # type: ignore[name-defined,misc]
+    """A reward earned by ``user_id`` under a rule on an ``occasion`` (``referral:<invitee id>:<side>`` or
+    ``milestone``): unique, so a referral earns each rule's reward once and a milestone is earned once.
+    ``flagged``: fulfilled, and its referral was voided afterwards (for staff)."""
+
+    __tablename__ = "rewards"
+    __table_args__ = (
+        UniqueConstraint("rule_id", "user_id", "occasion", name="uq_rewards_once"),
+        CheckConstraint("status IN ('earned', 'fulfilled', 'cancelled')", name="known_status"),
+        Index("ix_rewards_user", "user_id", "earned_at"),
+        Index("ix_rewards_referral", "referral_id"),
+        Index("ix_rewards_status", "status", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    rule_id: Mapped[int] = mapped_column(BigId, ForeignKey("reward_rules.id"))
+    user_id: Mapped[int] = mapped_column(BigId, ForeignKey("users.id", ondelete="CASCADE"))
+    occasion: Mapped[str] = mapped_column(String(40))
+    referral_id: Mapped[int | None] = mapped_column(BigInteger)  # the invitee's id; none for a milestone
+    label: Mapped[str] = mapped_column(String(80))
+    amount: Mapped[int] = mapped_column(Integer)
+    unit: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16))
+    earned_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    settled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # fulfilled or cancelled
+    flagged: Mapped[bool] = mapped_column(default=False, server_default=text("false"))
+
+
+class ApiKey(db.Model):  # type: ignore[name-defined,misc]
+    """A key of the programme's own backend for the server-to-server API (``flask apikeys create``): the key
+    is ``rk_<id>_<secret>``; only the SHA-256 of the secret is kept."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[str] = mapped_column(String(16), primary_key=True)
+    name: Mapped[str] = mapped_column(String(80))
+    secret_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=now)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

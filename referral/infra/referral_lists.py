@@ -20,6 +20,7 @@ class ReferralRow(NamedTuple):
     last_name: str
     invited_at: datetime
     invite_channel: str | None
+    referral_state: str | None
 
 
 NEWEST_REFERRAL_PHONES = sql.Statement(
@@ -31,7 +32,7 @@ NEWEST_REFERRAL_PHONES = sql.Statement(
 
 FIRST_PAGE = sql.Statement(
     """
-    SELECT id, phone, first_name, last_name, invited_at, invite_channel FROM users
+    SELECT id, phone, first_name, last_name, invited_at, invite_channel, referral_state FROM users
     WHERE invited_by_id = :owner_id
     ORDER BY invited_at DESC, id DESC LIMIT :limit
     """,
@@ -40,7 +41,7 @@ FIRST_PAGE = sql.Statement(
 
 NEXT_PAGE = sql.Statement(
     """
-    SELECT id, phone, first_name, last_name, invited_at, invite_channel FROM users
+    SELECT id, phone, first_name, last_name, invited_at, invite_channel, referral_state FROM users
     WHERE invited_by_id = :owner_id AND (invited_at, id) < (:after_at, :after_id)
     ORDER BY invited_at DESC, id DESC LIMIT :limit
     """,
@@ -52,7 +53,7 @@ NEXT_PAGE = sql.Statement(
 # The referrals just newer than (:before_at, :before_id), the nearest first (so: oldest first).
 NEWER_THAN = sql.Statement(
     """
-    SELECT id, phone, first_name, last_name, invited_at, invite_channel FROM users
+    SELECT id, phone, first_name, last_name, invited_at, invite_channel, referral_state FROM users
     WHERE invited_by_id = :owner_id AND (invited_at, id) > (:before_at, :before_id)
     ORDER BY invited_at ASC, id ASC LIMIT :limit
     """,

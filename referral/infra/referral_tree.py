@@ -93,7 +93,8 @@ ACTIVATE = sql.Statement(
         UNION ALL
         SELECT u.id, u.invited_by_id FROM users AS u JOIN chain ON u.id = chain.invited_by_id
     )
-    UPDATE users SET invited_by_id = :inviter_id, invited_at = :now, invite_channel = :channel
+    UPDATE users SET invited_by_id = :inviter_id, invited_at = :now, invite_channel = :channel,
+                     referral_state = :state, referral_state_at = :now
     WHERE users.id = :user_id AND users.invited_by_id IS NULL
       AND NOT EXISTS (SELECT 1 FROM chain WHERE chain.id = :user_id)
       AND EXISTS (SELECT 1 FROM chain WHERE chain.id = :root AND chain.invited_by_id IS NULL)
@@ -102,11 +103,13 @@ ACTIVATE = sql.Statement(
     {"now": UTCDateTime()},
 )
 
-# One more (with :change -1, one fewer) referral on one of the inviter's count rows; the inviter's phone.
+# One more (with :change -1, one fewer) referral on one of the inviter's count rows, and :qualified more qualified
+# ones; the inviter's phone.
 COUNT_REFERRAL = sql.Statement(
     """
-    INSERT INTO referral_counts (user_id, slot, referrals) VALUES (:inviter_id, :slot, :change)
-    ON CONFLICT (user_id, slot) DO UPDATE SET referrals = referral_counts.referrals + excluded.referrals
+    INSERT INTO referral_counts (user_id, slot, referrals, qualified) VALUES (:inviter_id, :slot, :change, :qualified)
+    ON CONFLICT (user_id, slot) DO UPDATE SET referrals = referral_counts.referrals + excluded.referrals,
+                                              qualified = referral_counts.qualified + excluded.qualified
     RETURNING (SELECT phone FROM users WHERE users.id = referral_counts.user_id)
     """
 )
@@ -182,19 +185,25 @@ def tree_lock_key(root_id: int) -> int:
     return int.from_bytes(digest[:8], "big", signed=True)
 
 
-def activate(user_id: int, inviter_id: int, root: int, at: datetime, channel: str = "code_later") -> bool:
-    """Make ``inviter_id`` the inviter of ``user_id`` (through ``channel``) if the rules still hold under the
-    locks (see ACTIVATE); whether it did. ``InviterGone`` if the inviter was deleted meanwhile."""
+def activate(
+    user_id: int, inviter_id: int, root: int, at: datetime, channel: str = "code_later", state: str = "qualified"
+) -> bool:
+    """Make ``inviter_id`` the inviter of ``user_id`` (through ``channel``, the referral in ``state``) if the
+    rules still hold under the locks (see ACTIVATE); whether it did. ``InviterGone`` if the inviter was deleted
+    meanwhile."""
     params = {"user_id": user_id, "inviter_id": inviter_id, "root": root, "now": at, "channel": channel}
+    params["state"] = state
     try:
         return bool(sql.run(ACTIVATE, params))
     except IntegrityError:  # only the foreign key can fail
         raise InviterGone from None
 
 
-def count_referral(inviter_id: int, slot: int, change: int = 1) -> str:
-    """Add ``change`` to the inviter's count row ``slot``; the inviter's phone."""
-    phone: str = sql.run(COUNT_REFERRAL, {"inviter_id": inviter_id, "slot": slot, "change": change})[0][0]
+def count_referral(inviter_id: int, slot: int, change: int = 1, qualified: int = 0) -> str:
+    """Add ``change`` to the inviter's count row ``slot``, and ``qualified`` to its qualified share; the
+    inviter's phone."""
+    params = {"inviter_id": inviter_id, "slot": slot, "change": change, "qualified": qualified}
+    phone: str = sql.run(COUNT_REFERRAL, params)[0][0]
     return phone
 
 
@@ -221,7 +230,8 @@ def invitation_of(user_id: int) -> Invitation | None:
 # Undo one referral (staff): only while :user_id is still the referral of :inviter_id.
 DETACH = sql.Statement(
     """
-    UPDATE users SET invited_by_id = NULL, invited_at = NULL, invite_channel = NULL
+    UPDATE users SET invited_by_id = NULL, invited_at = NULL, invite_channel = NULL,
+                     referral_state = NULL, referral_state_at = NULL
     WHERE id = :user_id AND invited_by_id = :inviter_id
     RETURNING id
     """

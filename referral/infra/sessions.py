@@ -6,7 +6,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import NamedTuple
 
-from referral.infra import sql
+from referral.infra import fraud_signals, sql
+from referral.infra.database import dialect_name
 from referral.infra.devices import USER_AGENT_KEPT
 from referral.infra.models import UTCDateTime
 
@@ -17,6 +18,25 @@ NEW_SESSION = sql.Statement(
     SELECT :id, id, :jti, :now, :expires_at, :user_agent, :now FROM users
     WHERE id = :user_id AND blocked_at IS NULL
     RETURNING id
+    """,
+    {"now": UTCDateTime(), "expires_at": UTCDateTime()},
+)
+
+# NEW_SESSION with the sign-in's footprint for the fraud rules, in one round trip (PostgreSQL; SQLite, which has
+# no INSERT inside WITH, runs the two statements).
+NEW_SESSION_WITH_FOOTPRINT = sql.Statement(
+    """
+    WITH started AS (
+        INSERT INTO sessions (id, user_id, refresh_jti, created_at, expires_at, user_agent, last_used_at)
+        SELECT :id, id, :jti, :now, :expires_at, :user_agent, :now FROM users
+        WHERE id = :user_id AND blocked_at IS NULL
+        RETURNING id, user_id
+    ),
+    footprint AS (
+        INSERT INTO footprints (user_id, seen_at, kind, network, agent_hash, device_id)
+        SELECT user_id, :now, 'sign_in', :network, :agent_hash, :device_id FROM started
+    )
+    SELECT id FROM started
     """,
     {"now": UTCDateTime(), "expires_at": UTCDateTime()},
 )
@@ -77,10 +97,17 @@ class SessionRow(NamedTuple):
 
 
 def insert_session(
-    session_id: str, user_id: int, refresh_jti: str, now: datetime, expires_at: datetime, user_agent: str | None
+    session_id: str,
+    user_id: int,
+    refresh_jti: str,
+    now: datetime,
+    expires_at: datetime,
+    user_agent: str | None,
+    footprint: tuple[str | None, str | None, str | None] | None = None,
 ) -> bool:
-    """Whether the session was started (not for a blocked user)."""
-    params = {
+    """Whether the session was started (not for a blocked user), with the ``footprint`` (network, agent hash,
+    device id) of its sign-in if given."""
+    params: dict[str, object] = {
         "id": session_id,
         "user_id": user_id,
         "jti": refresh_jti,
@@ -88,7 +115,15 @@ def insert_session(
         "expires_at": expires_at,
         "user_agent": user_agent[:USER_AGENT_KEPT] if user_agent else None,
     }
-    return bool(sql.run(NEW_SESSION, params))
+    if footprint is None:
+        return bool(sql.run(NEW_SESSION, params))
+    params.update(network=footprint[0], agent_hash=footprint[1], device_id=footprint[2])
+    if dialect_name() == "postgresql":
+        return bool(sql.run(NEW_SESSION_WITH_FOOTPRINT, params))
+    if not sql.run(NEW_SESSION, params):
+        return False
+    sql.run(fraud_signals.NEW_FOOTPRINT, params | {"kind": "sign_in", "at": now})
+    return True
 
 
 def rotate(session_id: str, refresh_jti: str, new_jti: str, now: datetime, expires_at: datetime) -> int | None:

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from flask import Flask, Response, request
+from flask import Flask, Response, current_app, request
 from flask_babel import format_date, format_datetime, get_locale
 from markupsafe import Markup
 
 from referral.domain.phones import for_people
 from referral.extensions import babel, csrf
+from referral.http.signals import DEVICE_COOKIE, DEVICE_ID, new_device_id
 from referral.web import own_data, views  # noqa: F401  (their routes join the blueprint)
 from referral.web import session as web_session
 from referral.web.errors import is_page, register_error_pages
@@ -72,6 +73,12 @@ def finish_page(response: Response) -> Response:
     if not is_page():
         return response
     web_session.write_cookies(response)
+    if request.endpoint != "web.static" and not DEVICE_ID.fullmatch(request.cookies.get(DEVICE_COOKIE, "")):
+        # A random id of this browser for the fraud rules (two accounts from one browser), kept a year.
+        secure = current_app.config["APP_ENV"] == "production"
+        response.set_cookie(
+            DEVICE_COOKIE, new_device_id(), max_age=365 * 86400, path="/", httponly=True, samesite="Lax", secure=secure
+        )
     response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
     response.headers.setdefault("X-Frame-Options", "DENY")
     response.headers.setdefault("Referrer-Policy", "same-origin")

@@ -31,6 +31,7 @@ from referral.domain.errors import DomainError
 from referral.domain.phones import InvalidPhone, for_people, masked_for_people
 from referral.http.limits import check_code_limit, send_code_limit
 from referral.http.schemas import NamesSchema
+from referral.http.signals import request_signals
 from referral.web import session as web_session
 from referral.web.pages import (
     LANGUAGES,
@@ -90,7 +91,9 @@ def check_code() -> Any:
         return redirect(url_for("web.index"))
     try:
         invite = session.get("invite")  # set only by an invite link
-        result = signin.sign_in(phone, code_field(), invite, request.user_agent.string, through_link=bool(invite))
+        result = signin.sign_in(
+            phone, code_field(), invite, request.user_agent.string, through_link=bool(invite), signals=request_signals()
+        )
     except DomainError as error:
         return refused("code.html", error, field_of(error), **code_context("login"))
     web_session.keep(result.tokens)
@@ -208,7 +211,7 @@ def enter_invite() -> Any:
     account = required_account()
     code = (request.form.get("invite_code") or "").strip()
     try:
-        profile = accounts.enter_invite_code(account, code)
+        profile = accounts.enter_invite_code(account, code, request_signals())
     except DomainError as error:
         typed = {"invite_code": code}
         return refused("profile.html", error, field_of(error), values=typed, **profile_context(account))

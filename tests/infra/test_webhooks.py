@@ -30,9 +30,10 @@ def delivery_of(event_id: str) -> WebhookDelivery:
 def test_two_sign_ups_with_an_invite_reach_the_receiver_verified(app, api, receiver):
     anna = api.sign_in("+79990000001")
     boris = api.sign_in("+79990000002", invite_code=anna["user"]["invite_code"])
-    assert deliver(app) == 3
+    assert deliver(app) == 4
     types = [payload["type"] for payload in receiver.verified]
-    assert sorted(types) == ["referral.activated", "user.created", "user.created"]
+    # referrals qualify at once by default: the activation and the qualification are each announced
+    assert sorted(types) == ["referral.activated", "referral.qualified", "user.created", "user.created"]
     activated = next(payload for payload in receiver.verified if payload["type"] == "referral.activated")
     assert activated["data"]["invitee"] == {"id": boris["user"]["id"], "phone": "+79990000002"}
     assert activated["data"]["inviter"]["invite_code"] == anna["user"]["invite_code"]

@@ -12,6 +12,7 @@ from referral.http.bearer import bearer_required, current_claims
 from referral.http.limits import check_code_limit, send_code_limit
 from referral.http.openapi import BEARER_AUTH, TOKEN_REFUSALS, ApiBlueprint, problems
 from referral.http.schemas import CodeSentSchema, SignInSchema, TokenPairSchema, asked_language, code_sent
+from referral.http.signals import request_signals
 
 blp = ApiBlueprint(
     "auth", __name__, url_prefix="/api/v1/auth", description="Sign in with a phone number and an SMS code."
@@ -53,7 +54,9 @@ def request_login_code(args: dict[str, Any]) -> dict[str, Any]:
 )
 def exchange_login_code(args: dict[str, Any]) -> tuple[signin.SignIn, int]:
     """Exchange phone and code for tokens, creating the user on the first sign-in."""
-    result = signin.sign_in(args["phone"], args["code"], args["invite_code"], request.user_agent.string)
+    result = signin.sign_in(
+        args["phone"], args["code"], args["invite_code"], request.user_agent.string, signals=request_signals()
+    )
     return result, 201 if result.created else 200
 
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import request
 
-from referral.domain import account, phone_change, referrals
+from referral.domain import account, phone_change, referrals, rewards
 from referral.domain.account import Account
 from referral.domain.referrals import PROFILE_REFERRALS
 from referral.domain.signin import SignIn
@@ -15,12 +15,14 @@ from referral.http.limits import check_code_limit, send_code_limit
 from referral.http.openapi import BEARER_AUTH, TOKEN_REFUSALS, ApiBlueprint, problems
 from referral.http.profile.schemas import (
     InviteSchema,
+    MyRewardsSchema,
     PhoneChangeSchema,
     PhoneConfirmSchema,
     ReferralPageSchema,
     ReferralsQuerySchema,
 )
 from referral.http.schemas import CodeSentSchema, NamesSchema, ProfileSchema, SignInSchema, asked_language, code_sent
+from referral.http.signals import request_signals
 
 blp = ApiBlueprint("profile", __name__, url_prefix="/api/v1/profile", description="The signed-in user.")
 
@@ -62,7 +64,17 @@ def update_names(args: dict[str, str]) -> Account:
 )
 def activate_invite(args: dict[str, str]) -> Account:
     """Enter someone's invite code: once, never your own, never one that closes a loop."""
-    return account.enter_invite_code(current_account(), args["invite_code"])
+    return account.enter_invite_code(current_account(), args["invite_code"], request_signals())
+
+
+@blp.route("/rewards", methods=["GET"])
+@bearer_required()
+@blp.doc(security=BEARER_AUTH)
+@blp.response(200, MyRewardsSchema)
+@problems(blp, TOKEN_REFUSALS, takes_body=False)
+def my_rewards() -> rewards.Standing:
+    """Your rewards, your qualified referrals and the next milestone ahead."""
+    return rewards.standing_of(current_account())
 
 
 @blp.route("/referrals", methods=["GET"])

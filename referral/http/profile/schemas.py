@@ -54,6 +54,13 @@ class ReferralSchema(Schema):
             "on the profile; null for referrals made before this was recorded. Added after the first release.",
         },
     )
+    state = fields.String(
+        metadata={
+            "enum": ["pending", "qualified", "voided"],
+            "description": "pending until the referral qualifies (and earns its rewards), qualified, or voided (it "
+            "no longer counts as qualified). Added after the first release.",
+        }
+    )
 
 
 class ReferralPageSchema(Schema):
@@ -69,3 +76,28 @@ class PhoneChangeSchema(Schema):
 class PhoneConfirmSchema(Schema):
     phone = phone_field()
     code = login_code_field()
+
+
+class RewardOfMineSchema(Schema):
+    id = fields.Integer()
+    label = fields.String(metadata={"example": "200 RUB credit"})
+    amount = fields.Integer(metadata={"example": 200})
+    unit = fields.String(metadata={"example": "RUB"})
+    status = fields.String(metadata={"enum": ["earned", "fulfilled", "cancelled"]})
+    occasion = fields.String(metadata={"description": "referral:<invitee id> or milestone."})
+    earned_at = fields.AwareDateTime()
+
+
+class MilestoneSchema(Schema):
+    threshold = fields.Integer(metadata={"description": "Qualified referrals the milestone needs."})
+    label = fields.String()
+    amount = fields.Integer()
+    unit = fields.String()
+    qualified = fields.Integer(metadata={"description": "Your qualified referrals now."})
+    remaining = fields.Integer()
+
+
+class MyRewardsSchema(Schema):
+    rewards = fields.Nested(RewardOfMineSchema, many=True, metadata={"description": "The newest 50, newest first."})
+    qualified_referrals_count = fields.Integer()
+    next_milestone = fields.Nested(MilestoneSchema, allow_none=True, metadata={"description": "null: none ahead."})

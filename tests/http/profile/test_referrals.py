@@ -43,9 +43,10 @@ def test_items_have_the_documented_fields(client, owner, invite):
     invite(1)
     body = client.get(URL, headers=owner["headers"]).json
     assert list(body) == ["items", "next_cursor", "count"]
-    # the contract's four fields, in order, and the channel added after them
-    assert list(body["items"][0]) == ["phone", "first_name", "last_name", "joined_at", "channel"]
+    # the contract's four fields, in order, and the channel and the state added after them
+    assert list(body["items"][0]) == ["phone", "first_name", "last_name", "joined_at", "channel", "state"]
     assert body["items"][0]["channel"] in ("link", "code_at_signup", "code_later")
+    assert body["items"][0]["state"] == "qualified"  # referrals qualify at once by default
     assert body["next_cursor"] is None
     assert body["count"] == 1
 

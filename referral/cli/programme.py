@@ -1,0 +1,103 @@
+"""``flask apikeys``: the programme's server-to-server keys; ``flask rewards``: the reward rules;
+``flask referrals qualify-due``: the sweep that qualifies referrals after N days."""
+
+from __future__ import annotations
+
+import click
+from flask.cli import AppGroup
+
+from referral.cli.users import referrals_cli
+from referral.domain import api_keys, qualification, rewards
+from referral.domain.errors import RewardRuleInvalid
+from referral.extensions import db
+
+apikeys_cli = AppGroup("apikeys", help="Keys of the programme's own backend for the server-to-server API.")
+rewards_cli = AppGroup("rewards", help="What qualified referrals earn.")
+
+
+@apikeys_cli.command("create")
+@click.argument("name")
+def create_key(name: str) -> None:
+    """A new key for NAME (the system that will use it); the key is shown once."""
+    made = api_keys.create(name)
+    click.echo(f"key {made.id} for {made.name}; send it as X-API-Key (shown once):")
+    click.echo(made.key)
+
+
+@apikeys_cli.command("revoke")
+@click.argument("key_id")
+def revoke_key(key_id: str) -> None:
+    """Revoke the key KEY_ID (the 8 characters after rk_): refused from the next request on."""
+    if not api_keys.revoke(key_id):
+        raise click.ClickException(f"no live key {key_id}")
+    click.echo(f"key {key_id} revoked")
+
+
+@apikeys_cli.command("list")
+def list_keys() -> None:
+    """Every key, newest first, live or revoked (never the secrets: they are not kept)."""
+    for key in api_keys.keys():
+        state = f"revoked {key.revoked_at:%Y-%m-%d %H:%M}" if key.revoked_at else "live"
+        click.echo(f"{key.id}  {key.created_at:%Y-%m-%d}  {state:<24} {key.name}")
+
+
+@rewards_cli.command("rules")
+def list_rules() -> None:
+    """The reward rules, those in force first."""
+    found = rewards.rules()
+    for rule in found:
+        what = f"at {rule.threshold} qualified" if rule.kind == "milestone" else f"per referral, {rule.beneficiary}"
+        cap = f", at most {rule.cap} per {rule.cap_days} d" if rule.cap else ""
+        shown = "in force" if rule.active else "off"
+        click.echo(f"{rule.id:>4}  {shown:<8}  {rule.label} ({rule.amount} {rule.unit}): {what}{cap}")
+    if not found:
+        click.echo("no reward rules yet (add them in the console, or with flask rewards add)")
+
+
+@rewards_cli.command("add")
+@click.option("--kind", type=click.Choice(rewards.KINDS), required=True)
+@click.option("--beneficiary", type=click.Choice(rewards.BENEFICIARIES), default="inviter", show_default=True)
+@click.option("--threshold", type=int, help="A milestone's number of qualified referrals.")
+@click.option("--label", required=True, help='What the people see, e.g. "200 RUB credit".')
+@click.option("--amount", type=int, required=True)
+@click.option("--unit", required=True, help="RUB, points, ...")
+@click.option("--cap", type=int, help="At most this many per inviter...")
+@click.option("--cap-days", type=int, help="...in this many days.")
+def add_rule(
+    kind: str,
+    beneficiary: str,
+    threshold: int | None,
+    label: str,
+    amount: int,
+    unit: str,
+    cap: int | None,
+    cap_days: int | None,
+) -> None:
+    """A new reward rule in force."""
+    try:
+        rule_id = rewards.add_rule(kind, beneficiary, label, amount, unit, threshold, cap, cap_days)
+    except RewardRuleInvalid as refused:
+        raise click.ClickException(refused.detail) from None
+    db.session.commit()
+    click.echo(f"rule {rule_id} in force")
+
+
+@rewards_cli.command("switch")
+@click.argument("rule_id", type=int)
+@click.argument("state", type=click.Choice(["on", "off"]))
+def switch_rule(rule_id: int, state: str) -> None:
+    """Put the rule RULE_ID in force (on) or out of it (off); rewards already earned stay."""
+    if not rewards.switch_rule(rule_id, state == "on"):
+        raise click.ClickException(f"no rule {rule_id}")
+    db.session.commit()
+    click.echo(f"rule {rule_id} {state}")
+
+
+@referrals_cli.command("qualify-due")
+def qualify_due() -> None:
+    """With QUALIFY_REFERRALS=after_days:N, qualify the referrals whose N days are over (run it from cron)."""
+    how, days = qualification.mode()
+    if how != "after_days":
+        click.echo(f"QUALIFY_REFERRALS is {how}: nothing qualifies by time")
+        return
+    click.echo(f"qualified {qualification.qualify_due()} referrals (after {days} days)")

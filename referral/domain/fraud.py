@@ -1,0 +1,194 @@
+"""Fraud signals and the rules that hold a referral for review instead of qualifying it.
+
+What is kept of a request is the least the rules need (no fingerprinting): the client's network (its /24 for
+IPv4, /48 for IPv6), a short hash of its user agent, and on the pages a random first-party device id from a
+cookie. Each rule is a setting with a default, 0 turning it off (``config.py``, FRAUD_*); ``docs/design.md``,
+"Fraud rules", says why each default is what it is.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import json
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import phonenumbers
+from flask import current_app
+
+from referral import clock
+from referral.domain.phones import MOBILE_TYPES
+from referral.extensions import db
+from referral.infra import fraud_signals
+
+# Why a referral was held, as the console shows them and events name them.
+SHARED_DEVICE = "shared_device"
+SHARED_NETWORK = "shared_network"
+REFERRAL_BURST = "referral_burst"
+SEQUENTIAL_NUMBERS = "sequential_numbers"
+SHARED_PREFIX = "shared_prefix"
+NOT_MOBILE = "not_mobile"
+VIRTUAL_NUMBER = "virtual_number"
+REASONS = (SHARED_DEVICE, SHARED_NETWORK, REFERRAL_BURST, SEQUENTIAL_NUMBERS, SHARED_PREFIX, NOT_MOBILE, VIRTUAL_NUMBER)
+
+# How far back the number rules look at the inviter's referrals, and at most how many they read.
+NUMBER_RULES_HOURS = 24
+RECENT_REFERRALS = 50
+
+
+@dataclass(frozen=True)
+class Signals:
+    """What a request leaves for the rules: its network, a hash of its user agent, the pages' device id."""
+
+    network: str | None = None
+    agent_hash: str | None = None
+    device_id: str | None = None
+
+
+NO_SIGNALS = Signals()
+
+
+def signals_of(address: str | None, user_agent: str | None, device_id: str | None = None) -> Signals:
+    """The signals of a request from ``address`` with ``user_agent`` (and the pages' ``device_id``)."""
+    return Signals(network_of(address), agent_hash(user_agent), device_id or None)
+
+
+def network_of(address: str | None) -> str | None:
+    """``203.0.113.7`` as ``203.0.113.0/24``, an IPv6 address as its /48; ``None`` for anything else."""
+    try:
+        ip = ipaddress.ip_address((address or "").strip())
+    except ValueError:
+        return None
+    prefix = 24 if ip.version == 4 else 48
+    return str(ipaddress.ip_network(f"{ip}/{prefix}", strict=False))
+
+
+def agent_hash(user_agent: str | None) -> str | None:
+    """The first 16 hex digits of the SHA-256 of the user agent: equal agents match, none can be read back."""
+    if not user_agent:
+        return None
+    return hashlib.sha256(user_agent.encode("utf-8", "replace")).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The reasons to hold a referral (none: honest), and the evidence behind them for the review queue."""
+
+    reasons: tuple[str, ...] = ()
+    evidence: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def held(self) -> bool:
+        return bool(self.reasons)
+
+    def evidence_json(self) -> str:
+        return json.dumps(self.evidence, sort_keys=True, default=str)
+
+
+def assess(invite_code: str, invitee_id: int | None, phone: str, signals: Signals, now: datetime) -> Verdict:
+    """The fraud rules' verdict on the owner of ``invite_code`` inviting ``phone`` (the user ``invitee_id``, or
+    a user not yet made), from this request's ``signals`` and what is on record: one statement."""
+    config = current_app.config
+    reasons: list[str] = []
+    evidence: dict[str, Any] = {}
+    number_reasons = number_rules(phone, config["FRAUD_MOBILE_ONLY"], config["FRAUD_VIRTUAL_PREFIXES"])
+    reasons += number_reasons
+    if number_reasons:
+        evidence["number"] = phone
+    device_days, network_days = config["FRAUD_SHARED_DEVICE_DAYS"], config["FRAUD_SHARED_NETWORK_DAYS"]
+    found = fraud_signals.evidence(
+        invite_code,
+        invitee_id,
+        signals.network,
+        signals.device_id,
+        now,
+        recent=max(RECENT_REFERRALS, config["FRAUD_REFERRALS_PER_HOUR"]),
+        network_since=now - timedelta(days=network_days) if network_days and signals.network else now,
+        device_since=now - timedelta(days=device_days) if device_days else now,
+    )
+    shared = {row.kind: row for row in found if row.kind != "referral"}
+    for kind, reason in (("device", SHARED_DEVICE), ("network", SHARED_NETWORK)):
+        if kind in shared:
+            reasons.append(reason)
+            evidence[kind] = {"value": shared[kind].value, "inviter_seen_at": shared[kind].at}
+    referrals = [(row.value, row.at) for row in found if row.kind == "referral"]
+    per_hour = config["FRAUD_REFERRALS_PER_HOUR"]
+    in_the_hour = sum(1 for _, at in referrals if at > now - timedelta(hours=1))
+    if per_hour and in_the_hour >= per_hour:
+        reasons.append(REFERRAL_BURST)
+        evidence["referrals_last_hour"] = in_the_hour
+    day_ago = now - timedelta(hours=NUMBER_RULES_HOURS)
+    recent_phones = [number for number, at in referrals if at > day_ago]
+    close = neighbours(phone, recent_phones, config["FRAUD_SEQUENCE_GAP"])
+    if close:
+        reasons.append(SEQUENTIAL_NUMBERS)
+        evidence["sequential_with"] = close
+    same_block = same_prefix(phone, recent_phones, config["FRAUD_PREFIX_TAIL"])
+    if config["FRAUD_PREFIX_MATCHES"] and len(same_block) + 1 >= config["FRAUD_PREFIX_MATCHES"]:
+        reasons.append(SHARED_PREFIX)
+        evidence["same_prefix_as"] = same_block
+    if reasons:
+        evidence["request"] = asdict(signals)  # this request's signals: kept only in the hold
+    return Verdict(tuple(reasons), evidence)
+
+
+def number_rules(phone: str, mobile_only: bool, virtual_prefixes: tuple[str, ...]) -> list[str]:
+    """A number that is not a mobile (phonenumbers' type; sign-in refuses those, but the metadata moves on and
+    older accounts stay), or in a range the programme knows to be virtual."""
+    reasons = []
+    if mobile_only:
+        try:
+            kind = phonenumbers.number_type(phonenumbers.parse(phone))
+        except phonenumbers.NumberParseException:
+            kind = None
+        if kind not in MOBILE_TYPES:
+            reasons.append(NOT_MOBILE)
+    if any(phone.startswith(prefix) for prefix in virtual_prefixes):
+        reasons.append(VIRTUAL_NUMBER)
+    return reasons
+
+
+def neighbours(phone: str, others: list[str], gap: int) -> list[str]:
+    """The numbers of ``others`` within ``gap`` of ``phone`` (+79001234567 and +79001234568: a pack of SIMs)."""
+    if not gap:
+        return []
+    digits = int(phone.lstrip("+"))
+    return [other for other in others if other != phone and abs(int(other.lstrip("+")) - digits) <= gap]
+
+
+def same_prefix(phone: str, others: list[str], tail: int) -> list[str]:
+    """The numbers of ``others`` that differ from ``phone`` only in the last ``tail`` digits."""
+    block = phone[:-tail]
+    return [other for other in others if other != phone and len(other) == len(phone) and other[:-tail] == block]
+
+
+def review_evidence(invitee_id: int, inviter_id: int) -> dict[str, list[fraud_signals.FootprintRow]]:
+    """The footprints of both sides, newest first, for the review queue to show side by side."""
+    return {
+        "invitee": fraud_signals.footprints_of(invitee_id),
+        "inviter": fraud_signals.footprints_of(inviter_id),
+    }
+
+
+@dataclass(frozen=True)
+class Purged:
+    footprints: int
+    holds: int
+
+
+PURGE_BATCH = 5000
+
+
+def purge_signals() -> Purged:
+    """Delete the footprints older than FRAUD_SIGNALS_DAYS, a batch per transaction (no long lock), and the
+    evidence of holds decided before then (their reasons and decisions stay); commits."""
+    before = clock.utcnow() - timedelta(days=current_app.config["FRAUD_SIGNALS_DAYS"])
+    footprints = 0
+    while deleted := fraud_signals.purge_footprints(before, PURGE_BATCH):
+        footprints += deleted
+        db.session.commit()
+    holds = fraud_signals.purge_evidence(before)
+    db.session.commit()
+    return Purged(footprints, holds)

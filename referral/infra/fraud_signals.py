@@ -1,0 +1,248 @@
+"""What the fraud rules read and keep: the footprints of sign-ins and activations, the evidence about an inviter
+and an invitee in one statement, the holds with their reasons, and the purge after the retention."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import NamedTuple
+
+from referral.infra import sql
+from referral.infra.models import UTCDateTime
+
+AT = {"at": UTCDateTime()}
+
+NEW_FOOTPRINT = sql.Statement(
+    """
+    INSERT INTO footprints (user_id, seen_at, kind, network, agent_hash, device_id)
+    VALUES (:user_id, :at, :kind, :network, :agent_hash, :device_id)
+    """,
+    AT,
+)
+
+# About the owner of :invite_code (its exact spelling, or the one code that fits in another case) as an inviter
+# of :invitee_id (none yet at sign-up): their newest :recent referrals (phone, when), and their footprints that
+# share a network (since :network_since) or a device (since :device_since) with this request's or with the
+# invitee's own footprints of that time. One statement, one round trip, each part an index range.
+EVIDENCE = sql.Statement(
+    """
+    WITH inviter AS (
+        SELECT id FROM users WHERE invite_code = :invite_code
+        UNION ALL SELECT id FROM invite_codes WHERE folded = upper(:invite_code) AND sharing = 1
+        LIMIT 1
+    ),
+    theirs AS (
+        SELECT network, device_id, seen_at FROM footprints
+        WHERE user_id = (SELECT id FROM inviter) AND seen_at > :since
+    ),
+    mine AS (
+        SELECT :network AS network, :device_id AS device_id, :now AS seen_at
+        UNION ALL
+        SELECT network, device_id, seen_at FROM footprints WHERE user_id = :invitee_id AND seen_at > :since
+    )
+    SELECT 'referral' AS kind, recent.phone AS value, recent.invited_at AS at FROM (
+        SELECT phone, invited_at FROM users WHERE invited_by_id = (SELECT id FROM inviter)
+        ORDER BY invited_at DESC, id DESC LIMIT :recent
+    ) AS recent
+    UNION ALL
+    SELECT 'network', shared.network, shared.seen_at FROM (
+        SELECT theirs.network, theirs.seen_at FROM theirs JOIN mine ON mine.network = theirs.network
+        WHERE theirs.seen_at > :network_since AND mine.seen_at > :network_since
+        LIMIT 3
+    ) AS shared
+    UNION ALL
+    SELECT 'device', shared.device_id, shared.seen_at FROM (
+        SELECT theirs.device_id, theirs.seen_at FROM theirs JOIN mine ON mine.device_id = theirs.device_id
+        WHERE theirs.seen_at > :device_since AND mine.seen_at > :device_since
+        LIMIT 3
+    ) AS shared
+    """,
+    {"now": UTCDateTime(), "since": UTCDateTime(), "network_since": UTCDateTime(), "device_since": UTCDateTime()},
+    AT,
+)
+
+
+class EvidenceRow(NamedTuple):
+    kind: str  # referral, network or device
+    value: str  # the referral's phone, the shared network or the shared device id
+    at: datetime
+
+
+NEW_HOLD = sql.Statement(
+    """
+    INSERT INTO referral_holds (invitee_id, inviter_id, reasons, evidence, held_at)
+    VALUES (:invitee_id, :inviter_id, :reasons, :evidence, :at)
+    ON CONFLICT (invitee_id) DO UPDATE SET
+        inviter_id = excluded.inviter_id, reasons = excluded.reasons, evidence = excluded.evidence,
+        held_at = excluded.held_at, decision = NULL, decided_at = NULL, decided_by = NULL
+    """,
+    AT,
+)
+
+DECIDE_HOLD = sql.Statement(
+    """
+    UPDATE referral_holds SET decision = :decision, decided_at = :at, decided_by = :staff_id
+    WHERE invitee_id = :invitee_id AND decision IS NULL
+    """,
+    AT,
+)
+
+
+class HoldRow(NamedTuple):
+    invitee_id: int
+    invitee_phone: str
+    inviter_id: int
+    inviter_phone: str | None
+    reasons: str
+    evidence: str
+    held_at: datetime
+
+
+# The queue: referrals held now, oldest first (the partial index of unqualified referrals finds them).
+HELD = sql.Statement(
+    """
+    SELECT h.invitee_id, invitee.phone, h.inviter_id, inviter.phone, h.reasons, h.evidence, h.held_at
+    FROM users AS invitee
+    JOIN referral_holds AS h ON h.invitee_id = invitee.id
+    LEFT JOIN users AS inviter ON inviter.id = h.inviter_id
+    WHERE invitee.referral_state = 'held'
+    ORDER BY h.held_at, h.invitee_id
+    LIMIT :limit
+    """,
+    column_types={"held_at": UTCDateTime()},
+)
+
+HOLD_OF = sql.Statement(
+    """
+    SELECT h.invitee_id, invitee.phone, h.inviter_id, inviter.phone, h.reasons, h.evidence, h.held_at
+    FROM referral_holds AS h
+    JOIN users AS invitee ON invitee.id = h.invitee_id
+    LEFT JOIN users AS inviter ON inviter.id = h.inviter_id
+    WHERE h.invitee_id = :invitee_id
+    """,
+    column_types={"held_at": UTCDateTime()},
+)
+
+
+class FootprintRow(NamedTuple):
+    seen_at: datetime
+    kind: str
+    network: str | None
+    agent_hash: str | None
+    device_id: str | None
+
+
+FOOTPRINTS_OF = sql.Statement(
+    """
+    SELECT seen_at, kind, network, agent_hash, device_id FROM footprints
+    WHERE user_id = :user_id
+    ORDER BY seen_at DESC, id DESC LIMIT :limit
+    """,
+    column_types={"seen_at": UTCDateTime()},
+)
+
+# The purge: footprints older than the retention, a batch at a time (each batch its own short transaction).
+PURGE_FOOTPRINTS = sql.Statement(
+    """
+    DELETE FROM footprints WHERE id IN (
+        SELECT id FROM footprints WHERE seen_at < :before ORDER BY seen_at LIMIT :batch
+    )
+    RETURNING id
+    """,
+    {"before": UTCDateTime()},
+)
+
+# Decided holds whose evidence is past the retention: the reasons and the decision stay, the evidence goes.
+PURGE_EVIDENCE = sql.Statement(
+    """
+    UPDATE referral_holds SET evidence = '{}'
+    WHERE decided_at < :before AND evidence <> '{}'
+    RETURNING invitee_id
+    """,
+    {"before": UTCDateTime()},
+)
+
+
+def record_footprint(
+    user_id: int, kind: str, at: datetime, network: str | None, agent_hash: str | None, device_id: str | None
+) -> None:
+    params = {"user_id": user_id, "kind": kind, "at": at, "network": network}
+    sql.run(NEW_FOOTPRINT, params | {"agent_hash": agent_hash, "device_id": device_id})
+
+
+def evidence(
+    invite_code: str,
+    invitee_id: int | None,
+    network: str | None,
+    device_id: str | None,
+    now: datetime,
+    recent: int,
+    network_since: datetime,
+    device_since: datetime,
+) -> list[EvidenceRow]:
+    """What EVIDENCE finds about the owner of ``invite_code`` as the inviter of ``invitee_id``."""
+    params = {
+        "invite_code": invite_code,
+        "invitee_id": invitee_id,
+        "network": network,
+        "device_id": device_id,
+        "now": now,
+        "since": min(network_since, device_since),
+        "network_since": network_since,
+        "device_since": device_since,
+        "recent": recent,
+    }
+    return [EvidenceRow(*row) for row in sql.run(EVIDENCE, params)]
+
+
+def hold(invitee_id: int, inviter_id: int, reasons: str, evidence_json: str, at: datetime) -> None:
+    params = {"invitee_id": invitee_id, "inviter_id": inviter_id, "reasons": reasons, "evidence": evidence_json}
+    sql.run(NEW_HOLD, params | {"at": at})
+
+
+def decide(invitee_id: int, decision: str, staff_id: int | None, at: datetime) -> None:
+    sql.run(DECIDE_HOLD, {"invitee_id": invitee_id, "decision": decision, "staff_id": staff_id, "at": at})
+
+
+def held(limit: int) -> list[HoldRow]:
+    return [HoldRow(*row) for row in sql.run(HELD, {"limit": limit})]
+
+
+def hold_of(invitee_id: int) -> HoldRow | None:
+    rows = sql.run(HOLD_OF, {"invitee_id": invitee_id})
+    return HoldRow(*rows[0]) if rows else None
+
+
+def footprints_of(user_id: int, limit: int = 20) -> list[FootprintRow]:
+    return [FootprintRow(*row) for row in sql.run(FOOTPRINTS_OF, {"user_id": user_id, "limit": limit})]
+
+
+def purge_footprints(before: datetime, batch: int) -> int:
+    """Delete up to ``batch`` footprints older than ``before``; how many."""
+    return len(sql.run(PURGE_FOOTPRINTS, {"before": before, "batch": batch}))
+
+
+def purge_evidence(before: datetime) -> int:
+    return len(sql.run(PURGE_EVIDENCE, {"before": before}))
+
+
+REQUEST_QUALIFY = sql.Statement(
+    """
+    UPDATE referral_holds SET qualify_requested_at = :at
+    WHERE invitee_id = :invitee_id AND decision IS NULL AND qualify_requested_at IS NULL
+    """,
+    AT,
+)
+
+QUALIFY_REQUESTED = sql.Statement(
+    "SELECT qualify_requested_at IS NOT NULL FROM referral_holds WHERE invitee_id = :invitee_id"
+)
+
+
+def request_qualify(invitee_id: int, at: datetime) -> None:
+    """Remember that the programme's backend reported the qualifying action while the referral was held."""
+    sql.run(REQUEST_QUALIFY, {"invitee_id": invitee_id, "at": at})
+
+
+def qualify_requested(invitee_id: int) -> bool:
+    rows = sql.run(QUALIFY_REQUESTED, {"invitee_id": invitee_id})
+    return bool(rows and rows[0][0])
