@@ -8,6 +8,8 @@ import hashlib
 from datetime import datetime
 from typing import NamedTuple
 
+from sqlalchemy import Boolean, String
+
 from referral.infra import sql
 from referral.infra.database import dialect_name
 from referral.infra.models import UTCDateTime
@@ -154,7 +156,8 @@ REWARDS = sql.Statement(
     ORDER BY r.id DESC
     LIMIT :limit
     """,
-    column_types=REWARD_TIMES,
+    {"status": String(), "flagged": Boolean()},
+    REWARD_TIMES,
 )
 
 STATUS_COUNTS = sql.Statement(

@@ -48,6 +48,11 @@ def require_api_key() -> None:
     api_key_id()
 
 
+@blp.teardown_request
+def forget_api_key(error: BaseException | None = None) -> None:
+    g.pop("api_key_id", None)  # where the app context outlives the request (tests), the key goes with it
+
+
 @blp.route("/referrals/<int:invitee_id>", methods=["GET"])
 @programme_limit
 @blp.doc(security=API_KEY_AUTH)
