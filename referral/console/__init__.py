@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from referral.console import door, views  # noqa: F401  (their routes join the blueprint)
+from referral.console import door, programme_views, views  # noqa: F401  (their routes join the blueprint)
 from referral.console.charts import percent
 from referral.console.door import bp
 

@@ -18,7 +18,7 @@ from werkzeug import Response
 
 from referral.console.charts import Series, stacked_bars
 from referral.console.door import bp, requires
-from referral.domain import deliveries, programme, staff, support
+from referral.domain import deliveries, programme, review, staff, support
 from referral.domain.errors import DomainError
 from referral.domain.phones import InvalidPhone, for_people, masked_for_people
 from referral.web.messages import for_error
@@ -66,7 +66,13 @@ def overview() -> Any:
         ),
     }
     return page(
-        "console/overview.html", figures=figures, charts=charts, ranges=programme.RANGES, masked=masked_for_people
+        "console/overview.html",
+        figures=figures,
+        charts=charts,
+        ranges=programme.RANGES,
+        masked=masked_for_people,
+        states=review.counts(),
+        reward_counts=review.reward_counts(),
     )
 
 

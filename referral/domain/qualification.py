@@ -111,10 +111,12 @@ def report_qualifying_action(invitee_id: int) -> Referral:
     return _as_referral(_standing(invitee_id)) if found.state == PENDING else _as_referral(found)
 
 
-def void(invitee_id: int, reason: str, by: str, staff_id: int | None = None) -> tuple[Referral, rewards.Settled]:
+def void(
+    invitee_id: int, reason: str, by: str, staff_id: int | None = None, commit: bool = True
+) -> tuple[Referral, rewards.Settled]:
     """Void the referral (from any state but voided) with ``reason``, by ``by`` (``programme`` or ``staff``):
     a qualified one counts no more as qualified, its unfulfilled rewards are cancelled and the fulfilled ones
-    flagged, all said in ``referral.voided``. Idempotent; commits."""
+    flagged, all said in ``referral.voided``. Idempotent; commits unless the caller will (``commit``)."""
     now = clock.utcnow()
     for _ in range(len(STATES)):  # the state moved under us: read it again (each move happens once)
         found = _standing(invitee_id)
@@ -141,13 +143,15 @@ def void(invitee_id: int, reason: str, by: str, staff_id: int | None = None) -> 
         cancelled_rewards=settled.cancelled,
         flagged_rewards=settled.flagged,
     )
-    db.session.commit()
+    if commit:
+        db.session.commit()
     return _as_referral(found, VOIDED), settled
 
 
 def approve(invitee_id: int, staff_id: int) -> Referral:
     """Staff found a held referral honest: it qualifies if referrals qualify at once, if the programme's
-    backend already reported the qualifying action, or if its N days are over; else it is pending. Commits."""
+    backend already reported the qualifying action, or if its N days are over; else it is pending. The caller
+    commits (with its audit entry)."""
     now = clock.utcnow()
     found = _standing(invitee_id)
     if found.state != HELD:
@@ -165,7 +169,6 @@ def approve(invitee_id: int, staff_id: int) -> Referral:
     if not moved:
         raise ReferralNotHeld  # decided by someone else a moment ago
     fraud_signals.decide(invitee_id, "approved", staff_id, now)
-    db.session.commit()
     return _as_referral(found, QUALIFIED if due else PENDING)
 
 

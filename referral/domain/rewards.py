@@ -54,7 +54,7 @@ def earn_for_referral(invitee: dict[str, Any], inviter: dict[str, Any], at: date
     if any(rule.kind == "milestone" or rule.cap is not None for rule in rules):
         store.lock_rewards_of(inviter["id"])
     occasion = f"referral:{invitee['id']}"
-    earned: list[tuple[int, RuleRow, dict[str, Any]]] = []
+    earned: list[tuple[int | None, RuleRow, dict[str, Any]]] = []
     for rule in (rule for rule in rules if rule.kind == "per_referral"):
         if rule.beneficiary in ("inviter", "both") and under_cap(rule, inviter["id"], at):
             earned.append((store.earn(rule, inviter["id"], occasion, invitee["id"], at), rule, inviter))
@@ -111,13 +111,14 @@ def settle_for_voided(invitee_id: int, at: datetime) -> Settled:
     return Settled(cancelled, store.flag_of_referral(invitee_id))
 
 
-def fulfil(reward_id: int) -> RewardRow:
+def fulfil(reward_id: int, commit: bool = True) -> RewardRow:
     """Mark the reward paid (idempotent: fulfilling it again changes nothing), with ``reward.fulfilled``, and
-    commit. ``RewardCancelled`` if its referral was voided first."""
+    commit unless the caller will. ``RewardCancelled`` if its referral was voided first."""
     now = clock.utcnow()
     if store.settle(reward_id, "fulfilled", now):
         events.reward_settled(events.REWARD_FULFILLED, reward_id, now)
-    db.session.commit()
+    if commit:
+        db.session.commit()
     found = store.reward(reward_id)
     if found is None:
         raise RewardNotFound

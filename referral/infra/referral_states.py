@@ -77,7 +77,7 @@ def move(invitee_id: int, was: str, to: str, now: datetime) -> int | None:
 def standing(invitee_id: int) -> Standing | None:
     """The referral of ``invitee_id``, if they are someone's referral."""
     rows = sql.run(STANDING, {"invitee_id": invitee_id})
-    return Standing(*rows[0][:7], bool(rows[0][7])) if rows else None
+    return Standing._make((*rows[0][:7], bool(rows[0][7]))) if rows else None
 
 
 def due(before: datetime, batch: int) -> list[int]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import hashlib
 from datetime import datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from sqlalchemy import Boolean, String
 
@@ -29,8 +29,6 @@ class RuleRow(NamedTuple):
     cap_days: int | None
     active: bool
 
-
-RULE_COLUMNS = "id, kind, beneficiary, threshold, label, amount, unit, cap, cap_days, active"
 
 ACTIVE_RULES = sql.Statement(
     """
@@ -171,11 +169,15 @@ LOCK = sql.Statement("SELECT pg_advisory_xact_lock(:key)")
 
 
 def active_rules() -> list[RuleRow]:
-    return [RuleRow(*row[:9], bool(row[9])) for row in sql.run(ACTIVE_RULES, {})]
+    return [_rule(row) for row in sql.run(ACTIVE_RULES, {})]
 
 
 def all_rules() -> list[RuleRow]:
-    return [RuleRow(*row[:9], bool(row[9])) for row in sql.run(ALL_RULES, {})]
+    return [_rule(row) for row in sql.run(ALL_RULES, {})]
+
+
+def _rule(row: tuple[Any, ...]) -> RuleRow:
+    return RuleRow._make((*row[:9], bool(row[9])))  # SQLite gives its booleans as 0 and 1
 
 
 def new_rule(
@@ -249,5 +251,5 @@ def status_counts() -> dict[str, tuple[int, int, int]]:
     return {status: (int(n), int(total), int(flagged)) for status, n, total, flagged in sql.run(STATUS_COUNTS, {})}
 
 
-def _row(row: tuple) -> RewardRow:
-    return RewardRow(*row[:12], bool(row[12]))
+def _row(row: tuple[Any, ...]) -> RewardRow:
+    return RewardRow._make((*row[:12], bool(row[12])))

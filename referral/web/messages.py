@@ -30,6 +30,11 @@ BY_CODE = {
     "user_not_found": _l("There is no such user (any more)."),
     "reason_required": _l("Say why: the reason goes into the audit log."),
     "deletion_not_confirmed": _l("Type the user's whole phone number to confirm the deletion."),
+    "referral_not_held": _l("This referral is no longer waiting for a review (someone decided it)."),
+    "referral_not_found": _l("This user is nobody's referral."),
+    "reward_not_found": _l("There is no such reward."),
+    "reward_cancelled": _l("This reward was cancelled (its referral was voided): it cannot be fulfilled."),
+    "reward_rule_invalid": _l("The rule is not complete: check its kind, its number, its amount and its cap."),
 }
 
 

@@ -26,7 +26,7 @@ from marshmallow import ValidationError
 from werkzeug import Response
 
 from referral.domain import account as accounts
-from referral.domain import invites, phone_change, programme, referrals, sessions, signin
+from referral.domain import invites, phone_change, programme, referrals, rewards, sessions, signin
 from referral.domain.errors import DomainError
 from referral.domain.phones import InvalidPhone, for_people, masked_for_people
 from referral.http.limits import check_code_limit, send_code_limit
@@ -324,4 +324,5 @@ def profile_context(account: accounts.Account) -> dict[str, Any]:
         "newer_link": _newer_link(account.id, listing, first_number) if after is not None else None,
         "devices": sessions.devices(account.id, web_session.session_id()),
         "share_text": _("Join me on Referral with my invite code %(code)s", code=account.invite_code),
+        "standing": rewards.standing_of(account),
     }

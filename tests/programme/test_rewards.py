@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from referral.domain import rewards
 from referral.domain.errors import RewardRuleInvalid
 from referral.extensions import db
-from referral.infra.models import Reward
+from referral.infra.models import Reward, User
 from tests.conftest import run_together
 from tests.programme.conftest import rule
 
@@ -178,3 +178,20 @@ def test_twenty_qualifications_at_once_earn_each_reward_once(app, api, postgres_
     ).all()
     assert dict(labels) == {"credit": 20, "5 friends": 1, "10 friends": 1, "20 friends": 1}
     assert api.profile(inviter)["qualified_referrals_count"] == 20
+
+
+def test_the_profile_page_shows_states_rewards_and_the_next_milestone(client, api):
+    from tests.web.test_pages import Browser
+
+    rule(kind="per_referral", label="200 RUB credit", amount=200)
+    rule(kind="milestone", threshold=3, label="Gold")
+    anna = Browser(client, "+79161110000")
+    anna.sign_in()
+    code = db.session.scalars(select(User.invite_code).where(User.phone == "+79161110000")).one()
+    api.sign_in("+79261234567", invite_code=code)
+    page = anna.get("/profile").text
+    assert "1 referral qualified." in page and "2 more to Gold" in page
+    assert '<progress id="milestone" max="3" value="1">' in page
+    assert "200 RUB credit" in page and 'class="state state-qualified">qualified<' in page
+    anna.get("/lang/ru")
+    assert "Ещё 2 до «Gold»" in anna.get("/profile").text

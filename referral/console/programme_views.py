@@ -1,0 +1,144 @@
+"""The console's programme pages: the review queue of held referrals, the rewards, the reward rules. Each view
+parses, calls one domain function (``domain/review.py``), renders or redirects."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import flash, g, redirect, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from werkzeug import Response
+
+from referral.console.door import bp, requires
+from referral.domain import review, rewards
+from referral.domain.errors import DomainError
+from referral.domain.phones import masked_for_people
+from referral.web.messages import for_error
+from referral.web.pages import page
+
+REASON_LENGTH = 500
+REWARD_STATUSES = ("earned", "fulfilled", "cancelled")
+# How the queue names each reason of a hold (domain/fraud.py REASONS).
+REASON_LABELS = {
+    "shared_device": _l("Same browser as the inviter"),
+    "shared_network": _l("Same network as the inviter"),
+    "referral_burst": _l("The inviter gained many referrals in an hour"),
+    "sequential_numbers": _l("Numbers in sequence with the inviter's other referrals"),
+    "shared_prefix": _l("Several of the inviter's referrals from one block of numbers"),
+    "not_mobile": _l("Not a mobile number"),
+    "virtual_number": _l("A known virtual number range"),
+}
+
+
+def _reason() -> str | None:
+    return (request.form.get("reason") or "").strip()[:REASON_LENGTH] or None
+
+
+def _back(endpoint: str, message: str, category: str = "message") -> Response:
+    flash(message, category)
+    return redirect(url_for(endpoint))
+
+
+@bp.get("/reviews")
+def reviews() -> Any:
+    """The referrals the fraud rules held, oldest first, with the evidence of both sides."""
+    return page("console/reviews.html", held=review.queue(), labels=REASON_LABELS, masked=masked_for_people)
+
+
+@bp.post("/reviews/<int:invitee_id>/approve")
+@requires("review_referral")
+def approve_referral(invitee_id: int) -> Response:
+    """The held referral is honest: it goes on (qualified, or pending until it qualifies)."""
+    try:
+        approved = review.approve(g.staff, invitee_id, _reason())
+    except DomainError as error:
+        return _back("console.reviews", for_error(error), "error")
+    if approved.state == "qualified":
+        return _back("console.reviews", _("Approved: the referral qualified."))
+    return _back("console.reviews", _("Approved: the referral is pending until it qualifies."))
+
+
+@bp.post("/reviews/<int:invitee_id>/void")
+@requires("review_referral")
+def void_referral(invitee_id: int) -> Response:
+    """The held referral is fraud: voided (a reason is required)."""
+    try:
+        review.void(g.staff, invitee_id, _reason())
+    except DomainError as error:
+        return _back("console.reviews", for_error(error), "error")
+    return _back("console.reviews", _("Voided: the referral will never qualify."))
+
+
+@bp.get("/rewards")
+def rewards_page() -> Any:
+    """Rewards, newest first, by status; the flagged ones (fulfilled, then voided) on their own."""
+    status = request.args.get("status")
+    status = status if status in REWARD_STATUSES else None
+    flagged = request.args.get("flagged") == "1"
+    before = request.args.get("before", "")
+    listed = rewards.listed(status, flagged, int(before) if before.isdecimal() else None, limit=51)
+    return page(
+        "console/rewards.html",
+        rewards=listed[:50],
+        more=listed[49].id if len(listed) > 50 else None,
+        chosen=status,
+        flagged=flagged,
+        statuses=REWARD_STATUSES,
+        counts=review.reward_counts(),
+        masked=masked_for_people,
+    )
+
+
+@bp.post("/rewards/<int:reward_id>/fulfil")
+@requires("fulfil_reward")
+def fulfil_reward(reward_id: int) -> Response:
+    """The reward was paid by hand: marked fulfilled."""
+    try:
+        review.fulfil(g.staff, reward_id, _reason())
+    except DomainError as error:
+        return _back("console.rewards_page", for_error(error), "error")
+    return _back("console.rewards_page", _("The reward is marked fulfilled."))
+
+
+@bp.get("/rules")
+def rules() -> Any:
+    """The reward rules: what a qualified referral earns."""
+    return page("console/rules.html", rules=rewards.rules(), kinds=rewards.KINDS, beneficiaries=rewards.BENEFICIARIES)
+
+
+def _whole(name: str) -> int | None:
+    raw = (request.form.get(name) or "").strip()
+    return int(raw) if raw.isdecimal() and len(raw) < 10 else None
+
+
+@bp.post("/rules")
+@requires("manage_rewards")
+def add_rule() -> Any:
+    """A new reward rule in force."""
+    form = request.form
+    try:
+        review.add_rule(
+            g.staff,
+            kind=form.get("kind", ""),
+            beneficiary=form.get("beneficiary", "inviter"),
+            label=form.get("label", ""),
+            amount=_whole("amount") if _whole("amount") is not None else -1,
+            unit=form.get("unit", ""),
+            threshold=_whole("threshold"),
+            cap=_whole("cap"),
+            cap_days=_whole("cap_days"),
+        )
+    except DomainError as error:
+        return _back("console.rules", for_error(error), "error")
+    return _back("console.rules", _("The rule is in force."))
+
+
+@bp.post("/rules/<int:rule_id>/switch")
+@requires("manage_rewards")
+def switch_rule(rule_id: int) -> Response:
+    """Put a rule in or out of force."""
+    active = request.form.get("active") == "1"
+    if not review.switch_rule(g.staff, rule_id, active):
+        return _back("console.rules", _("There is no such rule."), "error")
+    return _back("console.rules", _("The rule is in force.") if active else _("The rule is off."))

@@ -1,0 +1,115 @@
+"""What staff do about the programme in the console: the review queue of held referrals (the reasons and the
+evidence of both sides), approving or voiding them, fulfilling rewards, editing the reward rules; each
+recorded in the audit log in the transaction of what it did."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from referral.domain import qualification, rewards
+from referral.domain.errors import ReasonRequired, ReferralNotHeld
+from referral.domain.staff import ConsoleStaff, record
+from referral.extensions import db
+from referral.infra import fraud_signals, referral_states
+from referral.infra import rewards as reward_store
+from referral.infra.fraud_signals import FootprintRow, HoldRow
+
+QUEUE_PAGE = 50
+
+
+@dataclass(frozen=True)
+class Held:
+    """A held referral as the queue shows it: the hold, its evidence, and both sides' footprints."""
+
+    hold: HoldRow
+    reasons: list[str]
+    evidence: dict[str, Any]
+    invitee_footprints: list[FootprintRow]
+    inviter_footprints: list[FootprintRow]
+
+    @property
+    def shared(self) -> set[str]:
+        """The networks and device ids both sides were seen with (the evidence to look at first)."""
+        mine = {value for row in self.invitee_footprints for value in (row.network, row.device_id) if value}
+        theirs = {value for row in self.inviter_footprints for value in (row.network, row.device_id) if value}
+        request = self.evidence.get("request", {})
+        mine |= {value for value in (request.get("network"), request.get("device_id")) if value}
+        return mine & theirs
+
+
+def queue(limit: int = QUEUE_PAGE) -> list[Held]:
+    """The referrals held now, oldest first, with the footprints of both sides."""
+    return [
+        Held(
+            hold,
+            hold.reasons.split(","),
+            json.loads(hold.evidence or "{}"),
+            fraud_signals.footprints_of(hold.invitee_id),
+            fraud_signals.footprints_of(hold.inviter_id),
+        )
+        for hold in fraud_signals.held(limit)
+    ]
+
+
+def counts() -> dict[str, int]:
+    """How many referrals stand in each state, for the overview."""
+    return {state: 0 for state in qualification.STATES} | referral_states.state_counts()
+
+
+def reward_counts() -> dict[str, tuple[int, int, int]]:
+    return reward_store.status_counts()
+
+
+def _given(reason: str | None) -> str:
+    if not reason or not reason.strip():
+        raise ReasonRequired
+    return reason.strip()
+
+
+def approve(staff: ConsoleStaff, invitee_id: int, reason: str | None) -> qualification.Referral:
+    """The held referral is honest: it goes on as one (``qualification.approve``); recorded; commits."""
+    hold = fraud_signals.hold_of(invitee_id)
+    if hold is None:
+        raise ReferralNotHeld
+    approved = qualification.approve(invitee_id, staff.user_id)
+    record(staff, "referral.approved", invitee_id, hold.invitee_phone, reason, now=approved.state)
+    db.session.commit()
+    return approved
+
+
+def void(staff: ConsoleStaff, invitee_id: int, reason: str | None) -> rewards.Settled:
+    """The held referral is fraud: voided (a reason is required), its rewards settled; recorded; commits."""
+    reason = _given(reason)
+    hold = fraud_signals.hold_of(invitee_id)
+    if hold is None or qualification.referral(invitee_id).state != qualification.HELD:
+        raise ReferralNotHeld
+    _, settled = qualification.void(invitee_id, reason, by="staff", staff_id=staff.user_id, commit=False)
+    record(staff, "referral.voided", invitee_id, hold.invitee_phone, reason, cancelled=settled.cancelled)
+    db.session.commit()
+    return settled
+
+
+def fulfil(staff: ConsoleStaff, reward_id: int, reason: str | None) -> reward_store.RewardRow:
+    """Staff paid the reward by hand: fulfilled; recorded; commits."""
+    fulfilled = rewards.fulfil(reward_id, commit=False)
+    record(staff, "reward.fulfilled", fulfilled.user_id, fulfilled.user_phone, reason, reward=reward_id)
+    db.session.commit()
+    return fulfilled
+
+
+def add_rule(staff: ConsoleStaff, **fields: Any) -> int:
+    """A new reward rule in force (``rewards.add_rule`` checks it); recorded; commits."""
+    rule_id = rewards.add_rule(**fields)
+    record(staff, "reward_rule.added", rule=rule_id, **fields)
+    db.session.commit()
+    return rule_id
+
+
+def switch_rule(staff: ConsoleStaff, rule_id: int, active: bool) -> bool:
+    switched = rewards.switch_rule(rule_id, active)
+    if switched:
+        record(staff, "reward_rule.switched", rule=rule_id, active=active)
+    db.session.commit()
+    return switched
