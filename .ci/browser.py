@@ -99,7 +99,8 @@ def check_accessibility(page: Page, where: str) -> None:
 
 def walk_the_console(browser: Browser, base: str, shots: Path, anna: Person) -> None:
     """An admin signs in with both factors, finds Anna by four digits of her phone, opens her, lifts the
-    lockout her wrong codes earned, ends her sessions, and reads the overview in both languages."""
+    lockout her wrong codes earned, ends her sessions, puts a reward rule in force, approves the held referral
+    of Boris (and Anna, signed in again, sees its reward), and reads the overview in both languages."""
     api = anna.context.request
     anna.page.goto(base + "/")
     anna.sign_in("+79991000001")  # a live session to end
@@ -146,6 +147,29 @@ def walk_the_console(browser: Browser, base: str, shots: Path, anna: Person) -> 
     for action in ("user.sessions_revoked", "user.lockout_lifted", "user.viewed", "console.signed_in"):
         expect(admin.page.locator("tbody")).to_contain_text(action)
     admin.shot("audit-log")
+
+    # The programme: a reward rule put in force, Boris's referral (held: he signed up from Anna's network) approved
+    # in the review queue, and the reward it earned on Anna's profile.
+    admin.page.goto(base + "/admin/rules")
+    admin.page.fill("#label", "100 RUB credit")
+    admin.page.fill("#amount", "100")
+    admin.page.fill("#unit", "RUB")
+    admin.page.click("form[action='/admin/rules'] button[type=submit]")
+    expect(admin.page.locator(".notice")).to_have_text("The rule is in force.")
+    admin.shot("reward-rule")
+    admin.page.click("nav.console-nav a[href='/admin/reviews']")
+    held = admin.page.locator("section.review", has_text="+7 999 ***-**-02")
+    expect(held).to_contain_text("Same network as the inviter")
+    expect(held.locator("mark").first).to_be_visible()  # what both sides share, marked
+    admin.shot("review-queue")
+    held.locator("form[action$='/approve'] button").click()
+    expect(admin.page.locator(".notice")).to_have_text("Approved: the referral qualified.")
+    admin.shot("approved")
+    anna.page.goto(base + "/")
+    anna.sign_in("+79991000001")
+    expect(anna.page.locator("section[aria-labelledby=rewards]")).to_contain_text("100 RUB credit")
+    expect(anna.page.locator("ol.referrals")).to_contain_text("qualified")
+    anna.shot("reward-on-the-profile")
     admin.page.click("nav.languages a[lang=ru]")
     admin.page.goto(base + "/admin/?days=90")
     expect(admin.page.locator("h1")).to_have_text("Программа за последние 90 дн.")

@@ -64,10 +64,29 @@ def approve_referral(invitee_id: int) -> Response:
 def void_referral(invitee_id: int) -> Response:
     """The held referral is fraud: voided (a reason is required)."""
     try:
-        review.void(g.staff, invitee_id, _reason())
+        review.void(g.staff, invitee_id, _reason(), held_only=True)
     except DomainError as error:
         return _back("console.reviews", for_error(error), "error")
     return _back("console.reviews", _("Voided: the referral will never qualify."))
+
+
+@bp.post("/users/<int:user_id>/referral/void")
+@requires("undo_referral")
+def void_users_referral(user_id: int) -> Response:
+    """Void the user's referral, whatever it stands at (a reason is required): it stays, counted as voided."""
+    try:
+        settled = review.void(g.staff, user_id, _reason())
+    except DomainError as error:
+        flash(for_error(error), "error")
+    else:
+        flash(
+            _(
+                "Voided: %(n)s unfulfilled rewards cancelled, %(f)s fulfilled ones flagged.",
+                n=len(settled.cancelled),
+                f=len(settled.flagged),
+            )
+        )
+    return redirect(url_for("console.user", user_id=user_id))
 
 
 @bp.get("/rewards")

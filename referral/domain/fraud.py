@@ -33,9 +33,8 @@ NOT_MOBILE = "not_mobile"
 VIRTUAL_NUMBER = "virtual_number"
 REASONS = (SHARED_DEVICE, SHARED_NETWORK, REFERRAL_BURST, SEQUENTIAL_NUMBERS, SHARED_PREFIX, NOT_MOBILE, VIRTUAL_NUMBER)
 
-# How far back the number rules look at the inviter's referrals, and at most how many they read.
-NUMBER_RULES_HOURS = 24
-RECENT_REFERRALS = 50
+# At most how many of the inviter's referrals of the last day the number rules read.
+RECENT_REFERRALS = 20
 
 
 @dataclass(frozen=True)
@@ -89,49 +88,62 @@ class Verdict:
 
 def assess(invite_code: str, invitee_id: int | None, phone: str, signals: Signals, now: datetime) -> Verdict:
     """The fraud rules' verdict on the owner of ``invite_code`` inviting ``phone`` (the user ``invitee_id``, or
-    a user not yet made), from this request's ``signals`` and what is on record: one statement."""
+    a user not yet made), from this request's ``signals`` and what is on record: one statement, skipped when
+    every rule that reads the record is off."""
     config = current_app.config
-    reasons: list[str] = []
     evidence: dict[str, Any] = {}
-    number_reasons = number_rules(phone, config["FRAUD_MOBILE_ONLY"], config["FRAUD_VIRTUAL_PREFIXES"])
-    reasons += number_reasons
-    if number_reasons:
+    reasons = number_rules(phone, config["FRAUD_MOBILE_ONLY"], config["FRAUD_VIRTUAL_PREFIXES"])
+    if reasons:
         evidence["number"] = phone
     device_days, network_days = config["FRAUD_SHARED_DEVICE_DAYS"], config["FRAUD_SHARED_NETWORK_DAYS"]
-    found = fraud_signals.evidence(
-        invite_code,
-        invitee_id,
-        signals.network,
-        signals.device_id,
-        now,
-        recent=max(RECENT_REFERRALS, config["FRAUD_REFERRALS_PER_HOUR"]),
-        network_since=now - timedelta(days=network_days) if network_days and signals.network else now,
-        device_since=now - timedelta(days=device_days) if device_days else now,
-    )
-    shared = {row.kind: row for row in found if row.kind != "referral"}
-    for kind, reason in (("device", SHARED_DEVICE), ("network", SHARED_NETWORK)):
-        if kind in shared:
-            reasons.append(reason)
-            evidence[kind] = {"value": shared[kind].value, "inviter_seen_at": shared[kind].at}
-    referrals = [(row.value, row.at) for row in found if row.kind == "referral"]
     per_hour = config["FRAUD_REFERRALS_PER_HOUR"]
-    in_the_hour = sum(1 for _, at in referrals if at > now - timedelta(hours=1))
-    if per_hour and in_the_hour >= per_hour:
-        reasons.append(REFERRAL_BURST)
-        evidence["referrals_last_hour"] = in_the_hour
-    day_ago = now - timedelta(hours=NUMBER_RULES_HOURS)
-    recent_phones = [number for number, at in referrals if at > day_ago]
-    close = neighbours(phone, recent_phones, config["FRAUD_SEQUENCE_GAP"])
-    if close:
-        reasons.append(SEQUENTIAL_NUMBERS)
-        evidence["sequential_with"] = close
-    same_block = same_prefix(phone, recent_phones, config["FRAUD_PREFIX_TAIL"])
-    if config["FRAUD_PREFIX_MATCHES"] and len(same_block) + 1 >= config["FRAUD_PREFIX_MATCHES"]:
-        reasons.append(SHARED_PREFIX)
-        evidence["same_prefix_as"] = same_block
+    gap, matches, tail = config["FRAUD_SEQUENCE_GAP"], config["FRAUD_PREFIX_MATCHES"], config["FRAUD_PREFIX_TAIL"]
+    if device_days or network_days or per_hour or gap or matches:
+        found = fraud_signals.evidence(
+            invite_code,
+            invitee_id,
+            signals.network,
+            signals.device_id,
+            now,
+            recent=RECENT_REFERRALS if gap or matches else 0,
+            per_hour=per_hour,
+            network_since=now - timedelta(days=network_days) if network_days and signals.network else now,
+            device_since=now - timedelta(days=device_days) if device_days else now,
+        )
+        record_rules(found, phone, per_hour, gap, matches, tail, reasons, evidence)
     if reasons:
         evidence["request"] = asdict(signals)  # this request's signals: kept only in the hold
     return Verdict(tuple(reasons), evidence)
+
+
+def record_rules(
+    found: list[fraud_signals.EvidenceRow],
+    phone: str,
+    per_hour: int,
+    gap: int,
+    matches: int,
+    tail: int,
+    reasons: list[str],
+    evidence: dict[str, Any],
+) -> None:
+    """The rules that read the record (``found``), adding to ``reasons`` and ``evidence``."""
+    by_kind = {row.kind: row for row in found if row.kind != "referral"}
+    for kind, reason in (("device", SHARED_DEVICE), ("network", SHARED_NETWORK)):
+        if kind in by_kind:
+            reasons.append(reason)
+            evidence[kind] = {"value": by_kind[kind].value, "inviter_seen_at": by_kind[kind].at}
+    in_the_hour = int(by_kind["last_hour"].value) if "last_hour" in by_kind else 0
+    if per_hour and in_the_hour >= per_hour:
+        reasons.append(REFERRAL_BURST)
+        evidence["referrals_last_hour"] = in_the_hour
+    recent_phones = [row.value for row in found if row.kind == "referral"]
+    if close := neighbours(phone, recent_phones, gap):
+        reasons.append(SEQUENTIAL_NUMBERS)
+        evidence["sequential_with"] = close
+    same_block = same_prefix(phone, recent_phones, tail)
+    if matches and len(same_block) + 1 >= matches:
+        reasons.append(SHARED_PREFIX)
+        evidence["same_prefix_as"] = same_block
 
 
 def number_rules(phone: str, mobile_only: bool, virtual_prefixes: tuple[str, ...]) -> list[str]:

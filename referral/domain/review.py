@@ -79,14 +79,25 @@ def approve(staff: ConsoleStaff, invitee_id: int, reason: str | None) -> qualifi
     return approved
 
 
-def void(staff: ConsoleStaff, invitee_id: int, reason: str | None) -> rewards.Settled:
-    """The held referral is fraud: voided (a reason is required), its rewards settled; recorded; commits."""
+def void(staff: ConsoleStaff, invitee_id: int, reason: str | None, held_only: bool = False) -> rewards.Settled:
+    """Void the referral (a held one from the queue, ``held_only``; any from the user's page): a reason is
+    required, its rewards are settled; recorded; commits."""
     reason = _given(reason)
-    hold = fraud_signals.hold_of(invitee_id)
-    if hold is None or qualification.referral(invitee_id).state != qualification.HELD:
+    standing = qualification.referral(invitee_id)
+    if held_only and standing.state != qualification.HELD:
         raise ReferralNotHeld
     _, settled = qualification.void(invitee_id, reason, by="staff", staff_id=staff.user_id, commit=False)
-    record(staff, "referral.voided", invitee_id, hold.invitee_phone, reason, cancelled=settled.cancelled)
+    phone = referral_states.standing(invitee_id)
+    record(
+        staff,
+        "referral.voided",
+        invitee_id,
+        phone.invitee_phone if phone else None,
+        reason,
+        was=standing.state,
+        cancelled=settled.cancelled,
+        flagged=settled.flagged,
+    )
     db.session.commit()
     return settled
 

@@ -3,7 +3,7 @@ and an invitee in one statement, the holds with their reasons, and the purge aft
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import NamedTuple
 
 from referral.infra import sql
@@ -20,8 +20,9 @@ NEW_FOOTPRINT = sql.Statement(
 )
 
 # About the owner of :invite_code (its exact spelling, or the one code that fits in another case) as an inviter
-# of :invitee_id (none yet at sign-up): their newest :recent referrals (phone, when), and their footprints that
-# share a network (since :network_since) or a device (since :device_since) with this request's or with the
+# of :invitee_id (none yet at sign-up): how many referrals they gained since :hour_ago (counted to :per_hour at
+# most, from the index alone), their newest :recent referrals since :day_ago (phone, when), and their footprints
+# that share a network (since :network_since) or a device (since :device_since) with this request's or with the
 # invitee's own footprints of that time. One statement, one round trip, each part an index range.
 EVIDENCE = sql.Statement(
     """
@@ -39,8 +40,15 @@ EVIDENCE = sql.Statement(
         UNION ALL
         SELECT network, device_id, seen_at FROM footprints WHERE user_id = :invitee_id AND seen_at > :since
     )
-    SELECT 'referral' AS kind, recent.phone AS value, recent.invited_at AS at FROM (
-        SELECT phone, invited_at FROM users WHERE invited_by_id = (SELECT id FROM inviter)
+    SELECT 'last_hour' AS kind, CAST(count(*) AS VARCHAR(16)) AS value, :now AS at FROM (
+        SELECT 1 FROM users
+        WHERE invited_by_id = (SELECT id FROM inviter) AND invited_at > :hour_ago
+        LIMIT :per_hour
+    ) AS hour
+    UNION ALL
+    SELECT 'referral', recent.phone, recent.invited_at FROM (
+        SELECT phone, invited_at FROM users
+        WHERE invited_by_id = (SELECT id FROM inviter) AND invited_at > :day_ago
         ORDER BY invited_at DESC, id DESC LIMIT :recent
     ) AS recent
     UNION ALL
@@ -56,14 +64,21 @@ EVIDENCE = sql.Statement(
         LIMIT 3
     ) AS shared
     """,
-    {"now": UTCDateTime(), "since": UTCDateTime(), "network_since": UTCDateTime(), "device_since": UTCDateTime()},
+    {
+        "now": UTCDateTime(),
+        "since": UTCDateTime(),
+        "network_since": UTCDateTime(),
+        "device_since": UTCDateTime(),
+        "hour_ago": UTCDateTime(),
+        "day_ago": UTCDateTime(),
+    },
     AT,
 )
 
 
 class EvidenceRow(NamedTuple):
-    kind: str  # referral, network or device
-    value: str  # the referral's phone, the shared network or the shared device id
+    kind: str  # last_hour, referral, network or device
+    value: str  # the referrals of the last hour, a referral's phone, the shared network or the shared device id
     at: datetime
 
 
@@ -176,11 +191,15 @@ def evidence(
     device_id: str | None,
     now: datetime,
     recent: int,
+    per_hour: int,
     network_since: datetime,
     device_since: datetime,
 ) -> list[EvidenceRow]:
     """What EVIDENCE finds about the owner of ``invite_code`` as the inviter of ``invitee_id``."""
     params = {
+        "hour_ago": now - timedelta(hours=1),
+        "day_ago": now - timedelta(days=1),
+        "per_hour": per_hour,
         "invite_code": invite_code,
         "invitee_id": invitee_id,
         "network": network,

@@ -33,6 +33,8 @@ COLUMNS = (
     "invited_at",
     "created_at",
     "invite_channel",
+    "referral_state",
+    "referral_state_at",
 )
 INVITER = COLUMNS.index("invited_by_id")
 INVITED_AT = COLUMNS.index("invited_at")
@@ -42,7 +44,7 @@ CHANNEL = COLUMNS.index("invite_channel")
 CHANNEL_WEIGHTS = {"link": 5, "code_at_signup": 3, "code_later": 2}
 VISITS_PER_LINK_REFERRAL = (1, 6)
 VISIT_COLUMNS = ("day", "user_id", "visits")
-COUNT_COLUMNS = ("user_id", "slot", "referrals")
+COUNT_COLUMNS = ("user_id", "slot", "referrals", "qualified")
 BATCH = 10_000
 
 
@@ -68,9 +70,13 @@ def seed_users(plan: SeedPlan) -> Seeded:
     without_statement_timeout()
     rng = random.Random(plan.seed)
     first_id = (db.session.scalar(select(func.max(User.id))) or 0) + 1
-    rows = list(_rows(plan, rng, first_id, checking=first_id > 1))
+    # Seeded referrals are qualified (as referrals made before qualification existed were), and counted so.
+    rows = [
+        (*row, *(("qualified", row[INVITED_AT]) if row[INVITER] is not None else (None, None)))
+        for row in _rows(plan, rng, first_id, checking=first_id > 1)
+    ]
     inviters = Counter(row[INVITER] for row in rows if row[INVITER] is not None)
-    counts = [(inviter, 0, referrals) for inviter, referrals in inviters.items()]
+    counts = [(inviter, 0, referrals, referrals) for inviter, referrals in inviters.items()]
     visits = _link_visits(rows, rng, checking=first_id > 1)
     if db.session.get_bind().dialect.name == "postgresql":
         _copy("users", COLUMNS, rows)

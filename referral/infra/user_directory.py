@@ -81,13 +81,15 @@ class UserRecord(NamedTuple):
     created_at: datetime
     blocked_at: datetime | None
     referrals_count: int
+    referral_state: str | None = None
 
 
 USER = sql.Statement(
     """
     SELECT u.id, u.phone, u.invite_code, u.first_name, u.last_name, u.invited_by_id, u.invited_at,
            u.invite_channel, u.created_at, u.blocked_at,
-           (SELECT COALESCE(SUM(c.referrals), 0) FROM referral_counts AS c WHERE c.user_id = u.id) AS referrals
+           (SELECT COALESCE(SUM(c.referrals), 0) FROM referral_counts AS c WHERE c.user_id = u.id) AS referrals,
+           u.referral_state
     FROM users AS u WHERE u.id = :user_id
     """,
     column_types={"invited_at": UTCDateTime(), "created_at": UTCDateTime(), "blocked_at": UTCDateTime()},

@@ -91,3 +91,16 @@ def test_the_overview_counts_where_referrals_stand(admin, api, client):  # noqa:
     held_referral(api, client)
     page = admin.get("/admin/").text
     assert "Held for review" in page and 'href="/admin/reviews">1</a>' in page
+
+
+def test_an_admin_voids_a_qualified_referral_from_the_users_page(admin, api):  # noqa: F811
+    from tests.programme.conftest import rule
+
+    rule(kind="per_referral", label="credit")
+    inviter = api.sign_in(INVITER)
+    invitee = api.sign_in(INVITEE, invite_code=inviter["user"]["invite_code"])["user"]["id"]
+    assert "Their referral stands: qualified." in admin.get(f"/admin/users/{invitee}").text
+    admin.post(f"/admin/users/{invitee}/referral/void", reason="refund, ticket 12")
+    assert state_of(invitee) == "voided" and actions()[-1] == "referral.voided"
+    assert "1 unfulfilled rewards cancelled" in admin.get(f"/admin/users/{invitee}").text
+    assert api.profile(inviter)["qualified_referrals_count"] == 0 and api.profile(inviter)["referrals_count"] == 1

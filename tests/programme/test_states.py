@@ -142,3 +142,12 @@ def test_a_key_is_rate_limited_and_another_key_is_not(app, client, api_key):
     assert client.get("/api/v1/programme/rewards", headers={"X-API-Key": other}).status_code == 200
     wrong = [client.get("/api/v1/programme/rewards", headers={"X-API-Key": "rk_x"}).status_code for _ in range(5)]
     assert wrong == [401] * 5  # a wrong key spends no budget, and is refused as wrong
+
+
+def test_the_programme_api_is_documented_with_its_key(client):
+    spec = client.get("/openapi.json").json
+    assert spec["components"]["securitySchemes"]["apiKey"] == {"type": "apiKey", "in": "header", "name": "X-API-Key"}
+    qualify = spec["paths"]["/api/v1/programme/referrals/{invitee_id}/qualify"]["post"]
+    assert qualify["security"] == [{"apiKey": []}]
+    assert {"200", "401", "404", "409", "429"} <= set(qualify["responses"])
+    assert "/api/v1/profile/rewards" in spec["paths"]
