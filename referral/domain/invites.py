@@ -71,19 +71,20 @@ def activate_invite(
     state = qualification.first_state(verdict)
     root = chain[-1].id
     join_tree(user_id, inviter.id, root, invited_at, locked={user_id, root}, channel=channel, state=state)
-    count_referral(inviter.id, qualified=1 if state == qualification.QUALIFIED else 0)
+    hold = qualification.hold_for(user_id, state, verdict, invited_at)
+    count_referral(inviter.id, qualified=1 if state == qualification.QUALIFIED else 0, hold=hold)
     named, invitee = events.person(inviter.id, inviter.phone, inviter.invite_code), events.person(user_id, phone)
     events.referral_activated(invitee, named, inviter.invite_code, invited_at, channel)
     qualification.announce_new(invitee, named, state, verdict, invited_at)
     return Activation(invited_at=invited_at, invite_code=inviter.invite_code, inviter=named)
 
 
-def count_referral(inviter_id: int, change: int = 1, qualified: int = 0) -> str:
+def count_referral(inviter_id: int, change: int = 1, qualified: int = 0, hold: referral_tree.Hold | None = None) -> str:
     """One more referral for ``inviter_id`` (``change`` -1: one fewer; ``qualified`` of them qualified), on one
-    of their count rows drawn at random; their phone. Last before the commit where it can be: the row stays
-    locked until then."""
+    of their count rows drawn at random, with its ``hold`` for review if it is held; their phone. Last before the
+    commit where it can be: the row stays locked until then."""
     slot = secrets.randbelow(REFERRAL_COUNT_SLOTS)
-    return referral_tree.count_referral(inviter_id, slot, change, qualified)
+    return referral_tree.count_referral(inviter_id, slot, change, qualified, hold)
 
 
 def join_tree(

@@ -40,13 +40,20 @@ def first_state(verdict: fraud.Verdict) -> str:
     return QUALIFIED if mode()[0] == "immediate" else PENDING
 
 
+def hold_for(invitee_id: int, state: str, verdict: fraud.Verdict, at: datetime) -> referral_tree.Hold | None:
+    """The hold for review a new referral in ``state`` is counted with (it is written in the count's round
+    trip), if it is held."""
+    if state != HELD:
+        return None
+    return referral_tree.Hold(invitee_id, ",".join(verdict.reasons), verdict.evidence_json(), at)
+
+
 def announce_new(
     invitee: dict[str, Any], inviter: dict[str, Any], state: str, verdict: fraud.Verdict, at: datetime
 ) -> None:
-    """After a referral was made in ``state`` (and counted): the hold for review, or the qualification's event
-    and rewards, in the caller's transaction."""
+    """After a referral was made in ``state`` (and counted, with its hold if held): its event, and a qualified
+    one's rewards, in the caller's transaction."""
     if state == HELD:
-        fraud_signals.hold(invitee["id"], inviter["id"], ",".join(verdict.reasons), verdict.evidence_json(), at)
         events.referral_moved(events.REFERRAL_HELD, invitee, inviter, at, reasons=list(verdict.reasons))
     elif state == QUALIFIED:
         events.referral_moved(events.REFERRAL_QUALIFIED, invitee, inviter, at)

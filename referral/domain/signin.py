@@ -76,7 +76,9 @@ def count_and_announce(joined: Joined, channel: str = "code_at_signup") -> None:
     inviter: dict[str, Any] | None = None
     if joined.inviter_id is not None and invite_code is not None:
         qualified = 1 if joined.state == qualification.QUALIFIED else 0
-        inviter = events.person(joined.inviter_id, invites.count_referral(joined.inviter_id, 1, qualified), invite_code)
+        hold = qualification.hold_for(account.id, joined.state or "", joined.verdict, account.created_at)
+        phone = invites.count_referral(joined.inviter_id, 1, qualified, hold)
+        inviter = events.person(joined.inviter_id, phone, invite_code)
         invitee = events.person(account.id, account.phone)
         events.referral_activated(invitee, inviter, invite_code, account.created_at, channel)  # invited as created
         qualification.announce_new(invitee, inviter, joined.state or "", joined.verdict, account.created_at)

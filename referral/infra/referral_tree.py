@@ -13,7 +13,7 @@ from typing import NamedTuple
 
 from sqlalchemy.exc import IntegrityError
 
-from referral.infra import sql
+from referral.infra import fraud_signals, sql
 from referral.infra.database import dialect_name
 from referral.infra.models import UTCDateTime
 
@@ -114,6 +114,24 @@ COUNT_REFERRAL = sql.Statement(
     """
 )
 
+# COUNT_REFERRAL for a referral the fraud rules held, with its hold for review, in one round trip (PostgreSQL;
+# SQLite, which has no INSERT inside WITH, runs COUNT_REFERRAL and fraud_signals.NEW_HOLD).
+COUNT_HELD_REFERRAL = sql.Statement(
+    """
+    WITH held AS (
+        INSERT INTO referral_holds (invitee_id, inviter_id, reasons, evidence, held_at)
+        VALUES (:invitee_id, :inviter_id, :reasons, :evidence, :at)
+        ON CONFLICT (invitee_id) DO UPDATE SET
+            inviter_id = excluded.inviter_id, reasons = excluded.reasons, evidence = excluded.evidence,
+            held_at = excluded.held_at, decision = NULL, decided_at = NULL, decided_by = NULL
+    )
+    INSERT INTO referral_counts (user_id, slot, referrals, qualified) VALUES (:inviter_id, :slot, :change, 0)
+    ON CONFLICT (user_id, slot) DO UPDATE SET referrals = referral_counts.referrals + excluded.referrals
+    RETURNING (SELECT phone FROM users WHERE users.id = referral_counts.user_id)
+    """,
+    {"at": UTCDateTime()},
+)
+
 LOCK_TREE = sql.Statement("SELECT pg_advisory_xact_lock(:key)")
 LOCK_TREE_SHARED = sql.Statement("SELECT pg_advisory_xact_lock_shared(:key)")
 
@@ -199,11 +217,27 @@ def activate(
         raise InviterGone from None
 
 
-def count_referral(inviter_id: int, slot: int, change: int = 1, qualified: int = 0) -> str:
-    """Add ``change`` to the inviter's count row ``slot``, and ``qualified`` to its qualified share; the
-    inviter's phone."""
+class Hold(NamedTuple):
+    """A referral held for review: whose, why (comma-separated reasons), the evidence (JSON), since when."""
+
+    invitee_id: int
+    reasons: str
+    evidence: str
+    at: datetime
+
+
+def count_referral(inviter_id: int, slot: int, change: int = 1, qualified: int = 0, hold: Hold | None = None) -> str:
+    """Add ``change`` to the inviter's count row ``slot``, and ``qualified`` to its qualified share, with the
+    referral's ``hold`` for review if it is held; the inviter's phone."""
     params = {"inviter_id": inviter_id, "slot": slot, "change": change, "qualified": qualified}
-    phone: str = sql.run(COUNT_REFERRAL, params)[0][0]
+    if hold is None:
+        phone: str = sql.run(COUNT_REFERRAL, params)[0][0]
+        return phone
+    if dialect_name() == "postgresql":
+        phone = sql.run(COUNT_HELD_REFERRAL, params | hold._asdict())[0][0]
+        return phone
+    phone = sql.run(COUNT_REFERRAL, params)[0][0]
+    fraud_signals.hold(hold.invitee_id, inviter_id, hold.reasons, hold.evidence, hold.at)
     return phone
 
 
