@@ -11,13 +11,13 @@ from flask_babel import lazy_gettext as _l
 from werkzeug import Response
 
 from referral.console.door import bp, requires
+from referral.console.views import form_reason, whole_number
 from referral.domain import review, rewards
 from referral.domain.errors import DomainError
 from referral.domain.phones import masked_for_people
 from referral.web.messages import for_error
 from referral.web.pages import page
 
-REASON_LENGTH = 500
 REWARD_STATUSES = ("earned", "fulfilled", "cancelled")
 # How the queue names each reason of a hold (domain/fraud.py REASONS).
 REASON_LABELS = {
@@ -29,10 +29,6 @@ REASON_LABELS = {
     "not_mobile": _l("Not a mobile number"),
     "virtual_number": _l("A known virtual number range"),
 }
-
-
-def _reason() -> str | None:
-    return (request.form.get("reason") or "").strip()[:REASON_LENGTH] or None
 
 
 def _back(endpoint: str, message: str, category: str = "message") -> Response:
@@ -51,7 +47,7 @@ def reviews() -> Any:
 def approve_referral(invitee_id: int) -> Response:
     """The held referral is honest: it goes on (qualified, or pending until it qualifies)."""
     try:
-        approved = review.approve(g.staff, invitee_id, _reason())
+        approved = review.approve(g.staff, invitee_id, form_reason())
     except DomainError as error:
         return _back("console.reviews", for_error(error), "error")
     if approved.state == "qualified":
@@ -64,7 +60,7 @@ def approve_referral(invitee_id: int) -> Response:
 def void_referral(invitee_id: int) -> Response:
     """The held referral is fraud: voided (a reason is required)."""
     try:
-        review.void(g.staff, invitee_id, _reason(), held_only=True)
+        review.void(g.staff, invitee_id, form_reason(), held_only=True)
     except DomainError as error:
         return _back("console.reviews", for_error(error), "error")
     return _back("console.reviews", _("Voided: the referral will never qualify."))
@@ -75,7 +71,7 @@ def void_referral(invitee_id: int) -> Response:
 def void_users_referral(user_id: int) -> Response:
     """Void the user's referral, whatever it stands at (a reason is required): it stays, counted as voided."""
     try:
-        settled = review.void(g.staff, user_id, _reason())
+        settled = review.void(g.staff, user_id, form_reason())
     except DomainError as error:
         flash(for_error(error), "error")
     else:
@@ -95,12 +91,11 @@ def rewards_page() -> Any:
     status = request.args.get("status")
     status = status if status in REWARD_STATUSES else None
     flagged = request.args.get("flagged") == "1"
-    before = request.args.get("before", "")
-    listed = rewards.listed(status, flagged, int(before) if before.isdecimal() else None, limit=51)
+    listed = rewards.listed(status, flagged, whole_number(request.args.get("before")))
     return page(
         "console/rewards.html",
-        rewards=listed[:50],
-        more=listed[49].id if len(listed) > 50 else None,
+        rewards=listed.items,
+        more=listed.next_before,
         chosen=status,
         flagged=flagged,
         statuses=REWARD_STATUSES,
@@ -114,7 +109,7 @@ def rewards_page() -> Any:
 def fulfil_reward(reward_id: int) -> Response:
     """The reward was paid by hand: marked fulfilled."""
     try:
-        review.fulfil(g.staff, reward_id, _reason())
+        review.fulfil(g.staff, reward_id, form_reason())
     except DomainError as error:
         return _back("console.rewards_page", for_error(error), "error")
     return _back("console.rewards_page", _("The reward is marked fulfilled."))
@@ -127,22 +122,22 @@ def rules() -> Any:
 
 
 def _whole(name: str) -> int | None:
-    raw = (request.form.get(name) or "").strip()
-    return int(raw) if raw.isdecimal() and len(raw) < 10 else None
+    """A whole number of the rule's form, small enough for its column (an INTEGER)."""
+    return whole_number(request.form.get(name), most_digits=9)
 
 
 @bp.post("/rules")
 @requires("manage_rewards")
 def add_rule() -> Any:
     """A new reward rule in force."""
-    form = request.form
+    form, amount = request.form, _whole("amount")
     try:
         review.add_rule(
             g.staff,
             kind=form.get("kind", ""),
             beneficiary=form.get("beneficiary", "inviter"),
             label=form.get("label", ""),
-            amount=_whole("amount") if _whole("amount") is not None else -1,
+            amount=-1 if amount is None else amount,  # refused in words by the domain
             unit=form.get("unit", ""),
             threshold=_whole("threshold"),
             cap=_whole("cap"),

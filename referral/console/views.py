@@ -85,16 +85,17 @@ def _instant(raw: str | None, end_of_day: bool = False) -> datetime | None:
     return day + timedelta(days=1) if end_of_day else day
 
 
-def _whole(raw: str | None) -> int | None:
+def whole_number(raw: str | None, most_digits: int = 18) -> int | None:
+    """A whole number typed in a form or a query (an id fits in 18 digits), else ``None``."""
     raw = (raw or "").strip()
-    return int(raw) if raw.isdecimal() and len(raw) < 19 else None
+    return int(raw) if raw.isdecimal() and len(raw) <= most_digits else None
 
 
 def _search(args: Mapping[str, str]) -> support.Search:
     return support.Search(
         text=args.get("q", "")[:64],
         invited={"yes": True, "no": False}.get(args.get("invited", "")),
-        invited_by=_whole(args.get("invited_by")),
+        invited_by=whole_number(args.get("invited_by")),
         joined_from=_instant(args.get("from")),
         joined_until=_instant(args.get("until"), end_of_day=True),
     )
@@ -104,7 +105,7 @@ def _search(args: Mapping[str, str]) -> support.Search:
 def users() -> Any:
     """Users: search by any part of a phone, an invite code or a name; filters; newest first, a page at a time."""
     args = request.args
-    found = support.find_users(_search(args), before=_whole(args.get("before")))
+    found = support.find_users(_search(args), before=whole_number(args.get("before")))
     older = None
     if len(found) == support.PAGE_SIZE:
         kept: dict[str, Any] = {**args.to_dict(), "before": found[-1].id}
@@ -115,7 +116,7 @@ def users() -> Any:
 @bp.get("/users/<int:user_id>")
 def user(user_id: int) -> Any:
     """One user, whole (recorded: it shows the full phone number)."""
-    depth = _whole(request.args.get("depth"))
+    depth = whole_number(request.args.get("depth"))
     try:
         opened = support.open_user(g.staff, user_id, depth if depth in support.TREE_DEPTHS else 1)
     except DomainError:
@@ -123,7 +124,7 @@ def user(user_id: int) -> Any:
     return page("console/user.html", file=opened, masked=masked_for_people, depths=support.TREE_DEPTHS)
 
 
-def _reason() -> str | None:
+def form_reason() -> str | None:
     """The form's reason, if one was given (the domain says where one is required)."""
     return (request.form.get("reason") or "").strip()[:REASON_LENGTH] or None
 
@@ -143,7 +144,7 @@ def _refused(user_id: int, message: str) -> Response:
 def revoke_sessions(user_id: int) -> Response:
     """End every session of the user (a reason is required)."""
     try:
-        support.revoke_sessions(g.staff, user_id, _reason())
+        support.revoke_sessions(g.staff, user_id, form_reason())
     except DomainError as error:
         return _refused(user_id, for_error(error))
     return _done(user_id, _("Every session of this user has ended."))
@@ -154,7 +155,7 @@ def revoke_sessions(user_id: int) -> Response:
 def revoke_session(user_id: int, session_id: str) -> Response:
     """End one session of the user (a reason is required)."""
     try:
-        support.end_session(g.staff, user_id, session_id[:64], _reason())
+        support.end_session(g.staff, user_id, session_id[:64], form_reason())
     except DomainError as error:
         return _refused(user_id, for_error(error))
     return _done(user_id, _("That session has ended."))
@@ -165,7 +166,7 @@ def revoke_session(user_id: int, session_id: str) -> Response:
 def lift_lockout(user_id: int) -> Response:
     """Lift the lockout of the user's phone."""
     try:
-        lifted = support.lift_lockout(g.staff, user_id, _reason())
+        lifted = support.lift_lockout(g.staff, user_id, form_reason())
     except DomainError as error:
         return _refused(user_id, for_error(error))
     return _done(user_id, _("The lockout is lifted.") if lifted else _("The phone was not locked."))
@@ -174,7 +175,7 @@ def lift_lockout(user_id: int) -> Response:
 @bp.get("/audit")
 def audit() -> Any:
     """The audit log, newest first; read-only."""
-    entries = staff.audit_entries(100, _whole(request.args.get("before")))
+    entries = staff.audit_entries(100, whole_number(request.args.get("before")))
     older = url_for("console.audit", before=entries[-1].id) if len(entries) == 100 else None
     return page("console/audit.html", entries=entries, older=older)
 
@@ -191,7 +192,7 @@ def staff_list() -> Any:
 def block(user_id: int) -> Response:
     """Block the user (a reason is required): sessions end, no sign-in, their invite code is nobody's."""
     try:
-        support.block(g.staff, user_id, _reason())
+        support.block(g.staff, user_id, form_reason())
     except DomainError as error:
         return _refused(user_id, for_error(error))
     return _done(user_id, _("The user is blocked: signed out everywhere, and their invite code is refused."))
@@ -202,7 +203,7 @@ def block(user_id: int) -> Response:
 def unblock(user_id: int) -> Response:
     """Unblock the user."""
     try:
-        support.unblock(g.staff, user_id, _reason())
+        support.unblock(g.staff, user_id, form_reason())
     except DomainError as error:
         return _refused(user_id, for_error(error))
     return _done(user_id, _("The user is unblocked."))
@@ -213,7 +214,7 @@ def unblock(user_id: int) -> Response:
 def undo_referral(user_id: int) -> Response:
     """Detach the user from their inviter (a reason is required)."""
     try:
-        undone = support.undo_referral(g.staff, user_id, _reason())
+        undone = support.undo_referral(g.staff, user_id, form_reason())
     except DomainError as error:
         return _refused(user_id, for_error(error))
     if not undone:
@@ -228,7 +229,7 @@ def undo_referral(user_id: int) -> Response:
 def delete_user(user_id: int) -> Response:
     """Delete the user for good (a reason, and their phone typed again, are required)."""
     try:
-        detached = support.delete_user(g.staff, user_id, _reason(), request.form.get("confirm", ""))
+        detached = support.delete_user(g.staff, user_id, form_reason(), request.form.get("confirm", ""))
     except DomainError as error:
         return _refused(user_id, for_error(error))
     flash(_("The user is deleted; %(n)s referrals were detached.", n=detached))
@@ -344,7 +345,7 @@ def grant_staff() -> Any:
 def revoke_staff(user_id: int) -> Response:
     """No longer staff (a reason is required); their console sessions end at once. Not oneself."""
     member = next((m for m in staff.all_staff() if m.user_id == user_id), None)
-    reason = _reason()
+    reason = form_reason()
     if member is None or reason is None or not staff.revoke(member.phone, by=g.staff, reason=reason):
         flash(_("Say why, and you cannot revoke yourself here."), "error")
     else:

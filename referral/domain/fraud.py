@@ -178,14 +178,6 @@ def same_prefix(phone: str, others: list[str], tail: int) -> list[str]:
     return [other for other in others if other != phone and len(other) == len(phone) and other[:-tail] == block]
 
 
-def review_evidence(invitee_id: int, inviter_id: int) -> dict[str, list[fraud_signals.FootprintRow]]:
-    """The footprints of both sides, newest first, for the review queue to show side by side."""
-    return {
-        "invitee": fraud_signals.footprints_of(invitee_id),
-        "inviter": fraud_signals.footprints_of(inviter_id),
-    }
-
-
 @dataclass(frozen=True)
 class Purged:
     footprints: int

@@ -21,10 +21,10 @@ from referral.domain import events, fraud, rewards
 from referral.domain.errors import ReferralNotFound, ReferralNotHeld, ReferralVoided
 from referral.extensions import db
 from referral.infra import fraud_signals, referral_states, referral_tree
-from referral.infra.models import REFERRAL_COUNT_SLOTS
+from referral.infra.models import REFERRAL_COUNT_SLOTS, REFERRAL_STATES
 
 PENDING, QUALIFIED, HELD, VOIDED = "pending", "qualified", "held", "voided"
-STATES = (PENDING, QUALIFIED, HELD, VOIDED)
+STATES = REFERRAL_STATES
 
 
 def mode() -> tuple[str, int]:
@@ -56,8 +56,12 @@ def announce_new(
     if state == HELD:
         events.referral_moved(events.REFERRAL_HELD, invitee, inviter, at, reasons=list(verdict.reasons))
     elif state == QUALIFIED:
-        events.referral_moved(events.REFERRAL_QUALIFIED, invitee, inviter, at)
-        rewards.earn_for_referral(invitee, inviter, at)
+        _announce_qualified(invitee, inviter, at)
+
+
+def _announce_qualified(invitee: dict[str, Any], inviter: dict[str, Any], at: datetime) -> None:
+    events.referral_moved(events.REFERRAL_QUALIFIED, invitee, inviter, at)
+    rewards.earn_for_referral(invitee, inviter, at)
 
 
 def count_qualified(inviter_id: int, change: int) -> None:
@@ -96,9 +100,7 @@ def qualify(found: referral_states.Standing, was: str, now: datetime) -> bool:
     if referral_states.move(found.invitee_id, was, QUALIFIED, now) is None:
         return False
     count_qualified(found.inviter_id, +1)
-    invitee, inviter = _people(found)
-    events.referral_moved(events.REFERRAL_QUALIFIED, invitee, inviter, now)
-    rewards.earn_for_referral(invitee, inviter, now)
+    _announce_qualified(*_people(found), now)
     return True
 
 

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from referral.domain import qualification, rewards
-from referral.domain.errors import ReasonRequired, ReferralNotHeld
-from referral.domain.staff import ConsoleStaff, record
+from referral.domain.errors import ReferralNotFound, ReferralNotHeld
+from referral.domain.staff import ConsoleStaff, given_reason, record
 from referral.extensions import db
 from referral.infra import fraud_signals, referral_states
 from referral.infra import rewards as reward_store
@@ -62,12 +62,6 @@ def reward_counts() -> dict[str, tuple[int, int, int]]:
     return reward_store.status_counts()
 
 
-def _given(reason: str | None) -> str:
-    if not reason or not reason.strip():
-        raise ReasonRequired
-    return reason.strip()
-
-
 def approve(staff: ConsoleStaff, invitee_id: int, reason: str | None) -> qualification.Referral:
     """The held referral is honest: it goes on as one (``qualification.approve``); recorded; commits."""
     hold = fraud_signals.hold_of(invitee_id)
@@ -82,17 +76,18 @@ def approve(staff: ConsoleStaff, invitee_id: int, reason: str | None) -> qualifi
 def void(staff: ConsoleStaff, invitee_id: int, reason: str | None, held_only: bool = False) -> rewards.Settled:
     """Void the referral (a held one from the queue, ``held_only``; any from the user's page): a reason is
     required, its rewards are settled; recorded; commits."""
-    reason = _given(reason)
-    standing = qualification.referral(invitee_id)
+    reason = given_reason(reason)
+    standing = referral_states.standing(invitee_id)
+    if standing is None or standing.state is None:
+        raise ReferralNotFound
     if held_only and standing.state != qualification.HELD:
         raise ReferralNotHeld
     _, settled = qualification.void(invitee_id, reason, by="staff", staff_id=staff.user_id, commit=False)
-    phone = referral_states.standing(invitee_id)
     record(
         staff,
         "referral.voided",
         invitee_id,
-        phone.invitee_phone if phone else None,
+        standing.invitee_phone,
         reason,
         was=standing.state,
         cancelled=settled.cancelled,

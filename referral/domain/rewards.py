@@ -127,22 +127,22 @@ def fulfil(reward_id: int, commit: bool = True) -> RewardRow:
     return found
 
 
-def reward_of(reward_id: int) -> RewardRow:
-    found = store.reward(reward_id)
-    if found is None:
-        raise RewardNotFound
-    return found
-
-
 def rewards_of(user_id: int, limit: int = 50) -> list[RewardRow]:
     return store.rewards_of_user(user_id, limit)
 
 
+@dataclass(frozen=True)
+class RewardPage:
+    items: list[RewardRow]
+    next_before: int | None  # the id to list before for the next page; none on the last
+
+
 def listed(
     status: str | None = None, flagged: bool = False, before_id: int | None = None, limit: int = 50
-) -> list[RewardRow]:
+) -> RewardPage:
     """Rewards newest first (by status, the flagged ones), ``limit`` at a time before ``before_id``."""
-    return store.rewards(status, flagged, before_id or NEWEST_ID, limit)
+    rows = store.rewards(status, flagged, before_id or NEWEST_ID, limit + 1)
+    return RewardPage(rows[:limit], rows[limit - 1].id if len(rows) > limit else None)
 
 
 @dataclass(frozen=True)

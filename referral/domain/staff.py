@@ -17,7 +17,7 @@ from flask import current_app
 
 from referral import clock
 from referral.domain import codes, defences
-from referral.domain.errors import AccountBlocked, AuthenticatorCodeInvalid, CodeExpired
+from referral.domain.errors import AccountBlocked, AuthenticatorCodeInvalid, CodeExpired, ReasonRequired
 from referral.domain.signin import count_and_announce, sign_up
 from referral.extensions import db
 from referral.infra import audit_log, staff_access
@@ -193,6 +193,13 @@ def record(
     address, written = client_ip.get(), json.dumps(details, sort_keys=True, default=str)
     at = clock.utcnow()
     audit_log.record(at, staff.user_id, staff.phone, action, subject_id, subject_phone, reason, address, written)
+
+
+def given_reason(reason: str | None) -> str:
+    """What destroys something needs a reason, for the audit log: the reason, or ``ReasonRequired``."""
+    if not reason or not reason.strip():
+        raise ReasonRequired
+    return reason.strip()
 
 
 def audit_entries(limit: int, before: int | None = None) -> list[audit_log.AuditRow]:

@@ -10,8 +10,8 @@ from datetime import UTC, datetime, timedelta
 
 from referral import clock
 from referral.domain import account, defences, events, invites, rewards, sessions
-from referral.domain.errors import DeletionNotConfirmed, ReasonRequired, UserNotFound
-from referral.domain.staff import ConsoleStaff, audit_entries_about, record
+from referral.domain.errors import DeletionNotConfirmed, UserNotFound
+from referral.domain.staff import ConsoleStaff, audit_entries_about, given_reason, record
 from referral.extensions import db
 from referral.infra import accounts, phone_defences, referral_states, referral_tree, sql, user_directory
 from referral.infra.audit_log import AuditRow
@@ -105,13 +105,6 @@ def _tree_below(found: UserRecord, depth: int) -> list[tuple[int, int]]:
     return user_directory.tree_below(found.id, depth, TREE_CAP)
 
 
-def _given(reason: str | None) -> str:
-    """What destroys something needs a reason, for the audit log."""
-    if not reason or not reason.strip():
-        raise ReasonRequired
-    return reason
-
-
 def _subject(user_id: int) -> UserRecord:
     found = user_directory.user(user_id)
     if found is None:
@@ -121,7 +114,7 @@ def _subject(user_id: int) -> UserRecord:
 
 def revoke_sessions(staff: ConsoleStaff, user_id: int, reason: str | None) -> None:
     """End every session of the user (each device signs in again)."""
-    reason = _given(reason)
+    reason = given_reason(reason)
     found = _subject(user_id)
     sessions.revoke_user_sessions(found.id)
     record(staff, "user.sessions_revoked", found.id, found.phone, reason)
@@ -130,7 +123,7 @@ def revoke_sessions(staff: ConsoleStaff, user_id: int, reason: str | None) -> No
 
 def end_session(staff: ConsoleStaff, user_id: int, session_id: str, reason: str | None) -> None:
     """End one session of the user (``SessionNotFound`` if it is not theirs or not live)."""
-    reason = _given(reason)
+    reason = given_reason(reason)
     found = _subject(user_id)
     sessions.revoke_user_session(found.id, session_id)
     record(staff, "user.session_revoked", found.id, found.phone, reason, session=session_id)
@@ -149,7 +142,7 @@ def lift_lockout(staff: ConsoleStaff, user_id: int, reason: str | None = None) -
 def block(staff: ConsoleStaff, user_id: int, reason: str | None) -> bool:
     """Block the user: their sessions end, they cannot sign in, and their invite code is nobody's until they are
     unblocked; whether they were not blocked already."""
-    reason = _given(reason)
+    reason = given_reason(reason)
     found = _subject(user_id)
     blocked = accounts.block(found.id, clock.utcnow())
     sessions.revoke_user_sessions(found.id)
@@ -170,7 +163,7 @@ def unblock(staff: ConsoleStaff, user_id: int, reason: str | None = None) -> boo
 def undo_referral(staff: ConsoleStaff, user_id: int, reason: str | None) -> bool:
     """Detach the user from their inviter: the inviter counts one referral fewer, ``referral.revoked`` is
     emitted, and the user may enter another code. Whether they had an inviter."""
-    reason = _given(reason)
+    reason = given_reason(reason)
     found = _subject(user_id)
     inviter = referral_tree.inviter_of(found.id)
     standing = referral_states.standing(found.id)
@@ -190,7 +183,7 @@ def undo_referral(staff: ConsoleStaff, user_id: int, reason: str | None) -> bool
 def delete_user(staff: ConsoleStaff, user_id: int, reason: str | None, typed_phone: str) -> int:
     """Delete the user as ``flask users delete`` does (their referrals detached, ``user.deleted`` emitted), once
     their whole phone is typed again, the audit entry committed with it; how many referrals were detached."""
-    reason = _given(reason)
+    reason = given_reason(reason)
     subject = account.account_by_id(user_id)
     if subject is None:
         raise UserNotFound

@@ -420,9 +420,6 @@ class ReferralHold(db.Model):  # type: ignore[name-defined,misc]
     qualify_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
-FOOTPRINT_KINDS = ("sign_in",)  # an activation's signals are kept only in a hold's evidence
-
-
 class Footprint(db.Model):  # type: ignore[name-defined,misc]
     """What a sign-in leaves for the fraud rules, and no more: the client's network (its /24 or
     /48), a short hash of its user agent, the pages' first-party device id. Deleted after FRAUD_SIGNALS_DAYS."""

@@ -92,11 +92,9 @@ def void_referral(args: dict[str, str], invitee_id: int) -> dict[str, Any]:
 @blp.arguments(RewardsQuerySchema, location="query")
 @blp.response(200, RewardPageSchema)
 @problems(blp, {**KEY_REFUSALS, 422: "validation_error"}, takes_body=False)
-def list_rewards(args: dict[str, Any]) -> dict[str, Any]:
+def list_rewards(args: dict[str, Any]) -> rewards.RewardPage:
     """Rewards, newest first (``status=earned``: the ones to pay), a page at a time."""
-    rows = rewards.listed(args["status"], before_id=args["before"], limit=args["limit"] + 1)
-    page = rows[: args["limit"]]
-    return {"items": page, "next_before": page[-1].id if len(rows) > args["limit"] else None}
+    return rewards.listed(args["status"], before_id=args["before"], limit=args["limit"])
 
 
 @blp.route("/rewards/<int:reward_id>/fulfil", methods=["POST"])
