@@ -1,13 +1,14 @@
 """``flask apikeys``: the programme's server-to-server keys; ``flask rewards``: the reward rules;
-``flask referrals qualify-due``: the sweep that qualifies referrals after N days."""
+``flask referrals qualify-due``: the sweep that qualifies referrals after N days; ``flask referrals trust``,
+``distrust`` and ``trusted``: the inviters the volume rules of fraud do not hold (a planned campaign)."""
 
 from __future__ import annotations
 
 import click
 from flask.cli import AppGroup
 
-from referral.cli.users import referrals_cli
-from referral.domain import api_keys, qualification, rewards
+from referral.cli.users import find_user, referrals_cli
+from referral.domain import api_keys, fraud, qualification, rewards
 from referral.domain.errors import RewardRuleInvalid
 from referral.extensions import db
 
@@ -101,3 +102,35 @@ def qualify_due() -> None:
         click.echo(f"QUALIFY_REFERRALS is {how}: nothing qualifies by time")
         return
     click.echo(f"qualified {qualification.qualify_due()} referrals (after {days} days)")
+
+
+@referrals_cli.command("trust")
+@click.argument("phone")
+@click.option("--reason", required=True, help='Why, for the record (e.g. "spring campaign with ...").')
+def trust_inviter(phone: str, reason: str) -> None:
+    """Trust the user with PHONE with a burst of referrals: the volume rules (more than FRAUD_REFERRALS_PER_HOUR,
+    numbers in sequence or from one block) no longer hold theirs; a shared browser or network and the number's
+    type still do."""
+    user = find_user(phone)
+    fraud.trust(user.id, reason.strip() or "-")
+    db.session.commit()
+    click.echo(f"trusted {user.phone} (id {user.id})")
+
+
+@referrals_cli.command("distrust")
+@click.argument("phone")
+def distrust_inviter(phone: str) -> None:
+    """The volume rules hold the referrals of the user with PHONE again."""
+    user = find_user(phone)
+    was = fraud.distrust(user.id)
+    db.session.commit()
+    click.echo(f"{user.phone} is no longer trusted" if was else f"{user.phone} was not trusted")
+
+
+@referrals_cli.command("trusted")
+@click.option("--limit", default=100, show_default=True)
+def list_trusted(limit: int) -> None:
+    """The trusted inviters, the newest first: when, by whom (staff id, or - from here), why."""
+    for row in fraud.trusted(limit):
+        by = row.trusted_by if row.trusted_by is not None else "-"
+        click.echo(f"{row.user_id:>8}  {row.phone:<16} {row.trusted_at:%Y-%m-%d %H:%M}  {by!s:>6}  {row.reason}")

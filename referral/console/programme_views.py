@@ -85,6 +85,32 @@ def void_users_referral(user_id: int) -> Response:
     return redirect(url_for("console.user", user_id=user_id))
 
 
+@bp.post("/users/<int:user_id>/trust")
+@requires("trust_inviter")
+def trust_inviter(user_id: int) -> Response:
+    """Trust the user with a burst of referrals (a planned campaign; a reason is required)."""
+    try:
+        review.trust_inviter(g.staff, user_id, form_reason())
+    except DomainError as error:
+        flash(for_error(error), "error")
+    else:
+        flash(_("Trusted: the volume rules no longer hold their referrals."))
+    return redirect(url_for("console.user", user_id=user_id))
+
+
+@bp.post("/users/<int:user_id>/distrust")
+@requires("trust_inviter")
+def distrust_inviter(user_id: int) -> Response:
+    """The volume rules hold the user's referrals again."""
+    try:
+        review.distrust_inviter(g.staff, user_id, form_reason())
+    except DomainError as error:
+        flash(for_error(error), "error")
+    else:
+        flash(_("No longer trusted: every fraud rule applies to their referrals again."))
+    return redirect(url_for("console.user", user_id=user_id))
+
+
 @bp.get("/rewards")
 def rewards_page() -> Any:
     """Rewards, newest first, by status; the flagged ones (fulfilled, then voided) on their own."""

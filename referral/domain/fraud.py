@@ -130,6 +130,8 @@ def record_rules(
 ) -> None:
     """The rules that read the record (``found``), adding to ``reasons`` and ``evidence``."""
     by_kind = {row.kind: row for row in found if row.kind != "referral"}
+    if "trusted" in by_kind:  # staff trust this inviter with a burst: the volume parts came back empty
+        evidence["trusted_inviter"] = True
     for kind, reason in (("device", SHARED_DEVICE), ("network", SHARED_NETWORK)):
         if kind in by_kind:
             reasons.append(reason)
@@ -176,6 +178,26 @@ def same_prefix(phone: str, others: list[str], tail: int) -> list[str]:
     """The numbers of ``others`` that differ from ``phone`` only in the last ``tail`` digits."""
     block = phone[:-tail]
     return [other for other in others if other != phone and len(other) == len(phone) and other[:-tail] == block]
+
+
+def trust(user_id: int, reason: str, staff_id: int | None = None) -> None:
+    """Trust ``user_id`` with a burst of referrals (a planned campaign): from now on the volume rules (the
+    hour's burst, numbers in sequence, one block of numbers) do not hold their referrals; the rules about one
+    person inviting themselves still do. In the caller's transaction."""
+    fraud_signals.trust(user_id, staff_id, reason, clock.utcnow())
+
+
+def distrust(user_id: int) -> bool:
+    """The volume rules apply to ``user_id`` again; whether they were trusted. In the caller's transaction."""
+    return fraud_signals.distrust(user_id)
+
+
+def trust_of(user_id: int) -> fraud_signals.TrustRow | None:
+    return fraud_signals.trust_of(user_id)
+
+
+def trusted(limit: int = 100) -> list[fraud_signals.TrustRow]:
+    return fraud_signals.trusted(limit)
 
 
 @dataclass(frozen=True)

@@ -8,11 +8,11 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from referral.domain import qualification, rewards
-from referral.domain.errors import ReferralNotFound, ReferralNotHeld
+from referral.domain import fraud, qualification, rewards
+from referral.domain.errors import ReferralNotFound, ReferralNotHeld, UserNotFound
 from referral.domain.staff import ConsoleStaff, given_reason, record
 from referral.extensions import db
-from referral.infra import fraud_signals, referral_states
+from referral.infra import fraud_signals, referral_states, user_directory
 from referral.infra import rewards as reward_store
 from referral.infra.fraud_signals import FootprintRow, HoldRow
 
@@ -119,3 +119,26 @@ def switch_rule(staff: ConsoleStaff, rule_id: int, active: bool) -> bool:
         record(staff, "reward_rule.switched", rule=rule_id, active=active)
     db.session.commit()
     return switched
+
+
+def trust_inviter(staff: ConsoleStaff, user_id: int, reason: str | None) -> None:
+    """Trust the user with a burst of referrals (``fraud.trust``): a reason is required; recorded; commits."""
+    reason = given_reason(reason)
+    found = user_directory.user(user_id)
+    if found is None:
+        raise UserNotFound
+    fraud.trust(user_id, reason, staff.user_id)
+    record(staff, "inviter.trusted", user_id, found.phone, reason)
+    db.session.commit()
+
+
+def distrust_inviter(staff: ConsoleStaff, user_id: int, reason: str | None) -> bool:
+    """The volume rules apply to the user again; recorded if they were trusted; commits."""
+    found = user_directory.user(user_id)
+    if found is None:
+        raise UserNotFound
+    was = fraud.distrust(user_id)
+    if was:
+        record(staff, "inviter.distrusted", user_id, found.phone, reason)
+    db.session.commit()
+    return was

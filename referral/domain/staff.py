@@ -28,7 +28,15 @@ from referral.logs import client_ip
 ROLES = STAFF_ROLES
 # What each role may do beyond reading: support helps people, admin also changes and removes them.
 SUPPORT_ACTIONS = frozenset({"revoke_sessions", "lift_lockout", "replay_webhook", "review_referral", "fulfil_reward"})
-ADMIN_ACTIONS = SUPPORT_ACTIONS | {"block", "undo_referral", "delete_user", "export", "manage_staff", "manage_rewards"}
+ADMIN_ACTIONS = SUPPORT_ACTIONS | {
+    "block",
+    "undo_referral",
+    "delete_user",
+    "export",
+    "manage_staff",
+    "manage_rewards",
+    "trust_inviter",
+}
 ACTIONS_OF_ROLE = {"support": SUPPORT_ACTIONS, "admin": ADMIN_ACTIONS}
 # Authenticator codes of the step before and after the current one are taken too (clocks drift by seconds).
 TOTP_DRIFT_STEPS = 1

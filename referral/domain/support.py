@@ -9,12 +9,13 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 
 from referral import clock
-from referral.domain import account, defences, events, invites, rewards, sessions
+from referral.domain import account, defences, events, fraud, invites, rewards, sessions
 from referral.domain.errors import DeletionNotConfirmed, UserNotFound
 from referral.domain.staff import ConsoleStaff, audit_entries_about, given_reason, record
 from referral.extensions import db
 from referral.infra import accounts, phone_defences, referral_states, referral_tree, sql, user_directory
 from referral.infra.audit_log import AuditRow
+from referral.infra.fraud_signals import TrustRow
 from referral.infra.user_directory import Listed, UserRecord
 
 PAGE_SIZE = 50
@@ -68,6 +69,7 @@ class UserFile:
     tree: list[tuple[int, int]]  # (depth, people at it) below the user, at most TREE_CAP people counted
     tree_depth: int
     events: list[tuple[str, str, datetime]]  # (id, type, when) of the webhook events naming them, recent first
+    trust: TrustRow | None = None  # trusted as an inviter with a burst of referrals: since when, by whom, why
 
 
 TREE_DEPTHS = (1, 2, 3, 5, 10)
@@ -95,6 +97,7 @@ def open_user(staff: ConsoleStaff, user_id: int, tree_depth: int = 1) -> UserFil
         tree=_tree_below(found, tree_depth),
         tree_depth=tree_depth,
         events=user_directory.events_about(found.id, clock.utcnow() - timedelta(days=EVENTS_DAYS), 20),
+        trust=fraud.trust_of(found.id),
     )
 
 

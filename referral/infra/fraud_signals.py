@@ -20,10 +20,11 @@ NEW_FOOTPRINT = sql.Statement(
 )
 
 # About the owner of :invite_code (its exact spelling, or the one code that fits in another case) as an inviter
-# of :invitee_id (none yet at sign-up): how many referrals they gained since :hour_ago (counted to :per_hour at
-# most, from the index alone), their newest :recent referrals since :day_ago (phone, when), and their footprints
-# that share a network (since :network_since) or a device (since :device_since) with this request's or with the
-# invitee's own footprints of that time. One statement, one round trip, each part an index range.
+# of :invitee_id (none yet at sign-up): whether staff trust them with a burst (then the two volume parts are
+# empty), how many referrals they gained since :hour_ago (counted to :per_hour at most, from the index alone),
+# their newest :recent referrals since :day_ago (phone, when), and their footprints that share a network (since
+# :network_since) or a device (since :device_since) with this request's or with the invitee's own footprints of
+# that time. One statement, one round trip, each part an index range.
 EVIDENCE = sql.Statement(
     """
     WITH inviter AS (
@@ -31,6 +32,7 @@ EVIDENCE = sql.Statement(
         UNION ALL SELECT id FROM invite_codes WHERE folded = upper(:invite_code) AND sharing = 1
         LIMIT 1
     ),
+    trusted AS (SELECT count(*) AS yes FROM trusted_inviters WHERE user_id = (SELECT id FROM inviter)),
     theirs AS (
         SELECT network, device_id, seen_at FROM footprints
         WHERE user_id = (SELECT id FROM inviter) AND seen_at > :since
@@ -40,15 +42,17 @@ EVIDENCE = sql.Statement(
         UNION ALL
         SELECT network, device_id, seen_at FROM footprints WHERE user_id = :invitee_id AND seen_at > :since
     )
-    SELECT 'last_hour' AS kind, CAST(count(*) AS VARCHAR(16)) AS value, :now AS at FROM (
+    SELECT 'trusted' AS kind, '1' AS value, :now AS at FROM trusted WHERE yes > 0
+    UNION ALL
+    SELECT 'last_hour', CAST(count(*) AS VARCHAR(16)), :now FROM (
         SELECT 1 FROM users
-        WHERE invited_by_id = (SELECT id FROM inviter) AND invited_at > :hour_ago
+        WHERE invited_by_id = (SELECT id FROM inviter) AND invited_at > :hour_ago AND (SELECT yes FROM trusted) = 0
         LIMIT :per_hour
     ) AS hour
     UNION ALL
     SELECT 'referral', recent.phone, recent.invited_at FROM (
         SELECT phone, invited_at FROM users
-        WHERE invited_by_id = (SELECT id FROM inviter) AND invited_at > :day_ago
+        WHERE invited_by_id = (SELECT id FROM inviter) AND invited_at > :day_ago AND (SELECT yes FROM trusted) = 0
         ORDER BY invited_at DESC, id DESC LIMIT :recent
     ) AS recent
     UNION ALL
@@ -77,8 +81,8 @@ EVIDENCE = sql.Statement(
 
 
 class EvidenceRow(NamedTuple):
-    kind: str  # last_hour, referral, network or device
-    value: str  # the referrals of the last hour, a referral's phone, the shared network or the shared device id
+    kind: str  # trusted, last_hour, referral, network or device
+    value: str  # '1' (trusted), the hour's referrals, a referral's phone, the shared network or device id
     at: datetime
 
 
@@ -265,3 +269,60 @@ def request_qualify(invitee_id: int, at: datetime) -> None:
 def qualify_requested(invitee_id: int) -> bool:
     rows = sql.run(QUALIFY_REQUESTED, {"invitee_id": invitee_id})
     return bool(rows and rows[0][0])
+
+
+TRUST = sql.Statement(
+    """
+    INSERT INTO trusted_inviters (user_id, trusted_at, trusted_by, reason)
+    VALUES (:user_id, :at, :staff_id, :reason)
+    ON CONFLICT (user_id) DO UPDATE SET
+        trusted_at = excluded.trusted_at, trusted_by = excluded.trusted_by, reason = excluded.reason
+    """,
+    AT,
+)
+
+DISTRUST = sql.Statement("DELETE FROM trusted_inviters WHERE user_id = :user_id RETURNING user_id")
+
+
+class TrustRow(NamedTuple):
+    user_id: int
+    phone: str
+    trusted_at: datetime
+    trusted_by: int | None
+    reason: str
+
+
+TRUST_OF = sql.Statement(
+    """
+    SELECT t.user_id, u.phone, t.trusted_at, t.trusted_by, t.reason
+    FROM trusted_inviters AS t JOIN users AS u ON u.id = t.user_id
+    WHERE t.user_id = :user_id
+    """,
+    column_types={"trusted_at": UTCDateTime()},
+)
+
+TRUSTED = sql.Statement(
+    """
+    SELECT t.user_id, u.phone, t.trusted_at, t.trusted_by, t.reason
+    FROM trusted_inviters AS t JOIN users AS u ON u.id = t.user_id
+    ORDER BY t.trusted_at DESC, t.user_id DESC LIMIT :limit
+    """,
+    column_types={"trusted_at": UTCDateTime()},
+)
+
+
+def trust(user_id: int, staff_id: int | None, reason: str, at: datetime) -> None:
+    sql.run(TRUST, {"user_id": user_id, "staff_id": staff_id, "reason": reason, "at": at})
+
+
+def distrust(user_id: int) -> bool:
+    return bool(sql.run(DISTRUST, {"user_id": user_id}))
+
+
+def trust_of(user_id: int) -> TrustRow | None:
+    rows = sql.run(TRUST_OF, {"user_id": user_id})
+    return TrustRow(*rows[0]) if rows else None
+
+
+def trusted(limit: int) -> list[TrustRow]:
+    return [TrustRow(*row) for row in sql.run(TRUSTED, {"limit": limit})]

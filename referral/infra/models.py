@@ -420,6 +420,19 @@ class ReferralHold(db.Model):  # type: ignore[name-defined,misc]
     qualify_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
+class TrustedInviter(db.Model):  # type: ignore[name-defined,misc]
+    """An inviter staff trust with a burst of referrals (a planned campaign, an influencer): the volume rules
+    (more than N an hour, numbers in sequence, one block of numbers) do not hold their referrals; the rules about
+    one person inviting themselves (a shared browser or network, the number's type) still do."""
+
+    __tablename__ = "trusted_inviters"
+
+    user_id: Mapped[int] = mapped_column(BigId, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    trusted_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    trusted_by: Mapped[int | None] = mapped_column(BigInteger)  # the staff member; none from the CLI
+    reason: Mapped[str] = mapped_column(Text)
+
+
 class Footprint(db.Model):  # type: ignore[name-defined,misc]
     """What a sign-in leaves for the fraud rules, and no more: the client's network (its /24 or
     /48), a short hash of its user agent, the pages' first-party device id. Deleted after FRAUD_SIGNALS_DAYS."""

@@ -104,3 +104,23 @@ def test_an_admin_voids_a_qualified_referral_from_the_users_page(admin, api):  #
     assert state_of(invitee) == "voided" and actions()[-1] == "referral.voided"
     assert "1 unfulfilled rewards cancelled" in admin.get(f"/admin/users/{invitee}").text
     assert api.profile(inviter)["qualified_referrals_count"] == 0 and api.profile(inviter)["referrals_count"] == 1
+
+
+def test_an_admin_trusts_an_inviter_with_a_campaign(admin, api, app):  # noqa: F811
+    app.config["FRAUD_REFERRALS_PER_HOUR"] = 1
+    inviter = api.sign_in(INVITER)
+    inviter_id = inviter["user"]["id"]
+    admin.post(f"/admin/users/{inviter_id}/trust", reason="")
+    assert "Say why: the reason goes into the audit log." in admin.get(f"/admin/users/{inviter_id}").text
+    admin.post(f"/admin/users/{inviter_id}/trust", reason="spring campaign with a blogger")
+    page = admin.get(f"/admin/users/{inviter_id}").text
+    assert "Trusted as an inviter since" in page and "spring campaign with a blogger" in page
+    assert actions()[-2:] == ["inviter.trusted", "user.viewed"]
+    code = inviter["user"]["invite_code"]
+    invitees = [api.sign_in(phone, invite_code=code)["user"]["id"] for phone in ("+79261239876", "+79035551213")]
+    assert [state_of(invitee) for invitee in invitees] == ["qualified", "qualified"]  # past 1 an hour, not held
+    admin.post(f"/admin/users/{inviter_id}/distrust")
+    assert "Trust with a burst of referrals" in admin.get(f"/admin/users/{inviter_id}").text
+    assert "inviter.distrusted" in actions()
+    third = api.sign_in("+79857770984", invite_code=code)["user"]["id"]
+    assert state_of(third) == "held"

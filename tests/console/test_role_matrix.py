@@ -29,6 +29,8 @@ MATRIX = [
     ("POST", "/admin/reviews/{user}/void", 302, 302),
     ("POST", "/admin/rewards/999999/fulfil", 302, 302),
     ("POST", "/admin/users/{user}/referral/void", 403, 302),
+    ("POST", "/admin/users/{user}/trust", 403, 302),
+    ("POST", "/admin/users/{user}/distrust", 403, 302),
     ("POST", "/admin/rules", 403, 302),
     ("POST", "/admin/rules/999999/switch", 403, 302),
     ("POST", "/admin/users/{user}/sessions/revoke", 302, 302),

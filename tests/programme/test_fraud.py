@@ -98,6 +98,50 @@ def test_invitees_from_one_block_of_numbers_are_held(inviter, invite):
     assert hold_reasons(db.session.scalars(select(User.id).where(User.phone == phones[3])).one()) == ["shared_prefix"]
 
 
+def test_a_trusted_inviter_is_not_held_for_volume(app, inviter, invite, events):
+    app.config["FRAUD_REFERRALS_PER_HOUR"] = 2
+    fraud.trust(inviter["id"], "spring campaign")
+    db.session.commit()
+    phones = ["+79161234500", "+79161234501", "+79161234502", "+79161234503"]  # in sequence, one block, a burst
+    assert [state_of(invite(phone=phone)["id"]) for phone in phones] == ["qualified"] * 4
+    assert events("referral.held") == []
+
+
+def test_a_trusted_inviter_is_still_held_for_a_shared_network(api, client, inviter):
+    fraud.trust(inviter["id"], "spring campaign")
+    db.session.commit()
+    code = api.request_code(SPREAD[0])
+    body = {"phone": SPREAD[0], "code": code, "invite_code": inviter["code"]}
+    same_network = {"REMOTE_ADDR": ip_of(inviter["user"]["phone"])["REMOTE_ADDR"].rsplit(".", 1)[0] + ".77"}
+    client.post("/api/v1/auth/token", json=body, environ_base=same_network)
+    invitee = db.session.scalars(select(User).where(User.phone == SPREAD[0])).one()
+    assert hold_reasons(invitee.id) == ["shared_network"]
+    assert db.session.get(ReferralHold, invitee.id).evidence.count('"trusted_inviter": true') == 1
+
+
+def test_distrusted_the_volume_rules_apply_again(app, inviter, invite):
+    app.config["FRAUD_REFERRALS_PER_HOUR"] = 1
+    fraud.trust(inviter["id"], "spring campaign")
+    db.session.commit()
+    assert state_of(invite(0)["id"]) == "qualified" and state_of(invite(1)["id"]) == "qualified"
+    assert fraud.distrust(inviter["id"]) is True
+    db.session.commit()
+    assert state_of(invite(2)["id"]) == "held"
+    assert fraud.distrust(inviter["id"]) is False
+
+
+def test_inviters_are_trusted_from_the_command_line(runner, inviter):
+    phone = inviter["user"]["phone"]
+    result = runner.invoke(args=["referrals", "trust", phone, "--reason", "influencer deal"])
+    assert result.exit_code == 0, result.output
+    listed = runner.invoke(args=["referrals", "trusted"]).output
+    assert phone in listed and "influencer deal" in listed
+    assert runner.invoke(args=["referrals", "trust", phone]).exit_code == 2  # a reason is required
+    assert "no longer trusted" in runner.invoke(args=["referrals", "distrust", phone]).output
+    assert phone not in runner.invoke(args=["referrals", "trusted"]).output
+    assert runner.invoke(args=["referrals", "trust", "+79000000009", "--reason", "x"]).exit_code == 1
+
+
 def test_a_known_virtual_range_is_held(app, inviter, invite):
     app.config["FRAUD_VIRTUAL_PREFIXES"] = ("+7958",)
     assert "virtual_number" in hold_reasons(invite(phone="+79581234567")["id"])
