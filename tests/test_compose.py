@@ -1,0 +1,19 @@
+"""docker-compose.yml, read as Compose reads it: every service where it belongs (the file once put the webhooks
+worker inside the app's depends_on, and nothing ran it)."""
+
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_the_compose_file_parses_with_every_service_in_its_place():
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    services = compose["services"]
+    for name in ("nginx", "app1", "app2", "sms-worker", "webhooks-worker", "migrate", "pgbouncer", "db", "redis"):
+        assert name in services, name
+    assert services["webhooks-worker"]["entrypoint"] == ["flask", "webhooks", "worker"]
+    assert set(services["app1"]["depends_on"]) == {"migrate", "pgbouncer", "redis"}
+    for worker in ("sms-worker", "webhooks-worker"):
+        assert services[worker]["environment"]["DATABASE_URL"].startswith("postgresql://"), worker
