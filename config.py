@@ -146,6 +146,11 @@ def read_settings(env: Env, app_env: str) -> dict[str, Any]:
         RATELIMIT_AUTH_CODE=env.text("RATELIMIT_AUTH_CODE", "5 per minute;30 per hour;100 per day"),
         RATELIMIT_AUTH_TOKEN=env.text("RATELIMIT_AUTH_TOKEN", "20 per minute;200 per hour;1000 per day"),
         TRUSTED_PROXIES=env.whole("TRUSTED_PROXIES", 0, validate=not_negative),
+        # GET /metrics (Prometheus): answered to `Authorization: Bearer <METRICS_TOKEN>`, or without a token set
+        # only to a loopback peer; nginx refuses the path from the public either way.
+        METRICS_TOKEN=env.text("METRICS_TOKEN", ""),
+        # `flask sms worker` and `flask webhooks worker` serve their own /metrics on this port (0: they do not).
+        WORKER_METRICS_PORT=env.whole("WORKER_METRICS_PORT", 0, validate=Range(min=0, max=65535)),
         HOST=env.text("HOST", "127.0.0.1"),
         PORT=env.whole("PORT", 5000),
         MAX_CONTENT_LENGTH=16 * 1024,  # bodies of this API are a few hundred bytes; near this is abuse (413)

@@ -34,6 +34,8 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from prometheus_client.parser import text_string_to_metric_families
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from tests.pg_cluster import find_bindir  # noqa: E402
@@ -546,12 +548,28 @@ def late_503s(unavailable_at: list[float], outages: list[Outage]) -> list[str]:
 
 def faults(stack: Stack, load: Load, notes: list[str], failures: list[str], outages: list[Outage]) -> None:
     try:
-        inject_faults(stack, notes, outages)
+        inject_faults(stack, load, notes, failures, outages)
     except BaseException as error:  # noqa: BLE001  (reported as a failure of the run, not lost in a thread)
         failures.append(f"the fault injector stopped: {error!r}")
 
 
-def inject_faults(stack: Stack, notes: list[str], outages: list[Outage]) -> None:
+def counted_unavailable(stack: Stack) -> float:
+    """The 503s the two instances say they answered for a dependency (each instance's /metrics, from here: the
+    loopback may read it), and that nginx keeps /metrics from the public."""
+    total = 0.0
+    for name in ("app1", "app2"):
+        with urllib.request.urlopen(f"http://127.0.0.1:{stack.ports[name]}/metrics", timeout=5) as response:
+            text = response.read().decode()
+        total += sum(
+            sample.value
+            for family in text_string_to_metric_families(text)
+            for sample in family.samples
+            if sample.name == "referral_dependency_unavailable_total"
+        )
+    return total
+
+
+def inject_faults(stack: Stack, load: Load, notes: list[str], failures: list[str], outages: list[Outage]) -> None:
     time.sleep(10)
     log("stopping PostgreSQL")
     outages.append(postgres := Outage("PostgreSQL", time.monotonic()))
@@ -562,6 +580,14 @@ def inject_faults(stack: Stack, notes: list[str], outages: list[Outage]) -> None
     stack.start_postgres()  # pg_ctl -w: back when it accepts connections
     postgres.back_at = time.monotonic()
     notes.append(f"/readyz 200 {readiness_turns(stack, 200, 15):.1f} s after PostgreSQL was back")
+    with load.lock:
+        seen = len(load.unavailable_at)  # every 503 so far: each was counted by its instance before it was sent
+    counted = counted_unavailable(stack)
+    notes.append(f"503s seen by the load / counted by the instances' metrics, PostgreSQL back: {seen} / {counted:g}")
+    if not seen or counted < seen:
+        failures.append(f"the metrics counted {counted:g} dependency 503s where the load saw {seen}")
+    if http_status(stack.url("/metrics")) != 404:
+        failures.append("nginx let the public read /metrics")
     time.sleep(10)
     log("stopping Redis")
     outages.append(redis := Outage("Redis", time.monotonic()))

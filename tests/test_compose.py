@@ -17,3 +17,15 @@ def test_the_compose_file_parses_with_every_service_in_its_place():
     assert set(services["app1"]["depends_on"]) == {"migrate", "pgbouncer", "redis"}
     for worker in ("sms-worker", "webhooks-worker"):
         assert services[worker]["environment"]["DATABASE_URL"].startswith("postgresql://"), worker
+
+
+def test_the_monitoring_profile_scrapes_what_the_workers_serve():
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    services = compose["services"]
+    assert services["prometheus"]["profiles"] == ["monitoring"] and services["grafana"]["profiles"] == ["monitoring"]
+    scrape = yaml.safe_load((ROOT / "deploy" / "prometheus" / "prometheus.yml").read_text())
+    targets = {
+        target for job in scrape["scrape_configs"] for group in job["static_configs"] for target in group["targets"]
+    }
+    ports = {name: services[name]["environment"]["WORKER_METRICS_PORT"] for name in ("sms-worker", "webhooks-worker")}
+    assert targets == {"app1:8000", "app2:8000"} | {f"{name}:{port}" for name, port in ports.items()}

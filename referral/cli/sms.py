@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 
 from referral import clock
 from referral.extensions import SMS_DISPATCHER, db
+from referral.infra import metrics
 from referral.infra.models import SmsSend
 from referral.infra.sms.dispatch import RqDispatcher
 from referral.logs import mask_phone
@@ -35,6 +36,7 @@ def sms_worker(burst: bool) -> None:
     # An idle worker cleans only when its wait on the queue ends, which by RQ's default worker_ttl is every
     # 405 s: with 45 it is every 30 s, so an abandoned code goes out even when no other code follows it.
     worker = SimpleWorker([dispatcher.queue], connection=dispatcher.connection, maintenance_interval=30, worker_ttl=45)
+    metrics.serve_for_worker(current_app.config)
     worker.work(burst=burst, with_scheduler=not burst, logging_level=current_app.config["LOG_LEVEL"])
 
 

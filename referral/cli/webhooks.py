@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from referral import clock
 from referral.domain import events
 from referral.extensions import db
+from referral.infra import metrics
 from referral.infra import webhooks as delivery
 from referral.infra.models import WEBHOOK_STATUSES, WebhookDelivery, WebhookEndpoint, WebhookEvent
 
@@ -30,6 +31,7 @@ def worker(burst: bool) -> None:
             pass
         return
     loop = delivery.DeliveryLoop(current_app)  # type: ignore[arg-type]  # this thread holds the app context
+    metrics.serve_for_worker(current_app.config)
     signal.signal(signal.SIGTERM, lambda *_: loop.stopped.set())  # finish the delivery in hand, then stop
     loop.run()
 

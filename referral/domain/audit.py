@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from referral.infra import metrics
 from referral.logs import client_ip, mask_phone
 
 log = logging.getLogger("referral.security")
@@ -15,6 +16,7 @@ WARNINGS = frozenset({"phone_locked", "refresh_token_reused", "send_capped", "ip
 
 def security_event(event: str, phone: str | None = None, **fields: Any) -> None:
     """Log ``event`` as ``security event=... phone=+7999***4567 ip=... key=value``."""
+    metrics.SECURITY_EVENTS.labels(event).inc()
     record: dict[str, Any] = {"event": event}
     if phone is not None:
         record["phone"] = mask_phone(phone)

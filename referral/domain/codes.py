@@ -19,7 +19,7 @@ from referral.domain import defences
 from referral.domain.audit import security_event
 from referral.domain.errors import CodeAttemptsExceeded, CodeExpired, CodeInvalid, CodeResendTooSoon
 from referral.extensions import db
-from referral.infra import one_time_codes
+from referral.infra import metrics, one_time_codes
 from referral.infra.sms import SmsQueueFull, ensure_room, send_sms
 
 
@@ -111,6 +111,7 @@ def _hand_to_sender(send_id: int, phone: str, text: str, purpose: Purpose) -> No
     no resend interval and no send counted by the caps."""
     try:
         send_sms(send_id, phone, text)
+        metrics.SMS_REQUESTED.labels(purpose).inc()
     except SmsQueueFull:
         one_time_codes.withdraw(purpose, phone)
         defences.forget_send(send_id)
@@ -132,6 +133,7 @@ def consume_code(phone: str, code: str, purpose: Purpose, user_id: int | None = 
     spent, failures = one_time_codes.spend(purpose, phone, hash_code(purpose, phone, code), user_id, now, max_attempts)
     if not spent:
         _refuse(phone, code, purpose, user_id, now)
+    metrics.count_on_commit(db.session(), metrics.CODES_VERIFIED, purpose)
     if failures:
         defences.clear_failures(phone)  # a right code ends the run of wrong ones
 

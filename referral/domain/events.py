@@ -16,7 +16,7 @@ from flask import current_app
 
 from referral import clock
 from referral.extensions import db
-from referral.infra import outbox
+from referral.infra import metrics, outbox
 
 USER_CREATED = "user.created"
 REFERRAL_ACTIVATED = "referral.activated"
@@ -62,6 +62,7 @@ def person(user_id: int, phone: str, invite_code: str | None = None) -> dict[str
 
 
 def user_created(user: Any, inviter: dict[str, Any] | None) -> None:
+    metrics.count_on_commit(db.session(), metrics.SIGNUPS, "no" if inviter is None else "yes")
     emit(USER_CREATED, {"user": person(user.id, user.phone, user.invite_code), "inviter": inviter})
 
 
@@ -69,6 +70,7 @@ def referral_activated(
     invitee: dict[str, Any], inviter: dict[str, Any], invite_code: str, at: datetime, channel: str
 ) -> None:
     """``channel`` (link, code_at_signup, code_later) was added after the first release: a new field."""
+    metrics.count_on_commit(db.session(), metrics.ACTIVATIONS, channel)
     data = {"invitee": invitee, "inviter": inviter, "invite_code": invite_code, "activated_at": iso(at)}
     emit(REFERRAL_ACTIVATED, data | {"channel": channel})
 
@@ -91,6 +93,7 @@ def referral_moved(
 ) -> None:
     """A referral qualified, was held (``reasons``) or voided (``reason``, ``by``, the rewards it cancelled and
     the fulfilled ones it flagged)."""
+    metrics.count_on_commit(db.session(), metrics.REFERRAL_STATES, event_type.removeprefix("referral."))
     emit(event_type, {"invitee": invitee, "inviter": inviter, "at": iso(at)} | details)
 
 

@@ -15,7 +15,7 @@ import logging
 from http import HTTPStatus
 from typing import Any
 
-from flask import Flask, Response, json
+from flask import Flask, Response, json, request
 from flask_jwt_extended import JWTManager
 from flask_limiter.errors import RateLimitExceeded
 from sqlalchemy.exc import InterfaceError, InternalError, OperationalError
@@ -27,6 +27,7 @@ from referral.domain.audit import security_event
 from referral.domain.phones import INVALID_PHONE_MESSAGE
 from referral.extensions import db
 from referral.http import limits
+from referral.infra import metrics
 from referral.infra.sms import SmsQueueFull
 from referral.infra.sql import DatabaseUnavailable
 
@@ -139,6 +140,8 @@ def handle_http_exception(error: HTTPException) -> Response:
     if isinstance(error, RateLimitExceeded):
         headers["Retry-After"] = str(limits.retry_after())
         security_event("ip_rate_limited", limit=str(error.limit.limit))
+        rule = request.url_rule.rule if request.url_rule is not None else None
+        metrics.LIMIT_REFUSALS.labels(rule or metrics.UNMATCHED, str(error.limit.limit)).inc()
     errors = None
     if status == 422:
         errors = _field_errors(getattr(error, "data", {}).get("messages", {}))
@@ -155,8 +158,18 @@ def handle_domain_error(error: domain.DomainError) -> Response:
     return problem(status, error.code, error.detail, headers=headers, **error.extra)
 
 
+def dependency_of(error: Exception) -> str:
+    """The dependency a 503 is about, as the metrics label it."""
+    if isinstance(error, SmsQueueFull):
+        return "sms_queue"
+    if isinstance(error, PoolTimeoutError):
+        return "database_pool"  # no connection free within DB_POOL_TIMEOUT
+    return "database"
+
+
 def handle_unavailable(error: Exception) -> Response:
     rollback_quietly()
+    metrics.UNAVAILABLE.labels(dependency_of(error)).inc()
     log.error("dependency unavailable: %s", type(error).__name__, exc_info=error)
     code, detail = CODE_OF_HTTP_STATUS[503]
     return problem(503, code, detail, headers={"Retry-After": "5"})

@@ -15,7 +15,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 
 from referral.extensions import db
-from referral.infra import models  # noqa: F401  (the tables must be known to Flask-Migrate)
+from referral.infra import metrics, models  # noqa: F401  (the tables must be known to Flask-Migrate)
 
 
 def init_database(app: Flask) -> None:
@@ -35,6 +35,7 @@ def init_database(app: Flask) -> None:
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
             configure_sqlite(db.engine)
+        metrics.watch_pools(list(db.engines.values()))
 
 
 def connect_arguments(config: Mapping[str, Any], *server_settings: str) -> dict[str, Any]:

@@ -36,6 +36,7 @@ from standardwebhooks.webhooks import Webhook
 
 from referral import clock
 from referral.extensions import WEBHOOK_DELIVERY, db
+from referral.infra import metrics
 from referral.infra.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
 
 log = logging.getLogger(__name__)
@@ -204,7 +205,7 @@ def deliver_due(config: Mapping[str, Any], limit: int = BATCH) -> int:
             timeout=config["WEBHOOK_TIMEOUT_SECONDS"],
             allow_private=config["WEBHOOK_ALLOW_PRIVATE_ADDRESSES"],
         )
-        record(delivery, answer)
+        metrics.WEBHOOK_DELIVERIES.labels(record(delivery, answer)).inc()
     return len(claimed)
 
 

@@ -19,7 +19,7 @@ from referral.web.pages import signed_in_here
 
 log = logging.getLogger(__name__)
 
-NOT_PAGES = ("/api/", "/openapi.json", "/docs", "/healthz", "/readyz")
+NOT_PAGES = ("/api/", "/openapi.json", "/docs", "/healthz", "/readyz", "/metrics")
 
 
 def is_page() -> bool:

@@ -9,7 +9,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from referral import clock
 from referral.extensions import db
-from referral.infra import sql
+from referral.infra import metrics, sql
 from referral.infra.models import UTCDateTime
 from referral.infra.sms.senders import SmsGatewayError, SmsSender
 from referral.logs import mask_phone
@@ -35,15 +35,18 @@ def deliver(sender: SmsSender, send_id: int, phone: str, text: str, *, last_atte
         sender.send(phone, text)
     except SmsGatewayError as error:
         final = last_attempt or not error.retryable
+        metrics.SMS_DELIVERIES.labels(sender.name, "failed" if final else "retrying").inc()
         _record(send_id, "failed" if final else "retrying", str(error))
         log.error("sms to %s failed (%s): %s", mask_phone(phone), "final" if final else "will retry", error)
         if not final:
             raise
         return
     except Exception as error:  # a bug in a sender must not kill the worker, nor vanish
+        metrics.SMS_DELIVERIES.labels(sender.name, "failed").inc()
         _record(send_id, "failed", f"{type(error).__name__}: {error}")
         log.exception("sms to %s failed with an unexpected error", mask_phone(phone))
         return
+    metrics.SMS_DELIVERIES.labels(sender.name, "sent").inc()
     _record(send_id, "sent", None)
 
 

@@ -20,6 +20,7 @@ from flask import Flask
 from redis import Redis, RedisError
 from rq import Queue, Retry
 
+from referral.infra import metrics
 from referral.infra.sms.delivery import deliver
 from referral.infra.sms.senders import SmsGatewayError, SmsSender
 
@@ -39,6 +40,11 @@ class Dispatcher(Protocol):
 
     def submit(self, send_id: int, phone: str, text: str) -> None: ...
 
+    def shared_depth(self) -> int | None:
+        """Messages waiting where every process sees them (Redis); ``None`` for a queue of the process's own,
+        which ``referral_sms_queue_depth`` counts instead."""
+        ...
+
 
 class InlineDispatcher:
     def __init__(self, sender: SmsSender) -> None:
@@ -49,6 +55,9 @@ class InlineDispatcher:
 
     def submit(self, send_id: int, phone: str, text: str) -> None:
         deliver(self.sender, send_id, phone, text, last_attempt=True)
+
+    def shared_depth(self) -> int | None:
+        return None
 
 
 class BackgroundDispatcher:
@@ -86,6 +95,10 @@ class BackgroundDispatcher:
             self._queue.put_nowait((send_id, phone, text))
         except queue.Full:
             raise SmsQueueFull from None
+        metrics.SMS_QUEUED.inc()
+
+    def shared_depth(self) -> int | None:
+        return None
 
     def join(self) -> None:
         """Wait until every queued message has been delivered or given up on."""
@@ -107,6 +120,7 @@ class BackgroundDispatcher:
             try:
                 self._deliver_with_retries(*message)
             finally:
+                metrics.SMS_QUEUED.dec()
                 self._queue.task_done()
         self._queue.task_done()
 
@@ -152,6 +166,9 @@ class RqDispatcher:
 
     def has_room(self) -> bool:
         return True  # Redis holds what the workers have not taken yet; a dead Redis shows at submit
+
+    def shared_depth(self) -> int | None:
+        return int(self.queue.count)
 
     def submit(self, send_id: int, phone: str, text: str) -> None:
         try:

@@ -24,12 +24,16 @@ class SmsGatewayError(Exception):
 
 
 class SmsSender(Protocol):
+    name: str  # SMS_BACKEND's word for it, the metrics' backend label
+
     def send(self, phone: str, text: str) -> None:
         """Deliver ``text`` to ``phone`` (E.164) or raise ``SmsGatewayError``."""
 
 
 class ConsoleSender:
     """Development: waits like a real gateway (``SMS_DELAY_SECONDS``), then logs the message."""
+
+    name = "console"
 
     def __init__(self, min_delay: float, max_delay: float) -> None:
         self.min_delay = min_delay
@@ -43,6 +47,8 @@ class ConsoleSender:
 
 class MemorySender:
     """Tests: keeps every message in order."""
+
+    name = "memory"
 
     def __init__(self) -> None:
         self.messages: list[tuple[str, str]] = []
@@ -76,6 +82,8 @@ class HttpSender:
 class TwilioSender(HttpSender):
     """Twilio's Messages API: ``POST /2010-04-01/Accounts/{sid}/Messages.json`` with basic auth."""
 
+    name = "twilio"
+
     def __init__(self, account_sid: str, auth_token: str, sender: str, base_url: str, timeout: float) -> None:
         super().__init__(base_url, timeout)
         self.account_sid = account_sid
@@ -92,6 +100,8 @@ class TwilioSender(HttpSender):
 
 class SmsRuSender(HttpSender):
     """SMS.ru: ``POST /sms/send`` with ``api_id``, answering JSON with a status per number."""
+
+    name = "smsru"
 
     def __init__(self, api_id: str, sender: str | None, base_url: str, timeout: float) -> None:
         super().__init__(base_url, timeout)
@@ -116,6 +126,8 @@ class SmsRuSender(HttpSender):
 class ExolveSender(HttpSender):
     """MTS Exolve: ``POST /messaging/v1/SendSMS`` with the application's API key as a bearer token and JSON
     ``{"number": sender, "destination": phone, "text": text}``; it answers ``{"message_id": ...}``."""
+
+    name = "exolve"
 
     def __init__(self, api_key: str, sender: str, base_url: str, timeout: float) -> None:
         super().__init__(base_url, timeout)
