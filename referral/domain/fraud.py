@@ -86,33 +86,44 @@ class Verdict:
         return json.dumps(self.evidence, sort_keys=True, default=str)
 
 
-def assess(invite_code: str, invitee_id: int | None, phone: str, signals: Signals, now: datetime) -> Verdict:
-    """The fraud rules' verdict on the owner of ``invite_code`` inviting ``phone`` (the user ``invitee_id``, or
-    a user not yet made), from this request's ``signals`` and what is on record: one statement, skipped when
-    every rule that reads the record is off. A new user's number was typed as a mobile by this very request
-    (sign-in refuses others): only an older account's is typed again (0.18 ms: phonenumbers' parse)."""
+def ask_of(signals: Signals, now: datetime) -> fraud_signals.Ask | None:
+    """What the rules that read the record want to know about a referral made now by a request that left
+    ``signals``; ``None`` when every one of them is off (nothing is read). The statement that finds the inviter
+    reads it in its own round trip on PostgreSQL (``referral_tree.chain_to_join``, ``accounts.insert_user``)."""
+    config = current_app.config
+    device_days, network_days = config["FRAUD_SHARED_DEVICE_DAYS"], config["FRAUD_SHARED_NETWORK_DAYS"]
+    per_hour, gap, matches = (
+        config["FRAUD_REFERRALS_PER_HOUR"],
+        config["FRAUD_SEQUENCE_GAP"],
+        config["FRAUD_PREFIX_MATCHES"],
+    )
+    if not (device_days or network_days or per_hour or gap or matches):
+        return None
+    return fraud_signals.Ask(
+        network=signals.network,
+        device_id=signals.device_id,
+        now=now,
+        recent=RECENT_REFERRALS if gap or matches else 0,
+        per_hour=per_hour,
+        network_since=now - timedelta(days=network_days) if network_days and signals.network else now,
+        device_since=now - timedelta(days=device_days) if device_days else now,
+    )
+
+
+def judge(found: list[fraud_signals.EvidenceRow], invitee_id: int | None, phone: str, signals: Signals) -> Verdict:
+    """The fraud rules' verdict on the referral of ``phone`` (the user ``invitee_id``, or a user this very
+    request made) from what ``ask_of`` had read about the inviter (``found``) and this request's ``signals``. A
+    new user's number was typed as a mobile by this request (sign-in refuses others): only an older account's is
+    typed again (0.18 ms: phonenumbers' parse)."""
     config = current_app.config
     evidence: dict[str, Any] = {}
     mobile_only = config["FRAUD_MOBILE_ONLY"] and invitee_id is not None
     reasons = number_rules(phone, mobile_only, config["FRAUD_VIRTUAL_PREFIXES"])
     if reasons:
         evidence["number"] = phone
-    device_days, network_days = config["FRAUD_SHARED_DEVICE_DAYS"], config["FRAUD_SHARED_NETWORK_DAYS"]
-    per_hour = config["FRAUD_REFERRALS_PER_HOUR"]
-    gap, matches, tail = config["FRAUD_SEQUENCE_GAP"], config["FRAUD_PREFIX_MATCHES"], config["FRAUD_PREFIX_TAIL"]
-    if device_days or network_days or per_hour or gap or matches:
-        found = fraud_signals.evidence(
-            invite_code,
-            invitee_id,
-            signals.network,
-            signals.device_id,
-            now,
-            recent=RECENT_REFERRALS if gap or matches else 0,
-            per_hour=per_hour,
-            network_since=now - timedelta(days=network_days) if network_days and signals.network else now,
-            device_since=now - timedelta(days=device_days) if device_days else now,
-        )
-        record_rules(found, phone, per_hour, gap, matches, tail, reasons, evidence)
+    per_hour, gap = config["FRAUD_REFERRALS_PER_HOUR"], config["FRAUD_SEQUENCE_GAP"]
+    matches, tail = config["FRAUD_PREFIX_MATCHES"], config["FRAUD_PREFIX_TAIL"]
+    record_rules(found, phone, per_hour, gap, matches, tail, reasons, evidence)
     if reasons:
         evidence["request"] = asdict(signals)  # this request's signals: kept only in the hold
     return Verdict(tuple(reasons), evidence)

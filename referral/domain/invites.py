@@ -58,7 +58,11 @@ def activate_invite(
     says. Exactly one activation per user wins."""
     if already_invited:
         raise InviteAlreadyActivated
-    chain = chain_of_code(invite_code, lock_for=user_id)
+    if not INVITE_CODE_SHAPE.fullmatch(invite_code):
+        raise InviteCodeNotFound
+    invited_at = clock.utcnow()
+    # The chain with the tree locks the activation needs, and what the fraud rules read about its first member.
+    chain, found = referral_tree.chain_to_join(invite_code, user_id, fraud.ask_of(signals, invited_at))
     if not chain:
         raise InviteCodeNotFound
     inviter = chain[0]
@@ -66,8 +70,7 @@ def activate_invite(
         raise InviteCodeOwn
     if any(member.id == user_id for member in chain):
         raise InviteCycle
-    invited_at = clock.utcnow()
-    verdict = fraud.assess(inviter.invite_code, user_id, phone, signals, invited_at)  # kept in a hold's evidence
+    verdict = fraud.judge(found, user_id, phone, signals)  # kept in a hold's evidence
     state = qualification.first_state(verdict)
     root = chain[-1].id
     join_tree(user_id, inviter.id, root, invited_at, locked={user_id, root}, channel=channel, state=state)
@@ -124,13 +127,12 @@ def join_tree(
     raise InviteAlreadyActivated  # the inviter's tree kept changing under every try; refused rather than guessed
 
 
-def chain_of_code(invite_code: str, lock_for: int | None = None) -> list[referral_tree.Member]:
+def chain_of_code(invite_code: str) -> list[referral_tree.Member]:
     """The owner of ``invite_code`` (typed in any case: the exact spelling wins, else the one code that fits)
-    and every inviter above them, nearest first; empty if nobody has the code. With ``lock_for``, the locks
-    ``join_tree`` needs for that user are taken with it."""
+    and every inviter above them, nearest first; empty if nobody has the code."""
     if not INVITE_CODE_SHAPE.fullmatch(invite_code):
         return []
-    return referral_tree.chain_of_invite_code(invite_code, lock_for)
+    return referral_tree.chain_of_invite_code(invite_code)
 
 
 def owner_of_code(invite_code: str) -> referral_tree.CodeOwner | None:

@@ -100,14 +100,13 @@ def sign_up(
     a new user's code, so no loop can pass through them (``docs/design.md``).
     """
     now = clock.utcnow()
-    verdict, state = fraud.Verdict(), None
-    if invite_code is not None and invites.INVITE_CODE_SHAPE.fullmatch(invite_code):
-        verdict = fraud.assess(invite_code, None, phone, signals, now)
-        state = qualification.first_state(verdict)
+    # Written as an honest referral stands; if the rules hold it, the count that follows marks it held.
+    honest = qualification.first_state(fraud.Verdict())
+    ask = fraud.ask_of(signals, now) if invite_code is not None else None
     for _ in range(INVITE_CODE_TRIES):
         own_code = invites.generate_invite_code()
         try:
-            inserted = accounts.insert_user(phone, own_code, now, invite_code, channel, state or "qualified")
+            inserted = accounts.insert_user(phone, own_code, now, invite_code, channel, honest, ask)
         except accounts.InviterGone:
             raise InviteCodeNotFound from None
         if inserted:
@@ -119,7 +118,9 @@ def sign_up(
         # else the invite code drawn was taken: draw again
     else:
         raise RuntimeError("could not draw a free invite code")
-    user_id, inviter_id, inviter_code = inserted
+    user_id, inviter_id, inviter_code, found = inserted
+    verdict = fraud.judge(found, None, phone, signals) if inviter_id is not None else fraud.Verdict()
+    state = qualification.first_state(verdict) if inviter_id is not None else None
     account = Account(  # nothing about the new user is in the database but what this statement wrote
         id=user_id,
         phone=phone,

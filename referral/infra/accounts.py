@@ -10,11 +10,11 @@ arrays, reads those phones in a second statement (``docs/design.md``, "The hot r
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy.exc import IntegrityError
 
-from referral.infra import sql
+from referral.infra import fraud_signals, sql
 from referral.infra.database import dialect_name
 from referral.infra.models import UTCDateTime
 from referral.infra.referral_lists import newest_referral_phones
@@ -105,6 +105,30 @@ NEW_INVITED_USER = sql.Statement(
     NOW,
 )
 
+# NEW_INVITED_USER, returning as well the fraud rules' evidence about the inviter it found, as JSON
+# (fraud_signals.EVIDENCE_JSON: PostgreSQL; SQLite reads fraud_signals.EVIDENCE first). The referral is written
+# in :state, its state if the rules find nothing; held, the count that follows marks it (COUNT_HELD_REFERRAL).
+NEW_INVITED_USER_WITH_EVIDENCE = sql.Statement(
+    f"""
+    WITH inviter AS (
+        SELECT id FROM users
+        WHERE id = (SELECT id FROM users WHERE invite_code = :invite_code
+                    UNION ALL SELECT id FROM invite_codes WHERE folded = upper(:invite_code) AND sharing = 1
+                    LIMIT 1)
+          AND blocked_at IS NULL
+    ),
+    {fraud_signals.EVIDENCE_CTES}
+    INSERT INTO users (phone, invite_code, first_name, last_name, invited_by_id, invited_at, invite_channel,
+                       referral_state, referral_state_at, created_at)
+    SELECT :phone, :own_code, '', '', inviter.id, :now, :channel, :state, :now, :now FROM inviter
+    ON CONFLICT DO NOTHING
+    RETURNING id, invited_by_id,
+              (SELECT code.invite_code FROM users AS code WHERE code.id = users.invited_by_id),
+              {fraud_signals.EVIDENCE_JSON}
+    """,
+    NOW | fraud_signals.EVIDENCE_PARAMETERS,
+)
+
 RENAME = sql.Statement(
     """
     UPDATE users SET first_name = COALESCE(:first_name, first_name), last_name = COALESCE(:last_name, last_name)
@@ -163,6 +187,13 @@ def _account(
     return account
 
 
+class Inserted(NamedTuple):
+    user_id: int
+    inviter_id: int | None
+    inviter_code: str | None  # as issued, whatever case it was typed in
+    evidence: list[fraud_signals.EvidenceRow]  # about the inviter, if asked
+
+
 def insert_user(
     phone: str,
     own_code: str,
@@ -170,17 +201,28 @@ def insert_user(
     invite_code: str | None = None,
     channel: str = "code_at_signup",
     state: str = "qualified",
-) -> tuple[int, int | None, str | None] | None:
+    ask: fraud_signals.Ask | None = None,
+) -> Inserted | None:
     """Insert a user (invited by the owner of ``invite_code`` through ``channel``, the referral in ``state``, if
-    given): their id, and their inviter's id and code as issued; ``None`` if the phone or the drawn code is
+    given), with the fraud evidence ``ask``ed about the inviter; ``None`` if the phone or the drawn code is
     taken, or nobody has the code."""
     params = {"phone": phone, "own_code": own_code, "now": now, "invite_code": invite_code, "channel": channel}
     params["state"] = state
+    found: list[fraud_signals.EvidenceRow] = []
     try:
-        inserted = sql.run(NEW_USER if invite_code is None else NEW_INVITED_USER, params)
+        if invite_code is None:
+            inserted = sql.run(NEW_USER, params)
+        elif ask is None:
+            inserted = sql.run(NEW_INVITED_USER, params)
+        elif dialect_name() == "postgresql":
+            inserted = sql.run(NEW_INVITED_USER_WITH_EVIDENCE, params | ask.params(None))
+            found = fraud_signals.evidence_of_json(inserted[0][3]) if inserted else []
+        else:
+            found = fraud_signals.evidence(invite_code, None, ask)
+            inserted = sql.run(NEW_INVITED_USER, params)
     except IntegrityError:  # only the foreign key can fail: the inviter it read was deleted before its check
         raise InviterGone from None
-    return (inserted[0][0], inserted[0][1], inserted[0][2]) if inserted else None
+    return Inserted(inserted[0][0], inserted[0][1], inserted[0][2], found) if inserted else None
 
 
 def rename(user_id: int, first_name: str | None, last_name: str | None) -> bool:

@@ -3,9 +3,11 @@ and an invitee in one statement, the holds with their reasons, and the purge aft
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
-from typing import NamedTuple
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, NamedTuple
 
+from referral import clock
 from referral.infra import sql
 from referral.infra.models import UTCDateTime
 
@@ -19,19 +21,16 @@ NEW_FOOTPRINT = sql.Statement(
     AT,
 )
 
-# About the owner of :invite_code (its exact spelling, or the one code that fits in another case) as an inviter
-# of :invitee_id (none yet at sign-up): whether staff trust them with a burst (then the two volume parts are
-# empty), how many referrals they gained since :hour_ago (counted to :per_hour at most, from the index alone),
-# their newest :recent referrals since :day_ago (phone, when), and their footprints that share a network (since
-# :network_since) or a device (since :device_since) with this request's or with the invitee's own footprints of
-# that time. One statement, one round trip, each part an index range.
-EVIDENCE = sql.Statement(
-    """
-    WITH inviter AS (
-        SELECT id FROM users WHERE invite_code = :invite_code
-        UNION ALL SELECT id FROM invite_codes WHERE folded = upper(:invite_code) AND sharing = 1
-        LIMIT 1
-    ),
+# What the fraud rules read about the inviter of a new referral, over a CTE ``inviter (id)`` that the statement
+# carrying these parts defines, the invitee being :invitee_id (none yet at sign-up): whether staff trust them
+# with a burst (then the two volume parts are empty), how many referrals they gained since :hour_ago (counted to
+# :per_hour at most, from the index alone), their newest :recent referrals since :day_ago (phone, when), and
+# their footprints that share a network (since :network_since) or a device (since :device_since) with this
+# request's or with the invitee's own footprints of that time. Each part an index range. EVIDENCE runs them on
+# their own; on PostgreSQL the two statements that find the inviter anyway carry them in their own round trip as
+# one JSON array (EVIDENCE_JSON): the activation's chain (referral_tree.CHAIN_WITH_EVIDENCE_LOCKING) and the
+# invited sign-up's insert (accounts.NEW_INVITED_USER_WITH_EVIDENCE).
+EVIDENCE_CTES = """
     trusted AS (SELECT count(*) AS yes FROM trusted_inviters WHERE user_id = (SELECT id FROM inviter)),
     theirs AS (
         SELECT network, device_id, seen_at FROM footprints
@@ -42,6 +41,8 @@ EVIDENCE = sql.Statement(
         UNION ALL
         SELECT network, device_id, seen_at FROM footprints WHERE user_id = :invitee_id AND seen_at > :since
     )
+"""
+EVIDENCE_ROWS = """
     SELECT 'trusted' AS kind, '1' AS value, :now AS at FROM trusted WHERE yes > 0
     UNION ALL
     SELECT 'last_hour', CAST(count(*) AS VARCHAR(16)), :now FROM (
@@ -67,15 +68,29 @@ EVIDENCE = sql.Statement(
         WHERE theirs.seen_at > :device_since AND mine.seen_at > :device_since
         LIMIT 3
     ) AS shared
+"""
+EVIDENCE_JSON = f"(SELECT json_agg(json_build_array(e.kind, e.value, e.at)) FROM ({EVIDENCE_ROWS}) AS e)"
+EVIDENCE_PARAMETERS = {
+    "now": UTCDateTime(),
+    "since": UTCDateTime(),
+    "network_since": UTCDateTime(),
+    "device_since": UTCDateTime(),
+    "hour_ago": UTCDateTime(),
+    "day_ago": UTCDateTime(),
+}
+
+# The evidence about the owner of :invite_code (its exact spelling, or the one code that fits in another case).
+EVIDENCE = sql.Statement(
+    f"""
+    WITH inviter AS (
+        SELECT id FROM users WHERE invite_code = :invite_code
+        UNION ALL SELECT id FROM invite_codes WHERE folded = upper(:invite_code) AND sharing = 1
+        LIMIT 1
+    ),
+    {EVIDENCE_CTES}
+    {EVIDENCE_ROWS}
     """,
-    {
-        "now": UTCDateTime(),
-        "since": UTCDateTime(),
-        "network_since": UTCDateTime(),
-        "device_since": UTCDateTime(),
-        "hour_ago": UTCDateTime(),
-        "day_ago": UTCDateTime(),
-    },
+    EVIDENCE_PARAMETERS,
     AT,
 )
 
@@ -85,6 +100,11 @@ class EvidenceRow(NamedTuple):
     value: str  # '1' (trusted), the hour's referrals, a referral's phone, the shared network or device id
     at: datetime
 
+
+# The state of a referral held after it was written (an invited sign-up writes the user before the rules judge).
+MARK_HELD = sql.Statement(
+    "UPDATE users SET referral_state = 'held', referral_state_at = :at WHERE id = :invitee_id", AT
+)
 
 NEW_HOLD = sql.Statement(
     """
@@ -188,38 +208,55 @@ def record_footprint(
     sql.run(NEW_FOOTPRINT, params | {"agent_hash": agent_hash, "device_id": device_id})
 
 
-def evidence(
-    invite_code: str,
-    invitee_id: int | None,
-    network: str | None,
-    device_id: str | None,
-    now: datetime,
-    recent: int,
-    per_hour: int,
-    network_since: datetime,
-    device_since: datetime,
-) -> list[EvidenceRow]:
+@dataclass(frozen=True)
+class Ask:
+    """What the evidence is asked about: this request's network and device, the periods each part reads."""
+
+    network: str | None
+    device_id: str | None
+    now: datetime
+    recent: int
+    per_hour: int
+    network_since: datetime
+    device_since: datetime
+
+    @classmethod
+    def nothing(cls) -> Ask:
+        """An ask every part answers with nothing (each rule that reads the record is off)."""
+        now = clock.utcnow()
+        return cls(None, None, now, recent=0, per_hour=0, network_since=now, device_since=now)
+
+    def params(self, invitee_id: int | None) -> dict[str, Any]:
+        return {
+            "hour_ago": self.now - timedelta(hours=1),
+            "day_ago": self.now - timedelta(days=1),
+            "per_hour": self.per_hour,
+            "invitee_id": invitee_id,
+            "network": self.network,
+            "device_id": self.device_id,
+            "now": self.now,
+            "since": min(self.network_since, self.device_since),
+            "network_since": self.network_since,
+            "device_since": self.device_since,
+            "recent": self.recent,
+        }
+
+
+def evidence(invite_code: str, invitee_id: int | None, ask: Ask) -> list[EvidenceRow]:
     """What EVIDENCE finds about the owner of ``invite_code`` as the inviter of ``invitee_id``."""
-    params = {
-        "hour_ago": now - timedelta(hours=1),
-        "day_ago": now - timedelta(days=1),
-        "per_hour": per_hour,
-        "invite_code": invite_code,
-        "invitee_id": invitee_id,
-        "network": network,
-        "device_id": device_id,
-        "now": now,
-        "since": min(network_since, device_since),
-        "network_since": network_since,
-        "device_since": device_since,
-        "recent": recent,
-    }
-    return [EvidenceRow(*row) for row in sql.run(EVIDENCE, params)]
+    return [EvidenceRow(*row) for row in sql.run(EVIDENCE, ask.params(invitee_id) | {"invite_code": invite_code})]
+
+
+def evidence_of_json(found: list[list[Any]] | None) -> list[EvidenceRow]:
+    """EVIDENCE_JSON's array as rows (PostgreSQL writes each time with its offset)."""
+    return [EvidenceRow(kind, value, datetime.fromisoformat(at).astimezone(UTC)) for kind, value, at in found or ()]
 
 
 def hold(invitee_id: int, inviter_id: int, reasons: str, evidence_json: str, at: datetime) -> None:
+    """The referral of ``invitee_id`` held for review: its hold, and its state."""
     params = {"invitee_id": invitee_id, "inviter_id": inviter_id, "reasons": reasons, "evidence": evidence_json}
     sql.run(NEW_HOLD, params | {"at": at})
+    sql.run(MARK_HELD, {"invitee_id": invitee_id, "at": at})
 
 
 def decide(invitee_id: int, decision: str, staff_id: int | None, at: datetime) -> None:

@@ -49,12 +49,14 @@ CHAIN_OF_INVITE_CODE = sql.Statement(
     """
 )
 
-# CHAIN_OF_INVITE_CODE, taking in the same statement the locks an activation of :user_id into that chain needs
-# (PostgreSQL): :user_id's tree exclusively, the chain's root shared, in ascending order of their keys. A tree's
-# key is the first 8 bytes of the SHA-256 of "referral-tree:<root id>" (``tree_lock_key``). The chain is read
-# when the statement begins, before any wait: the activation reads it again under the locks.
-CHAIN_OF_INVITE_CODE_LOCKING = sql.Statement(
-    """
+# CHAIN_OF_INVITE_CODE for an activation of :user_id into that chain, with in the same statement (PostgreSQL)
+# the tree locks it needs, :user_id's tree exclusively and the chain's root shared, in ascending order of their
+# keys, and the fraud rules' evidence about the chain's first member as :user_id's inviter, as JSON on that
+# member's row (fraud_signals.EVIDENCE_JSON). A tree's key is the first 8 bytes of the SHA-256 of
+# "referral-tree:<root id>" (``tree_lock_key``). The chain is read when the statement begins, before any wait:
+# the activation reads it again under the locks.
+CHAIN_WITH_EVIDENCE_LOCKING = sql.Statement(
+    f"""
     WITH RECURSIVE chain (id, invited_by_id, phone, invite_code, depth) AS (
         SELECT id, invited_by_id, phone, invite_code, 0 FROM users
         WHERE id = (SELECT id FROM users WHERE invite_code = :invite_code
@@ -79,9 +81,13 @@ CHAIN_OF_INVITE_CODE_LOCKING = sql.Statement(
     locks AS MATERIALIZED (
         SELECT CASE WHEN shared THEN pg_advisory_xact_lock_shared(key) ELSE pg_advisory_xact_lock(key) END
         FROM keyed ORDER BY key
-    )
-    SELECT id, phone, invite_code FROM chain WHERE (SELECT count(*) FROM locks) > 0 ORDER BY depth
-    """
+    ),
+    inviter AS (SELECT id FROM chain WHERE depth = 0),
+    {fraud_signals.EVIDENCE_CTES}
+    SELECT id, phone, invite_code, CASE WHEN depth = 0 THEN {fraud_signals.EVIDENCE_JSON} END AS evidence
+    FROM chain WHERE (SELECT count(*) FROM locks) > 0 ORDER BY depth
+    """,
+    fraud_signals.EVIDENCE_PARAMETERS,
 )
 
 # The activation, under the tree locks: only if :user_id has no inviter yet, and the inviter's chain (read by this
@@ -114,8 +120,9 @@ COUNT_REFERRAL = sql.Statement(
     """
 )
 
-# COUNT_REFERRAL for a referral the fraud rules held, with its hold for review, in one round trip (PostgreSQL;
-# SQLite, which has no INSERT inside WITH, runs COUNT_REFERRAL and fraud_signals.NEW_HOLD).
+# COUNT_REFERRAL for a referral the fraud rules held, with its hold for review and its state held (an invited
+# sign-up wrote the user before the rules judged), in one round trip (PostgreSQL; SQLite, which has no INSERT
+# inside WITH, runs COUNT_REFERRAL and fraud_signals.hold's two statements).
 COUNT_HELD_REFERRAL = sql.Statement(
     """
     WITH held AS (
@@ -124,7 +131,8 @@ COUNT_HELD_REFERRAL = sql.Statement(
         ON CONFLICT (invitee_id) DO UPDATE SET
             inviter_id = excluded.inviter_id, reasons = excluded.reasons, evidence = excluded.evidence,
             held_at = excluded.held_at, decision = NULL, decided_at = NULL, decided_by = NULL
-    )
+    ),
+    state AS (UPDATE users SET referral_state = 'held', referral_state_at = :at WHERE id = :invitee_id)
     INSERT INTO referral_counts (user_id, slot, referrals, qualified) VALUES (:inviter_id, :slot, :change, 0)
     ON CONFLICT (user_id, slot) DO UPDATE SET referrals = referral_counts.referrals + excluded.referrals
     RETURNING (SELECT phone FROM users WHERE users.id = referral_counts.user_id)
@@ -169,15 +177,24 @@ INVITE_CODE_OF = sql.Statement("SELECT invite_code FROM users WHERE id = :user_i
 INVITED_BY = sql.Statement("SELECT invited_by_id FROM users WHERE id = :user_id")
 
 
-def chain_of_invite_code(invite_code: str, lock_for: int | None = None) -> list[Member]:
-    """The owner of ``invite_code`` and every inviter above them, nearest first (empty if nobody has it); with
-    ``lock_for``, taking the tree locks an activation of that user into the chain needs (none on SQLite, which
-    runs one writer at a time)."""
-    if lock_for is None or dialect_name() != "postgresql":
-        rows = sql.run(CHAIN_OF_INVITE_CODE, {"invite_code": invite_code})
-    else:
-        rows = sql.run(CHAIN_OF_INVITE_CODE_LOCKING, {"invite_code": invite_code, "user_id": lock_for})
-    return [Member(*row) for row in rows]
+def chain_of_invite_code(invite_code: str) -> list[Member]:
+    """The owner of ``invite_code`` and every inviter above them, nearest first (empty if nobody has it)."""
+    return [Member(*row) for row in sql.run(CHAIN_OF_INVITE_CODE, {"invite_code": invite_code})]
+
+
+def chain_to_join(
+    invite_code: str, user_id: int, ask: fraud_signals.Ask | None
+) -> tuple[list[Member], list[fraud_signals.EvidenceRow]]:
+    """The chain of ``invite_code`` for an activation of ``user_id``, with the tree locks the activation needs
+    taken and the fraud evidence ``ask``ed about its owner (none if ``ask`` is ``None``): one round trip on
+    PostgreSQL. SQLite, which runs one writer at a time, needs no lock, and reads the evidence after the chain."""
+    if dialect_name() != "postgresql":
+        chain = chain_of_invite_code(invite_code)
+        return chain, fraud_signals.evidence(invite_code, user_id, ask) if chain and ask else []
+    params = (ask or fraud_signals.Ask.nothing()).params(user_id) | {"invite_code": invite_code, "user_id": user_id}
+    rows = sql.run(CHAIN_WITH_EVIDENCE_LOCKING, params)
+    chain = [Member(*row[:3]) for row in rows]
+    return chain, fraud_signals.evidence_of_json(rows[0][3]) if rows and ask else []
 
 
 def chain_of_user(user_id: int) -> list[Member]:
@@ -190,7 +207,7 @@ def chain_of_user(user_id: int) -> list[Member]:
 def lock_trees(exclusive: set[int], shared: set[int]) -> None:
     """Until the transaction ends, hold the locks of the trees rooted at ``exclusive`` and ``shared``, in
     ascending order of their keys (PostgreSQL; SQLite runs one writer at a time). Only when a tree's root moved
-    under an activation: the first locks come with the chain (CHAIN_OF_INVITE_CODE_LOCKING)."""
+    under an activation: the first locks come with the chain (CHAIN_WITH_EVIDENCE_LOCKING)."""
     if dialect_name() != "postgresql":
         return
     for key, is_shared in sorted([(tree_lock_key(root), root in shared) for root in exclusive | shared]):
@@ -198,7 +215,7 @@ def lock_trees(exclusive: set[int], shared: set[int]) -> None:
 
 
 def tree_lock_key(root_id: int) -> int:
-    """The advisory lock key of the tree rooted at ``root_id`` (CHAIN_OF_INVITE_CODE_LOCKING computes it in SQL)."""
+    """The advisory lock key of the tree rooted at ``root_id`` (CHAIN_WITH_EVIDENCE_LOCKING computes it in SQL)."""
     digest = hashlib.sha256(f"referral-tree:{root_id}".encode()).digest()
     return int.from_bytes(digest[:8], "big", signed=True)
 
