@@ -3,6 +3,7 @@ stay bounded whatever the traffic, and (under gunicorn) the samples of two worke
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import signal
@@ -212,6 +213,7 @@ def gunicorn(app, postgres_only, tmp_path):
         "GUNICORN_THREADS": "2",
         "GUNICORN_ACCESS_LOG": "",
         "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics"),
+        "RATELIMIT_ENABLED": "false",  # every request comes from 127.0.0.1
         "DATABASE_URL": db.engine.url.render_as_string(hide_password=False),
         "SECRET_KEY": app.config["SECRET_KEY"],
         "JWT_SECRET_KEY": app.config["JWT_SECRET_KEY"],
@@ -319,3 +321,38 @@ def test_every_metric_the_alerts_and_the_dashboard_name_is_exposed(client, monke
     named = set(re.findall(r"\breferral_[a-z_]+", rules + "\n".join(exprs)))
     named = {re.sub(r"_(bucket|count|sum)$", "", name) for name in named}
     assert named and named <= exposed, sorted(named - exposed)
+
+
+@pytest.mark.committing
+def test_two_workers_counts_and_gauges_of_sign_ups_are_summed(gunicorn):
+    """Sign-ups answered by either worker: each counter sums to what was sent, the pools' gauges to both
+    workers' pools, nothing left checked out."""
+    port, _, directory = gunicorn
+    url = f"http://127.0.0.1:{port}/api/v1/auth"
+
+    def post(path: str, body: dict) -> dict:
+        request = urllib.request.Request(
+            f"{url}/{path}", json.dumps(body).encode(), {"Content-Type": "application/json"}
+        )
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return json.loads(response.read())
+
+    def sign_up(n: int) -> None:
+        phone = f"+7916555{n:04d}"
+        post("token", {"phone": phone, "code": post("code", {"phone": phone})["debug_code"]})
+
+    sent = 0
+    with ThreadPoolExecutor(8) as pool:  # at once, until both workers have answered some
+        while len(writers(directory)) < 2 and sent < 400:
+            list(pool.map(sign_up, range(sent, sent + 40)))
+            sent += 40
+    assert len(writers(directory)) == 2, "one worker answered everything"
+    samples = scrape_over_http(port)
+    assert value(samples, "referral_signups_total", invited="no") == sent
+    assert value(samples, "referral_codes_verified_total", purpose="login") == sent
+    assert value(samples, "referral_sms_requested_total", purpose="login") == sent
+    assert value(samples, "referral_security_events_total", event="code_requested") == sent
+    created = value(samples, "referral_http_requests_total", endpoint="/api/v1/auth/token", method="POST", status="201")
+    assert created == sent
+    assert value(samples, "referral_db_pool_connections_in_use") == 0
+    assert value(samples, "referral_db_pool_size") == 2 * int(os.environ.get("DB_POOL_SIZE", "5"))
