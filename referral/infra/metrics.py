@@ -21,7 +21,9 @@ import hmac
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextvars import ContextVar
 from datetime import datetime
 from socketserver import ThreadingMixIn
 from typing import Any
@@ -112,6 +114,11 @@ POOL_IN_USE = Gauge(
     "Database connections checked out of the app's pools now.",
     multiprocess_mode="livesum",
 )
+POOL_WAIT = Histogram(
+    "referral_db_pool_wait_seconds",
+    "From a transaction's start to its connection out of the pool: the wait when every connection is busy.",
+    buckets=(0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 3.0),
+)
 POOL_SIZE = Gauge(
     "referral_db_pool_size",
     "Connections the app's pools keep (their overflow aside); in use near it means requests wait.",
@@ -152,16 +159,37 @@ def watch_sessions() -> None:
 
 
 def watch_pools(engines: list[Engine]) -> None:
-    """The pools' connections in use (checked out, not yet returned) and their size (a QueuePool's)."""
+    """The pools' connections in use (checked out, not yet returned), their size (a QueuePool's), and how
+    long a session's transaction waited for its connection."""
     sizes = [engine.pool.size() for engine in engines if isinstance(engine.pool, QueuePool)]
     POOL_SIZE.set(sum(sizes))
     for engine in engines:
         event.listen(engine, "checkout", _checked_out)
         event.listen(engine, "checkin", _checked_in)
+    if not event.contains(Session, "after_transaction_create", _transaction_started):
+        event.listen(Session, "after_transaction_create", _transaction_started)
+        event.listen(Session, "after_transaction_end", _transaction_ended)
+
+
+_asked_at: ContextVar[float | None] = ContextVar("pool_asked_at", default=None)
+
+
+def _transaction_started(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:  # a session's own transaction: its connection is asked for next
+        _asked_at.set(time.perf_counter())
+
+
+def _transaction_ended(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:
+        _asked_at.set(None)
 
 
 def _checked_out(*_: object) -> None:
     POOL_IN_USE.inc()
+    asked = _asked_at.get()
+    if asked is not None:
+        POOL_WAIT.observe(time.perf_counter() - asked)
+        _asked_at.set(None)
 
 
 def _checked_in(*_: object) -> None:

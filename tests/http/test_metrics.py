@@ -354,5 +354,6 @@ def test_two_workers_counts_and_gauges_of_sign_ups_are_summed(gunicorn):
     assert value(samples, "referral_security_events_total", event="code_requested") == sent
     created = value(samples, "referral_http_requests_total", endpoint="/api/v1/auth/token", method="POST", status="201")
     assert created == sent
+    assert value(samples, "referral_db_pool_wait_seconds_count") >= sent  # each sign-up's transaction waited
     assert value(samples, "referral_db_pool_connections_in_use") == 0
     assert value(samples, "referral_db_pool_size") == 2 * int(os.environ.get("DB_POOL_SIZE", "5"))
