@@ -128,17 +128,31 @@ POOL_SIZE = Gauge(
 ON_COMMIT = "metrics_on_commit"
 
 
+# Each metric's child for a set of labels, kept: ``labels()`` validates and locks on every call, and the sets
+# are bounded (that is the rule), so the children are too.
+_children: dict[tuple[Any, ...], Any] = {}
+
+
+def child(metric: Counter | Histogram, *labels: str) -> Any:
+    """``metric.labels(*labels)``, made once per process."""
+    key = (metric, *labels)
+    found = _children.get(key)
+    if found is None:
+        found = _children[key] = metric.labels(*labels)
+    return found
+
+
 def observe_request(endpoint: str | None, method: str, status: int, seconds: float) -> None:
     """One answered request: ``endpoint`` is the route's rule (``None`` when no route matched)."""
     endpoint = endpoint or UNMATCHED
     method = method if method in METHODS else "other"
-    REQUESTS.labels(endpoint, method, str(status)).inc()
-    LATENCY.labels(endpoint, method).observe(seconds)
+    child(REQUESTS, endpoint, method, str(status)).inc()
+    child(LATENCY, endpoint, method).observe(seconds)
 
 
 def count_on_commit(session: Session, counter: Counter, *labels: str) -> None:
     """Count one of ``counter`` when ``session``'s transaction commits (nothing if it rolls back)."""
-    session.info.setdefault(ON_COMMIT, []).append(counter.labels(*labels))
+    session.info.setdefault(ON_COMMIT, []).append(child(counter, *labels))
 
 
 def _counted(session: Session) -> None:
