@@ -189,3 +189,17 @@ def test_the_sms_ends_with_the_app_hash_and_the_origin_bound_line_when_set(clien
     lines = sms[0][1].split("\n")
     assert lines[-1] == f"@referral.example #{code}"  # the WebOTP format: the last line
     assert "FA+9qCX9VSu" in lines
+
+
+def test_a_limit_store_failing_after_the_answer_leaves_the_answer(client, monkeypatch):
+    """The per-IP budget is spent after the answer (only a code sent costs it): if the store fails just then
+    (Redis going down), the deduction is lost and logged, and the 202 stands; the code went out."""
+    from redis.exceptions import ConnectionError as RedisGone
+
+    from referral.extensions import limiter
+
+    def gone(*args, **kwargs):
+        raise RedisGone("Redis went away")
+
+    monkeypatch.setattr(limiter.limiter, "hit", gone)
+    assert client.post("/api/v1/auth/code", json={"phone": "+79990000123"}).status_code == 202
