@@ -16,22 +16,10 @@ import pstats
 import sys
 import time
 
+from in_process import use_database
+
 DB = os.environ.get("BENCH_DB", "referral_bench")
-HOST = os.environ.get("PGHOST", "127.0.0.1")
-os.environ.update(
-    {
-        "DATABASE_URL": f"postgresql+psycopg://{os.environ.get('PGUSER', 'root')}@{HOST}/{DB}",
-        "APP_ENV": "development",
-        "OTP_DEBUG": "false",
-        "RATELIMIT_ENABLED": "false",
-        "LOG_LEVEL": "WARNING",
-        "SMS_BACKEND": "memory",
-        "SECRET_KEY": "bench-secret-key-bench-secret-key-0123",
-        "JWT_SECRET_KEY": "bench-jwt-secret-key-bench-jwt-0123",
-    }
-)
-os.environ.pop("REDIS_URL", None)
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # the project, run from anywhere
+use_database(DB)
 
 from flask_jwt_extended import create_access_token  # noqa: E402
 from sqlalchemy import text  # noqa: E402

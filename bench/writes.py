@@ -21,25 +21,11 @@ from datetime import timedelta
 from typing import Any
 
 import psycopg
+from in_process import HOST, PROJECT, use_database
 from sqlalchemy import event
 
 DB = os.environ.get("BENCH_WRITES_DB", "referral_writes")
-HOST = os.environ.get("PGHOST", "127.0.0.1")
-os.environ.update(
-    {
-        "DATABASE_URL": f"postgresql+psycopg://{os.environ.get('PGUSER', 'root')}@{HOST}/{DB}",
-        "APP_ENV": "development",
-        "OTP_DEBUG": "false",
-        "RATELIMIT_ENABLED": "false",
-        "LOG_LEVEL": "WARNING",
-        "SMS_BACKEND": "memory",
-        "SECRET_KEY": "bench-secret-key-bench-secret-key-0123",
-        "JWT_SECRET_KEY": "bench-jwt-secret-key-bench-jwt-0123",
-    }
-)
-os.environ.pop("REDIS_URL", None)
-PROJECT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, PROJECT)  # the project, run from anywhere
+use_database(DB)
 
 from flask_migrate import upgrade  # noqa: E402
 

@@ -11,7 +11,7 @@ from flask_babel import lazy_gettext as _l
 from werkzeug import Response
 
 from referral.console.door import bp, requires
-from referral.console.views import form_reason, whole_number
+from referral.console.views import done_on_user_page, form_reason, refused_on_user_page, whole_number
 from referral.domain import review, rewards
 from referral.domain.errors import DomainError
 from referral.domain.phones import masked_for_people
@@ -73,16 +73,15 @@ def void_users_referral(user_id: int) -> Response:
     try:
         settled = review.void(g.staff, user_id, form_reason())
     except DomainError as error:
-        flash(for_error(error), "error")
-    else:
-        flash(
-            _(
-                "Voided: %(n)s unfulfilled rewards cancelled, %(f)s fulfilled ones flagged.",
-                n=len(settled.cancelled),
-                f=len(settled.flagged),
-            )
-        )
-    return redirect(url_for("console.user", user_id=user_id))
+        return refused_on_user_page(user_id, for_error(error))
+    return done_on_user_page(
+        user_id,
+        _(
+            "Voided: %(n)s unfulfilled rewards cancelled, %(f)s fulfilled ones flagged.",
+            n=len(settled.cancelled),
+            f=len(settled.flagged),
+        ),
+    )
 
 
 @bp.post("/users/<int:user_id>/trust")
@@ -92,10 +91,8 @@ def trust_inviter(user_id: int) -> Response:
     try:
         review.trust_inviter(g.staff, user_id, form_reason())
     except DomainError as error:
-        flash(for_error(error), "error")
-    else:
-        flash(_("Trusted: the volume rules no longer hold their referrals."))
-    return redirect(url_for("console.user", user_id=user_id))
+        return refused_on_user_page(user_id, for_error(error))
+    return done_on_user_page(user_id, _("Trusted: the volume rules no longer hold their referrals."))
 
 
 @bp.post("/users/<int:user_id>/distrust")
@@ -105,10 +102,8 @@ def distrust_inviter(user_id: int) -> Response:
     try:
         review.distrust_inviter(g.staff, user_id, form_reason())
     except DomainError as error:
-        flash(for_error(error), "error")
-    else:
-        flash(_("No longer trusted: every fraud rule applies to their referrals again."))
-    return redirect(url_for("console.user", user_id=user_id))
+        return refused_on_user_page(user_id, for_error(error))
+    return done_on_user_page(user_id, _("No longer trusted: every fraud rule applies to their referrals again."))
 
 
 @bp.get("/rewards")

@@ -129,12 +129,14 @@ def form_reason() -> str | None:
     return (request.form.get("reason") or "").strip()[:REASON_LENGTH] or None
 
 
-def _done(user_id: int, message: str) -> Response:
+def done_on_user_page(user_id: int, message: str) -> Response:
+    """Back to the user's page, saying what was done."""
     flash(message)
     return redirect(url_for("console.user", user_id=user_id))
 
 
-def _refused(user_id: int, message: str) -> Response:
+def refused_on_user_page(user_id: int, message: str) -> Response:
+    """Back to the user's page, saying why not."""
     flash(message, "error")
     return redirect(url_for("console.user", user_id=user_id))
 
@@ -146,8 +148,8 @@ def revoke_sessions(user_id: int) -> Response:
     try:
         support.revoke_sessions(g.staff, user_id, form_reason())
     except DomainError as error:
-        return _refused(user_id, for_error(error))
-    return _done(user_id, _("Every session of this user has ended."))
+        return refused_on_user_page(user_id, for_error(error))
+    return done_on_user_page(user_id, _("Every session of this user has ended."))
 
 
 @bp.post("/users/<int:user_id>/sessions/<session_id>/revoke")
@@ -157,8 +159,8 @@ def revoke_session(user_id: int, session_id: str) -> Response:
     try:
         support.end_session(g.staff, user_id, session_id[:64], form_reason())
     except DomainError as error:
-        return _refused(user_id, for_error(error))
-    return _done(user_id, _("That session has ended."))
+        return refused_on_user_page(user_id, for_error(error))
+    return done_on_user_page(user_id, _("That session has ended."))
 
 
 @bp.post("/users/<int:user_id>/lockout/lift")
@@ -168,8 +170,8 @@ def lift_lockout(user_id: int) -> Response:
     try:
         lifted = support.lift_lockout(g.staff, user_id, form_reason())
     except DomainError as error:
-        return _refused(user_id, for_error(error))
-    return _done(user_id, _("The lockout is lifted.") if lifted else _("The phone was not locked."))
+        return refused_on_user_page(user_id, for_error(error))
+    return done_on_user_page(user_id, _("The lockout is lifted.") if lifted else _("The phone was not locked."))
 
 
 @bp.get("/audit")
@@ -194,8 +196,10 @@ def block(user_id: int) -> Response:
     try:
         support.block(g.staff, user_id, form_reason())
     except DomainError as error:
-        return _refused(user_id, for_error(error))
-    return _done(user_id, _("The user is blocked: signed out everywhere, and their invite code is refused."))
+        return refused_on_user_page(user_id, for_error(error))
+    return done_on_user_page(
+        user_id, _("The user is blocked: signed out everywhere, and their invite code is refused.")
+    )
 
 
 @bp.post("/users/<int:user_id>/unblock")
@@ -205,8 +209,8 @@ def unblock(user_id: int) -> Response:
     try:
         support.unblock(g.staff, user_id, form_reason())
     except DomainError as error:
-        return _refused(user_id, for_error(error))
-    return _done(user_id, _("The user is unblocked."))
+        return refused_on_user_page(user_id, for_error(error))
+    return done_on_user_page(user_id, _("The user is unblocked."))
 
 
 @bp.post("/users/<int:user_id>/referral/undo")
@@ -216,10 +220,10 @@ def undo_referral(user_id: int) -> Response:
     try:
         undone = support.undo_referral(g.staff, user_id, form_reason())
     except DomainError as error:
-        return _refused(user_id, for_error(error))
+        return refused_on_user_page(user_id, for_error(error))
     if not undone:
-        return _refused(user_id, _("This user has no inviter."))
-    return _done(
+        return refused_on_user_page(user_id, _("This user has no inviter."))
+    return done_on_user_page(
         user_id, _("The referral is undone: the inviter counts one fewer, and the user may enter another code.")
     )
 
@@ -231,7 +235,7 @@ def delete_user(user_id: int) -> Response:
     try:
         detached = support.delete_user(g.staff, user_id, form_reason(), request.form.get("confirm", ""))
     except DomainError as error:
-        return _refused(user_id, for_error(error))
+        return refused_on_user_page(user_id, for_error(error))
     flash(_("The user is deleted; %(n)s referrals were detached.", n=detached))
     return redirect(url_for("console.users"))
 

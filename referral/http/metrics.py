@@ -8,7 +8,6 @@ part of the API: it is not in the OpenAPI document.
 
 from __future__ import annotations
 
-import hmac
 import ipaddress
 import time
 
@@ -37,9 +36,13 @@ def start_timer() -> None:
 def count_request(response: Response) -> Response:
     started = g.get("metrics_started")
     if started is not None:
-        rule = request.url_rule.rule if request.url_rule is not None else None
-        metrics.observe_request(rule, request.method, response.status_code, time.perf_counter() - started)
+        metrics.observe_request(route_rule(), request.method, response.status_code, time.perf_counter() - started)
     return response
+
+
+def route_rule() -> str:
+    """The rule of the route the request matched (never its raw path), the metrics' ``endpoint`` label."""
+    return request.url_rule.rule if request.url_rule is not None else metrics.UNMATCHED
 
 
 @bp.get("/metrics")
@@ -53,8 +56,7 @@ def scrape() -> Response:
 def may_scrape() -> bool:
     token = current_app.config["METRICS_TOKEN"]
     if token:
-        given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
-        return hmac.compare_digest(given.encode(), token.encode())
+        return metrics.bearer_matches(request.headers.get("Authorization", ""), token)
     peer = request.environ.get("werkzeug.proxy_fix.orig", {}).get("REMOTE_ADDR") or request.environ.get(
         "REMOTE_ADDR", ""
     )

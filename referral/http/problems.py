@@ -15,7 +15,7 @@ import logging
 from http import HTTPStatus
 from typing import Any
 
-from flask import Flask, Response, json, request
+from flask import Flask, Response, json
 from flask_jwt_extended import JWTManager
 from flask_limiter.errors import RateLimitExceeded
 from sqlalchemy.exc import InterfaceError, InternalError, OperationalError
@@ -27,6 +27,7 @@ from referral.domain.audit import security_event
 from referral.domain.phones import INVALID_PHONE_MESSAGE
 from referral.extensions import db
 from referral.http import limits
+from referral.http.metrics import route_rule
 from referral.infra import metrics
 from referral.infra.sms import SmsQueueFull
 from referral.infra.sql import DatabaseUnavailable
@@ -140,8 +141,7 @@ def handle_http_exception(error: HTTPException) -> Response:
     if isinstance(error, RateLimitExceeded):
         headers["Retry-After"] = str(limits.retry_after())
         security_event("ip_rate_limited", limit=str(error.limit.limit))
-        rule = request.url_rule.rule if request.url_rule is not None else None
-        metrics.LIMIT_REFUSALS.labels(rule or metrics.UNMATCHED, str(error.limit.limit)).inc()
+        metrics.LIMIT_REFUSALS.labels(route_rule(), str(error.limit.limit)).inc()
     errors = None
     if status == 422:
         errors = _field_errors(getattr(error, "data", {}).get("messages", {}))

@@ -142,9 +142,8 @@ def child(metric: Counter | Histogram, *labels: str) -> Any:
     return found
 
 
-def observe_request(endpoint: str | None, method: str, status: int, seconds: float) -> None:
-    """One answered request: ``endpoint`` is the route's rule (``None`` when no route matched)."""
-    endpoint = endpoint or UNMATCHED
+def observe_request(endpoint: str, method: str, status: int, seconds: float) -> None:
+    """One answered request: ``endpoint`` is the route's rule (UNMATCHED when no route matched)."""
     method = method if method in METHODS else "other"
     child(REQUESTS, endpoint, method, str(status)).inc()
     child(LATENCY, endpoint, method).observe(seconds)
@@ -156,8 +155,8 @@ def count_on_commit(session: Session, counter: Counter, *labels: str) -> None:
 
 
 def _counted(session: Session) -> None:
-    for child in session.info.pop(ON_COMMIT, ()):
-        child.inc()
+    for counted in session.info.pop(ON_COMMIT, ()):
+        counted.inc()
 
 
 def _forgotten(session: Session, previous: SessionTransaction) -> None:
@@ -252,24 +251,22 @@ class Backlog(Collector):
             )
 
 
-def multiprocess_dir() -> str | None:
-    return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
-
-
-def exposition(backlog: Backlog | None) -> bytes:
+def exposition(backlog: Backlog) -> bytes:
     """The metrics in Prometheus' text format: every process's samples summed (or this process's), and the
     backlog read now."""
-    registry = CollectorRegistry(auto_describe=False)
-    if multiprocess_dir():
+    registry = REGISTRY
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry(auto_describe=False)
         multiprocess.MultiProcessCollector(registry)
-        output = generate_latest(registry)
-    else:
-        output = generate_latest(REGISTRY)
-    if backlog is None:
-        return output
     scraped = CollectorRegistry(auto_describe=False)
     scraped.register(backlog)
-    return output + generate_latest(scraped)
+    return generate_latest(registry) + generate_latest(scraped)
+
+
+def bearer_matches(authorization: str, token: str) -> bool:
+    """Whether an ``Authorization`` header bears ``token`` (compared in constant time)."""
+    given = authorization.removeprefix("Bearer ").strip()
+    return hmac.compare_digest(given.encode(), token.encode())
 
 
 def serve_for_worker(config: Mapping[str, Any]) -> None:
@@ -284,8 +281,7 @@ def serve_in_background(port: int, token: str) -> None:
     exposed = make_wsgi_app()
 
     def guarded(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        given = environ.get("HTTP_AUTHORIZATION", "").removeprefix("Bearer ").strip()
-        allowed = not token or hmac.compare_digest(given.encode(), token.encode())
+        allowed = not token or bearer_matches(environ.get("HTTP_AUTHORIZATION", ""), token)
         if not allowed or environ.get("PATH_INFO") != "/metrics":
             start_response("404 Not Found", [("Content-Type", "text/plain")])
             return [b"not found\n"]
