@@ -157,6 +157,7 @@ def walk_the_console(browser: Browser, base: str, shots: Path, anna: Person) -> 
     expect(admin.page.locator("main")).to_contain_text("+7 999 100-00-01")  # whole, and the opening recorded
     expect(admin.page.locator("#lockout + p")).to_contain_text("locked")
     admin.shot("user")
+    annas_file = admin.page.url
     admin.page.click("form[action$='/lockout/lift'] button")
     expect(admin.page.locator(".notice")).to_have_text("The lockout is lifted.")
     admin.page.fill("#reason-all", "asked by phone, ticket 7")
@@ -175,12 +176,16 @@ def walk_the_console(browser: Browser, base: str, shots: Path, anna: Person) -> 
     admin.page.goto(base + "/admin/?days=90")
     expect(admin.page.locator("h1")).to_have_text("Программа за последние 90 дн.")
     admin.shot("overview-ru")
+    admin.page.goto(annas_file)  # a user's file with the admin's actions (trusting an inviter among them)
+    expect(admin.page.locator("main")).to_contain_text("Доверять всплеску рефералов")
+    admin.shot("user-ru")
     phone = Person(browser, base, shots, "console-phone", "ru-RU")
     phone.context.add_cookies(admin.context.cookies())
-    phone.page.goto(base + "/admin/?days=7")
-    overflow = phone.page.evaluate("document.documentElement.scrollWidth - innerWidth")
-    assert overflow <= 0, f"the console's overview is {overflow} px wider than a phone"
-    phone.shot("overview")
+    for what, address in (("overview", base + "/admin/?days=7"), ("user", annas_file)):
+        phone.page.goto(address)
+        overflow = phone.page.evaluate("document.documentElement.scrollWidth - innerWidth")
+        assert overflow <= 0, f"the console's {what} is {overflow} px wider than a phone"
+        phone.shot(what)
     admin.context.close()
     phone.context.close()
 
