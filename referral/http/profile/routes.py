@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import request
+from flask import Response, jsonify, request
 
 from referral.domain import account, phone_change, referrals, rewards
 from referral.domain.account import Account
@@ -20,6 +20,7 @@ from referral.http.profile.schemas import (
     PhoneConfirmSchema,
     ReferralPageSchema,
     ReferralsQuerySchema,
+    referral_page_json,
 )
 from referral.http.schemas import CodeSentSchema, NamesSchema, ProfileSchema, SignInSchema, asked_language, code_sent
 from referral.http.signals import request_signals
@@ -83,10 +84,11 @@ def my_rewards() -> rewards.Standing:
 @blp.arguments(ReferralsQuerySchema, location="query")
 @blp.response(200, ReferralPageSchema)
 @problems(blp, {**TOKEN_REFUSALS, 422: "validation_error"}, takes_body=False)
-def list_referrals(args: dict[str, Any]) -> referrals.ReferralPage:
+def list_referrals(args: dict[str, Any]) -> Response:
     """Everyone who entered your code, newest first, a page at a time (keyset cursor)."""
     owner = current_account()
-    return referrals.referral_page(owner.id, owner.referrals_count, args["limit"], args["cursor"])
+    page = referrals.referral_page(owner.id, owner.referrals_count, args["limit"], args["cursor"])
+    return jsonify(referral_page_json(page))  # flask-smorest passes a response through: the schema documents it
 
 
 @blp.route("/phone", methods=["POST"])
