@@ -27,8 +27,9 @@ from referral.infra.models import User
 from referral.infra.seed import SeedPlan, seed_users
 
 USERS = 1_000_000
-INFLUENCER_REFERRALS = 100_000
-CHAIN = 1_000
+# The campaign's inviter and the chain of invites, each user inviting the next (bench/sweep sets them by size).
+INFLUENCER_REFERRALS = int(os.environ.get("BENCH_INFLUENCER", "100000"))
+CHAIN = int(os.environ.get("BENCH_CHAIN", "1000"))
 FRESH_USERS = 60_000  # one activation each: POST /profile/invite (3 slices x 2 wrk threads x 10,000)
 LIVE_CODES = 60_000  # one sign-up each: POST /auth/token (the same), for each of its two scenarios
 DEEP = 50_000
@@ -91,12 +92,15 @@ def main(out: Path, users: int) -> None:
         db.session.commit()
         # After a bulk load: statistics for the planner, and the visibility map for index-only scans.
         # Then a checkpoint, so the load's dirty pages are not written out in the middle of a measurement.
+        started = time.perf_counter()
         with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
             connection.execute(text("VACUUM ANALYZE"))
             try:
                 connection.execute(text("CHECKPOINT"))
             except Exception as error:  # needs a superuser (or pg_checkpoint): a nicety, not a requirement
                 print(f"no CHECKPOINT: {error}", file=sys.stderr)
+        vacuum_seconds = time.perf_counter() - started
+        sizes = _sizes()
         # The console: the days rolled up (as the scheduled `flask console rollup` keeps them), and an admin's
         # console session that outlives the run (signed in past both factors, as prepare does for the tokens).
         rolled = programme.roll_up()
@@ -112,6 +116,8 @@ def main(out: Path, users: int) -> None:
             "users": seeded.users + fresh.users + many.users,
             "rollup_seconds": round(rolled.seconds, 2),
             "seed_seconds": round(seed_seconds, 1),
+            "vacuum_seconds": round(vacuum_seconds, 1),
+            **sizes,
             "influencer_id": influencer.id,
             "influencer_referrals": influencer.referrals_count,
             "influencer_code": influencer.invite_code,
@@ -125,6 +131,20 @@ def main(out: Path, users: int) -> None:
         }
         (out / "meta.json").write_text(json.dumps(meta, indent=2))
         print(json.dumps(meta))
+
+
+def _sizes() -> dict[str, object]:
+    """The database's size on disk after the seeding, and its five largest tables' (with their indexes)."""
+    tables = db.session.execute(
+        text(
+            "SELECT relname, pg_total_relation_size(oid) FROM pg_class WHERE relkind = 'r' "
+            "AND relnamespace = 'public'::regnamespace ORDER BY 2 DESC LIMIT 5"
+        )
+    ).all()
+    return {
+        "database_bytes": db.session.scalar(text("SELECT pg_database_size(current_database())")),
+        "table_bytes": {name: size for name, size in tables},
+    }
 
 
 def _bulk_sessions(user_ids: range) -> list[str]:

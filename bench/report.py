@@ -106,6 +106,15 @@ def main(out: Path, duration: str, connections: str, threads: str) -> None:
         ]
     )
     (out / "RESULTS.md").write_text(text)
+    # The figures bench/sweep puts side by side, one run per size.
+    figures = ("rps", "p50_ms", "p99_ms", "errors", "of_ceiling", "of_honest")
+    summary = {
+        "meta": meta,
+        "rss_kb": rss,
+        "results": {name: {key: r[key] for key in figures if key in r} for name, r in results.items()},
+        "targets": [{"what": what, "met": ok} for what, ok in checks],
+    }
+    (out / "summary.json").write_text(json.dumps(summary, indent=2))
     print(text)
 
 
