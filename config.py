@@ -111,6 +111,8 @@ def read_settings(env: Env, app_env: str) -> dict[str, Any]:
             "WEBHOOK_DELIVERY", "worker" if redis_url else "threads", validate=OneOf(["threads", "worker"])
         ),
         WEBHOOK_POLL_SECONDS=env.whole("WEBHOOK_POLL_SECONDS", 1, validate=at_least_1),
+        # Finished deliveries (with their attempts) and their events are kept this long (`flask maintenance purge`).
+        WEBHOOK_RETENTION_DAYS=env.whole("WEBHOOK_RETENTION_DAYS", 30, validate=at_least_1),
         ACCESS_TOKEN_TTL_SECONDS=env.whole("ACCESS_TOKEN_TTL_SECONDS", 900, validate=at_least_1),
         REFRESH_TOKEN_TTL_SECONDS=env.whole("REFRESH_TOKEN_TTL_SECONDS", 2_592_000, validate=at_least_1),
         # Verified access tokens each process keeps with their claims (about 1 KiB each); 0 turns it off.

@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import time
-from datetime import timedelta
 
 import click
 from flask import current_app
 from flask.cli import AppGroup
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import func, select
 
-from referral import clock
-from referral.domain import account, fraud, invites, programme
+from referral.domain import account, invites, programme
+from referral.domain import maintenance as maintenance_rules
 from referral.domain.phones import InvalidPhone, normalise_phone
 from referral.extensions import db
-from referral.infra.database import without_statement_timeout
-from referral.infra.models import AuthSession, LoginCode, ReferralCount, SmsSend, User
+from referral.infra.models import ReferralCount, User
 from referral.infra.seed import SeedPlan, seed_users
 
 users_cli = AppGroup("users", help="Look up and remove users.")
@@ -141,21 +139,34 @@ def top_referrers(limit: int) -> None:
 
 
 @maintenance.command("purge")
-def purge() -> None:
-    """Delete expired login codes, sessions that have expired or were revoked, week-old SMS records, and the
-    fraud rules' footprints and decided holds' evidence older than FRAUD_SIGNALS_DAYS."""
-    now = clock.utcnow()
-    without_statement_timeout()
-    # The send caps look back one day; status keeps a week for `flask sms status --hours`.
-    db.session.execute(delete(SmsSend).where(SmsSend.sent_at <= now - timedelta(days=7)))
-    codes = db.session.execute(delete(LoginCode).where(LoginCode.expires_at <= now))
-    sessions = db.session.execute(
-        delete(AuthSession).where(or_(AuthSession.expires_at <= now, AuthSession.revoked_at.is_not(None)))
-    )
-    db.session.commit()
-    click.echo(f"purged {codes.rowcount} login codes and {sessions.rowcount} sessions")  # type: ignore[attr-defined]
-    signals = fraud.purge_signals()
-    click.echo(f"purged {signals.footprints} footprints and the evidence of {signals.holds} decided holds")
+@click.option(
+    "--every",
+    type=click.IntRange(60),
+    help="Run again every this many seconds, until stopped (a worker loop, instead of a cron line).",
+)
+@click.option("--batch", default=maintenance_rules.PURGE_BATCH, show_default=True, type=click.IntRange(1, 100_000))
+def purge(every: int | None, batch: int) -> None:
+    """Delete expired login codes, sessions that have expired or were revoked, week-old SMS records, spent
+    phone lockouts, idle console sessions, finished webhook deliveries and events past WEBHOOK_RETENTION_DAYS,
+    and the fraud rules' footprints and decided holds' evidence past FRAUD_SIGNALS_DAYS: a batch per
+    transaction, oldest first."""
+    while True:
+        started = time.perf_counter()
+        purged = maintenance_rules.purge(batch)
+        sessions = purged["expired sessions"] + purged["revoked sessions"]
+        click.echo(f"purged {purged['login codes']} login codes and {sessions} sessions")
+        click.echo(
+            f"purged {purged['footprints']} footprints and the evidence of {purged['evidence of decided holds']} "
+            "decided holds"
+        )
+        rest = ", ".join(
+            f"{purged[name]} {name}"
+            for name in ("SMS records", "phone lockouts", "console sessions", "webhook deliveries", "webhook events")
+        )
+        click.echo(f"purged {rest} in {time.perf_counter() - started:.1f} s")
+        if every is None:
+            return
+        time.sleep(every)
 
 
 @demo.command("seed")
