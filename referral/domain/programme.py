@@ -17,7 +17,7 @@ from functools import cached_property
 
 from referral import clock
 from referral.extensions import db
-from referral.infra import programme_figures
+from referral.infra import programme_figures, referral_states
 from referral.infra.programme_figures import DayFigures, TopReferrerRow
 
 RANGES = (7, 30, 90)
@@ -51,8 +51,8 @@ class Rolled:
 
 
 def roll_up(days: int = ROLLED_UP_DAYS) -> Rolled:
-    """Recompute the last ``days`` days and the top referrers of each range from the raw rows, in one
-    transaction (the overview reads either the old figures or the new, never half of them)."""
+    """Recompute the last ``days`` days, the top referrers of each range and the qualified total from the raw
+    rows, in one transaction (the overview reads either the old figures or the new, never half of them)."""
     started, now, last = time.perf_counter(), clock.utcnow(), today()
     for offset in range(days):
         day = last - timedelta(days=offset)
@@ -60,6 +60,7 @@ def roll_up(days: int = ROLLED_UP_DAYS) -> Rolled:
     for range_days in RANGES:
         since = start_of(last - timedelta(days=range_days - 1))
         programme_figures.save_top_referrers(range_days, since, TOP_REFERRERS)
+    referral_states.save_qualified_total(now)
     db.session.commit()
     return Rolled(days, time.perf_counter() - started)
 

@@ -7,6 +7,7 @@ import base64
 import binascii
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from referral.infra import referral_lists
 
@@ -18,8 +19,10 @@ class InvalidCursor(ValueError):
     """The cursor was not made by this service."""
 
 
-@dataclass(frozen=True)
-class Referral:
+class Referral(NamedTuple):
+    """One referral as its inviter sees it. A named tuple rather than a frozen dataclass: a page makes 50 of
+    them a request, and a frozen dataclass sets each field through ``object.__setattr__``."""
+
     phone: str
     first_name: str
     last_name: str

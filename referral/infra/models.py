@@ -396,6 +396,17 @@ class ProgrammeDay(db.Model):  # type: ignore[name-defined,misc]
     computed_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
+class ProgrammeTotal(db.Model):  # type: ignore[name-defined,misc]
+    """A programme-wide figure too costly to count on every view (a sum over every inviter's count rows),
+    saved by ``flask console rollup`` with the days (docs/design.md, "The console's numbers")."""
+
+    __tablename__ = "programme_totals"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    value: Mapped[int] = mapped_column(BigInteger)
+    computed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
 class TopReferrer(db.Model):  # type: ignore[name-defined,misc]
     """The users with the most activations in the last ``range_days`` days, ranked, as of the last roll-up."""
 

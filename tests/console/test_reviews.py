@@ -93,6 +93,23 @@ def test_the_overview_counts_where_referrals_stand(admin, api, client):  # noqa:
     assert "Held for review" in page and 'href="/admin/reviews">1</a>' in page
 
 
+def test_the_overviews_qualified_figure_is_the_roll_ups_once_one_has_run(admin, api):  # noqa: F811
+    from referral.domain import programme
+
+    def qualified_figure() -> str:
+        page = admin.get("/admin/").text
+        return page.split("Qualified<strong>", 1)[1].split("</strong>", 1)[0]
+
+    inviter = api.sign_in(INVITER)
+    api.sign_in(INVITEE, invite_code=inviter["user"]["invite_code"])
+    assert qualified_figure() == "1"  # no roll-up yet: counted now
+    programme.roll_up()
+    api.sign_in("+79990000077", invite_code=inviter["user"]["invite_code"])
+    assert qualified_figure() == "1"  # as of the roll-up, as its days are
+    programme.roll_up()
+    assert qualified_figure() == "2"
+
+
 def test_an_admin_voids_a_qualified_referral_from_the_users_page(admin, api):  # noqa: F811
     from tests.programme.conftest import rule
 
