@@ -4,6 +4,9 @@
 - ``/one-read``: the same, reading one ``users`` row by primary key on a per-thread psycopg connection
   (autocommit): the least any endpoint that must ask PostgreSQL something can do. The read endpoints are
   reported as a fraction of it.
+- ``/one-page``: a referral page's shape with none of the app: the newest 50 referrals of one inviter (one
+  statement on the index the app's page reads) written out as JSON. Not a target; it says how much of the page's
+  distance to one read is its 50 rows.
 - ``/one-write``: inserting one row and committing (one statement, autocommit): the least any endpoint that
   writes can do. The write endpoints are reported as a fraction of it.
 """
@@ -20,6 +23,8 @@ from flask import Flask
 app = Flask(__name__)
 _local = threading.local()
 READ_ID = int(os.environ.get("BENCH_READ_ID", "1"))
+PAGE_OWNER = int(os.environ.get("BENCH_PAGE_OWNER", "1"))
+PAGE_COLUMNS = ("id", "phone", "first_name", "last_name", "invited_at", "invite_channel", "referral_state")
 
 
 def connection() -> psycopg.Connection[Any]:
@@ -47,6 +52,23 @@ def one_read() -> dict[str, Any]:
     assert row is not None
     names = ("id", "phone", "invite_code", "first_name", "last_name", "invited_at", "created_at")
     return dict(zip(names, row, strict=True))
+
+
+@app.get("/one-page")
+def one_page() -> dict[str, Any]:
+    rows = (
+        connection()
+        .execute(
+            "SELECT id, phone, first_name, last_name, invited_at, invite_channel, referral_state FROM users "
+            "WHERE invited_by_id = %s ORDER BY invited_at DESC, id DESC LIMIT 51",
+            (PAGE_OWNER,),
+        )
+        .fetchall()
+    )
+    items = [dict(zip(PAGE_COLUMNS, row, strict=True)) for row in rows[:50]]
+    for item in items:
+        item["invited_at"] = item["invited_at"].isoformat()
+    return {"items": items, "next_cursor": "a cursor" if len(rows) > 50 else None, "count": len(items)}
 
 
 @app.post("/one-write")

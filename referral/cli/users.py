@@ -145,14 +145,21 @@ def top_referrers(limit: int) -> None:
     help="Run again every this many seconds, until stopped (a worker loop, instead of a cron line).",
 )
 @click.option("--batch", default=maintenance_rules.PURGE_BATCH, show_default=True, type=click.IntRange(1, 100_000))
-def purge(every: int | None, batch: int) -> None:
+@click.option(
+    "--pause",
+    default=maintenance_rules.PURGE_PAUSE_SECONDS,
+    show_default=True,
+    type=click.FloatRange(0, 60),
+    help="Seconds between two batches, to leave the database to the API.",
+)
+def purge(every: int | None, batch: int, pause: float) -> None:
     """Delete expired login codes, sessions that have expired or were revoked, week-old SMS records, spent
     phone lockouts, idle console sessions, finished webhook deliveries and events past WEBHOOK_RETENTION_DAYS,
     and the fraud rules' footprints and decided holds' evidence past FRAUD_SIGNALS_DAYS: a batch per
     transaction, oldest first."""
     while True:
         started = time.perf_counter()
-        purged = maintenance_rules.purge(batch)
+        purged = maintenance_rules.purge(batch, pause)
         sessions = purged["expired sessions"] + purged["revoked sessions"]
         click.echo(f"purged {purged['login codes']} login codes and {sessions} sessions")
         click.echo(

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import json
+import time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -220,14 +221,17 @@ class Purged:
 PURGE_BATCH = 5000
 
 
-def purge_signals() -> Purged:
-    """Delete the footprints older than FRAUD_SIGNALS_DAYS, a batch per transaction (no long lock), and the
-    evidence of holds decided before then (their reasons and decisions stay); commits."""
+def purge_signals(pause: float = 0.0) -> Purged:
+    """Delete the footprints older than FRAUD_SIGNALS_DAYS, a batch per transaction (no long lock) and
+    ``pause`` seconds between two, and the evidence of holds decided before then (their reasons and decisions
+    stay); commits."""
     before = clock.utcnow() - timedelta(days=current_app.config["FRAUD_SIGNALS_DAYS"])
     footprints = 0
     while deleted := fraud_signals.purge_footprints(before, PURGE_BATCH):
         footprints += deleted
         db.session.commit()
+        if deleted == PURGE_BATCH:
+            time.sleep(pause)
     holds = fraud_signals.purge_evidence(before)
     db.session.commit()
     return Purged(footprints, holds)

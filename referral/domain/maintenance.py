@@ -8,6 +8,7 @@ request's statement timeout stays on: a batch that outgrew it would be a purge t
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 from flask import current_app
@@ -18,13 +19,18 @@ from referral.extensions import db
 from referral.infra import retention
 
 PURGE_BATCH = 5000
+# Between two batches the purge waits this long, so that the API's commits do not queue behind its write-ahead
+# log for long: with a week's backlog it halved the sign-ups' throughput without a pause (bench/RESULTS.md,
+# "The purge"); an hourly purge is a batch or two, which the pause does not lengthen noticeably.
+PURGE_PAUSE_SECONDS = 0.1
 # The send caps look back one day; `flask sms status --hours` reads a week.
 SMS_RECORDS_KEPT = timedelta(days=7)
 
 
-def purge(batch: int = PURGE_BATCH) -> dict[str, int]:
-    """Delete every kind of row past its time, oldest first, ``batch`` rows per transaction, then the fraud
-    rules' footprints and decided holds' evidence past FRAUD_SIGNALS_DAYS; how many rows of each."""
+def purge(batch: int = PURGE_BATCH, pause: float = PURGE_PAUSE_SECONDS) -> dict[str, int]:
+    """Delete every kind of row past its time, oldest first, ``batch`` rows per transaction and ``pause``
+    seconds between two of them, then the fraud rules' footprints and decided holds' evidence past
+    FRAUD_SIGNALS_DAYS; how many rows of each."""
     now = clock.utcnow()
     config = current_app.config
     webhooks_before = now - timedelta(days=config["WEBHOOK_RETENTION_DAYS"])
@@ -44,8 +50,10 @@ def purge(batch: int = PURGE_BATCH) -> dict[str, int]:
         while deleted := kind.run(before, batch):
             purged[kind.name] += deleted
             db.session.commit()
+            if deleted == batch:  # more to come
+                time.sleep(pause)
         db.session.commit()
-    signals = fraud.purge_signals()
+    signals = fraud.purge_signals(pause)
     purged["footprints"] = signals.footprints
     purged["evidence of decided holds"] = signals.holds
     return purged
