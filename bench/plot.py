@@ -103,8 +103,14 @@ def plot(runs: dict[int, dict], names: list[str], png: Path) -> None:
     sizes = sorted(runs)
     users = sizes
     figure, (absolute, relative) = plt.subplots(1, 2, figsize=(14, 6.5), dpi=110)
-    for name in names:
-        style = {"linestyle": "--", "linewidth": 1} if name in CEILINGS else {"marker": "o"}
+    colours = plt.get_cmap("tab20").colors
+    markers = "osD^vP*Xh<>p"
+    for n, name in enumerate(names):
+        style: dict[str, object] = {"color": colours[n % len(colours)]}
+        if name in CEILINGS:
+            style |= {"linestyle": "--", "linewidth": 1}
+        else:
+            style |= {"marker": markers[n % len(markers)]}
         absolute.plot(users, [runs[s]["results"][name]["rps"] for s in sizes], label=LABELS[name], **style)
         relative.plot(users, [100 * runs[s]["results"][name]["of_ceiling"] for s in sizes], **style)
     absolute.set(xscale="log", yscale="log", xlabel="users", ylabel="requests/s", title="Throughput")
