@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import json
-import time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -21,7 +20,6 @@ from flask import current_app
 
 from referral import clock
 from referral.domain.phones import MOBILE_TYPES
-from referral.extensions import db
 from referral.infra import fraud_signals
 
 # Why a referral was held, as the console shows them and events name them.
@@ -210,28 +208,3 @@ def trust_of(user_id: int) -> fraud_signals.TrustRow | None:
 
 def trusted(limit: int = 100) -> list[fraud_signals.TrustRow]:
     return fraud_signals.trusted(limit)
-
-
-@dataclass(frozen=True)
-class Purged:
-    footprints: int
-    holds: int
-
-
-PURGE_BATCH = 5000
-
-
-def purge_signals(pause: float = 0.0) -> Purged:
-    """Delete the footprints older than FRAUD_SIGNALS_DAYS, a batch per transaction (no long lock) and
-    ``pause`` seconds between two, and the evidence of holds decided before then (their reasons and decisions
-    stay); commits."""
-    before = clock.utcnow() - timedelta(days=current_app.config["FRAUD_SIGNALS_DAYS"])
-    footprints = 0
-    while deleted := fraud_signals.purge_footprints(before, PURGE_BATCH):
-        footprints += deleted
-        db.session.commit()
-        if deleted == PURGE_BATCH:
-            time.sleep(pause)
-    holds = fraud_signals.purge_evidence(before)
-    db.session.commit()
-    return Purged(footprints, holds)

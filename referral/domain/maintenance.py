@@ -14,9 +14,8 @@ from datetime import timedelta
 from flask import current_app
 
 from referral import clock
-from referral.domain import fraud
 from referral.extensions import db
-from referral.infra import retention
+from referral.infra import fraud_signals, retention
 
 PURGE_BATCH = 5000
 # Between two batches the purge waits this long, so that the API's commits do not queue behind its write-ahead
@@ -28,12 +27,13 @@ SMS_RECORDS_KEPT = timedelta(days=7)
 
 
 def purge(batch: int = PURGE_BATCH, pause: float = PURGE_PAUSE_SECONDS) -> dict[str, int]:
-    """Delete every kind of row past its time, oldest first, ``batch`` rows per transaction and ``pause``
-    seconds between two of them, then the fraud rules' footprints and decided holds' evidence past
-    FRAUD_SIGNALS_DAYS; how many rows of each."""
+    """Delete every kind of row past its time (the fraud rules' footprints past FRAUD_SIGNALS_DAYS among
+    them), oldest first, ``batch`` rows per transaction and ``pause`` seconds between two of them, then the
+    evidence of holds decided before FRAUD_SIGNALS_DAYS; how many rows of each."""
     now = clock.utcnow()
     config = current_app.config
     webhooks_before = now - timedelta(days=config["WEBHOOK_RETENTION_DAYS"])
+    signals_before = now - timedelta(days=config["FRAUD_SIGNALS_DAYS"])
     purges = (
         (retention.LOGIN_CODES, now),
         (retention.EXPIRED_SESSIONS, now),
@@ -43,6 +43,7 @@ def purge(batch: int = PURGE_BATCH, pause: float = PURGE_PAUSE_SECONDS) -> dict[
         (retention.CONSOLE_SESSIONS, now - timedelta(seconds=config["CONSOLE_IDLE_SECONDS"])),
         (retention.WEBHOOK_DELIVERIES, webhooks_before),
         (retention.WEBHOOK_EVENTS, webhooks_before),
+        (retention.FOOTPRINTS, signals_before),
     )
     purged: dict[str, int] = {}
     for kind, before in purges:
@@ -53,7 +54,7 @@ def purge(batch: int = PURGE_BATCH, pause: float = PURGE_PAUSE_SECONDS) -> dict[
             if deleted == batch:  # more to come
                 time.sleep(pause)
         db.session.commit()
-    signals = fraud.purge_signals(pause)
-    purged["footprints"] = signals.footprints
-    purged["evidence of decided holds"] = signals.holds
+    # Decided holds keep their reasons and decisions; their evidence goes (few rows: one statement).
+    purged["evidence of decided holds"] = fraud_signals.purge_evidence(signals_before)
+    db.session.commit()
     return purged

@@ -179,7 +179,7 @@ FOOTPRINTS_OF = sql.Statement(
     column_types={"seen_at": UTCDateTime()},
 )
 
-# The purge: footprints older than the retention, a batch at a time (each batch its own short transaction).
+# The purge's batch of footprints older than the retention (``retention.FOOTPRINTS`` runs it).
 PURGE_FOOTPRINTS = sql.Statement(
     """
     DELETE FROM footprints WHERE id IN (
@@ -274,11 +274,6 @@ def hold_of(invitee_id: int) -> HoldRow | None:
 
 def footprints_of(user_id: int, limit: int = 20) -> list[FootprintRow]:
     return [FootprintRow(*row) for row in sql.run(FOOTPRINTS_OF, {"user_id": user_id, "limit": limit})]
-
-
-def purge_footprints(before: datetime, batch: int) -> int:
-    """Delete up to ``batch`` footprints older than ``before``; how many."""
-    return len(sql.run(PURGE_FOOTPRINTS, {"before": before, "batch": batch}))
 
 
 def purge_evidence(before: datetime) -> int:

@@ -1,13 +1,13 @@
 """The purge of what grows with traffic: each statement deletes one batch of rows past their time, found by an
 indexed column (oldest first), and returns their keys, so that a purge is many short transactions and never one
-long one (``domain/maintenance.py`` runs them; the fraud rules' footprints are ``fraud_signals``')."""
+long one (``domain/maintenance.py`` runs them)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
 
-from referral.infra import sql
+from referral.infra import fraud_signals, sql
 from referral.infra.models import UTCDateTime
 
 BEFORE = {"before": UTCDateTime()}
@@ -164,3 +164,6 @@ WEBHOOK_EVENTS = Purge(
         ),
     ),
 )
+
+# The fraud rules' footprints past FRAUD_SIGNALS_DAYS (their statement is the fraud rules' own).
+FOOTPRINTS = Purge("footprints", (fraud_signals.PURGE_FOOTPRINTS,))
