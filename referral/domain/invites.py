@@ -73,9 +73,8 @@ def activate_invite(
     verdict = fraud.judge(found, user_id, phone, signals)  # kept in a hold's evidence
     state = qualification.first_state(verdict)
     root = chain[-1].id
-    join_tree(user_id, inviter.id, root, invited_at, locked={user_id, root}, channel=channel, state=state)
     hold = qualification.hold_for(user_id, state, verdict, invited_at)
-    count_referral(inviter.id, qualified=1 if state == qualification.QUALIFIED else 0, hold=hold)
+    join_tree(user_id, inviter.id, root, invited_at, locked={user_id, root}, channel=channel, state=state, hold=hold)
     named, invitee = events.person(inviter.id, inviter.phone, inviter.invite_code), events.person(user_id, phone)
     events.referral_activated(invitee, named, inviter.invite_code, invited_at, channel)
     qualification.announce_new(invitee, named, state, verdict, invited_at)
@@ -98,17 +97,23 @@ def join_tree(
     locked: Collection[int] = (),
     channel: str = "code_later",
     state: str = "qualified",
+    hold: referral_tree.Hold | None = None,
 ) -> None:
     """Make ``inviter_id`` (whose tree's root was ``root`` when last read) the inviter of ``user_id``, holding
     the lock of ``user_id``'s tree exclusively and of the inviter's tree shared (those in ``locked`` are held
-    already). If the root moved meanwhile, the new root is locked too and the activation tried again."""
+    already), and count the new referral in ``state`` on the inviter's count (with its ``hold`` for review if
+    it is held), in the activation's own statement. If the root moved meanwhile, the new root is locked too and
+    the activation tried again."""
+    count = referral_tree.Count(
+        slot=secrets.randbelow(REFERRAL_COUNT_SLOTS), qualified=1 if state == qualification.QUALIFIED else 0, hold=hold
+    )
     held = set(locked)
     for _ in range(ROOT_MOVES):
         if wanted := {user_id, root} - held:
             referral_tree.lock_trees(exclusive=wanted & {user_id}, shared=wanted - {user_id})
             held |= wanted
         try:
-            if referral_tree.activate(user_id, inviter_id, root, at, channel, state):
+            if referral_tree.activate(user_id, inviter_id, root, at, channel, state, count):
                 return
         except referral_tree.InviterGone:
             raise InviteCodeNotFound from None

@@ -109,6 +109,42 @@ ACTIVATE = sql.Statement(
     {"now": UTCDateTime()},
 )
 
+# ACTIVATE, and in the same statement (PostgreSQL) the new referral counted on the inviter's count row :slot (with
+# :qualified of it qualified) and, when :reasons is not empty, its hold for review (the state :held is then set by
+# the UPDATE itself): one round trip, and still the last before the commit, as the count must be (its row stays
+# locked until then). Nothing is counted when the activation writes nothing. SQLite, which has no INSERT inside
+# WITH, runs ACTIVATE and then COUNT_REFERRAL and fraud_signals.hold.
+ACTIVATE_COUNTED = sql.Statement(
+    """
+    WITH RECURSIVE chain (id, invited_by_id) AS (
+        SELECT id, invited_by_id FROM users WHERE id = :inviter_id
+        UNION ALL
+        SELECT u.id, u.invited_by_id FROM users AS u JOIN chain ON u.id = chain.invited_by_id
+    ),
+    activated AS (
+        UPDATE users SET invited_by_id = :inviter_id, invited_at = :now, invite_channel = :channel,
+                         referral_state = :state, referral_state_at = :now
+        WHERE users.id = :user_id AND users.invited_by_id IS NULL
+          AND NOT EXISTS (SELECT 1 FROM chain WHERE chain.id = :user_id)
+          AND EXISTS (SELECT 1 FROM chain WHERE chain.id = :root AND chain.invited_by_id IS NULL)
+        RETURNING id
+    ),
+    held AS (
+        INSERT INTO referral_holds (invitee_id, inviter_id, reasons, evidence, held_at)
+        SELECT id, :inviter_id, :reasons, :evidence, :now FROM activated WHERE :reasons <> ''
+        ON CONFLICT (invitee_id) DO UPDATE SET
+            inviter_id = excluded.inviter_id, reasons = excluded.reasons, evidence = excluded.evidence,
+            held_at = excluded.held_at, decision = NULL, decided_at = NULL, decided_by = NULL
+    )
+    INSERT INTO referral_counts (user_id, slot, referrals, qualified)
+    SELECT :inviter_id, :slot, 1, :qualified FROM activated
+    ON CONFLICT (user_id, slot) DO UPDATE SET referrals = referral_counts.referrals + excluded.referrals,
+                                              qualified = referral_counts.qualified + excluded.qualified
+    RETURNING user_id
+    """,
+    {"now": UTCDateTime()},
+)
+
 # One more (with :change -1, one fewer) referral on one of the inviter's count rows, and :qualified more qualified
 # ones; the inviter's phone.
 COUNT_REFERRAL = sql.Statement(
@@ -221,17 +257,30 @@ def tree_lock_key(root_id: int) -> int:
 
 
 def activate(
-    user_id: int, inviter_id: int, root: int, at: datetime, channel: str = "code_later", state: str = "qualified"
+    user_id: int,
+    inviter_id: int,
+    root: int,
+    at: datetime,
+    channel: str,
+    state: str,
+    count: Count,
 ) -> bool:
     """Make ``inviter_id`` the inviter of ``user_id`` (through ``channel``, the referral in ``state``) if the
-    rules still hold under the locks (see ACTIVATE); whether it did. ``InviterGone`` if the inviter was deleted
-    meanwhile."""
+    rules still hold under the locks (see ACTIVATE), and count the referral as ``count`` says (on PostgreSQL in
+    the same statement); whether it did. ``InviterGone`` if the inviter was deleted meanwhile."""
     params = {"user_id": user_id, "inviter_id": inviter_id, "root": root, "now": at, "channel": channel}
     params["state"] = state
     try:
-        return bool(sql.run(ACTIVATE, params))
+        if dialect_name() == "postgresql":
+            hold = count.hold
+            held = {"reasons": hold.reasons, "evidence": hold.evidence} if hold else {"reasons": "", "evidence": "{}"}
+            return bool(sql.run(ACTIVATE_COUNTED, params | held | {"slot": count.slot, "qualified": count.qualified}))
+        if not sql.run(ACTIVATE, params):
+            return False
     except IntegrityError:  # only the foreign key can fail
         raise InviterGone from None
+    count_referral(inviter_id, count.slot, 1, count.qualified, count.hold)
+    return True
 
 
 class Hold(NamedTuple):
@@ -241,6 +290,15 @@ class Hold(NamedTuple):
     reasons: str
     evidence: str
     at: datetime
+
+
+class Count(NamedTuple):
+    """How an activation counts its referral: on the inviter's count row ``slot``, ``qualified`` (1) or not (0),
+    with its ``hold`` for review if it is held."""
+
+    slot: int
+    qualified: int
+    hold: Hold | None = None
 
 
 def count_referral(inviter_id: int, slot: int, change: int = 1, qualified: int = 0, hold: Hold | None = None) -> str:

@@ -47,6 +47,30 @@ def test_an_invitee_on_the_inviters_network_is_held(api, client, inviter, events
     assert api.profile(inviter)["qualified_referrals_count"] == 0
 
 
+def test_a_code_entered_later_from_the_inviters_network_is_held_and_counted(api, client, inviter, events):
+    """The activation's own statement writes the hold and counts the referral (PostgreSQL: one round trip)."""
+    invitee = api.sign_in(SPREAD[0])
+    same_network = {"REMOTE_ADDR": ip_of(inviter["user"]["phone"])["REMOTE_ADDR"].rsplit(".", 1)[0] + ".77"}
+    body = {"invite_code": inviter["code"]}
+    entered = client.post("/api/v1/profile/invite", json=body, headers=invitee["headers"], environ_base=same_network)
+    assert entered.status_code == 200, entered.json
+    assert state_of(invitee["user"]["id"]) == "held"
+    assert hold_reasons(invitee["user"]["id"]) == ["shared_network"]
+    [(_, said)] = events("referral.held")
+    assert said["inviter"]["id"] == inviter["id"]
+    profile = api.profile(inviter)
+    assert (profile["referrals_count"], profile["qualified_referrals_count"]) == (1, 0)
+
+
+def test_an_honest_code_entered_later_is_counted_qualified(api, client, inviter):
+    invitee = api.sign_in(SPREAD[0])
+    body = {"invite_code": inviter["code"]}
+    assert client.post("/api/v1/profile/invite", json=body, headers=invitee["headers"]).status_code == 200
+    assert state_of(invitee["user"]["id"]) == "qualified" and hold_reasons(invitee["user"]["id"]) == []
+    profile = api.profile(inviter)
+    assert (profile["referrals_count"], profile["qualified_referrals_count"]) == (1, 1)
+
+
 def test_a_network_shared_days_ago_is_not_held(api, client, inviter, clock):
     clock.advance(days=2)  # past FRAUD_SHARED_NETWORK_DAYS (1)
     code = api.request_code(SPREAD[0])
