@@ -3,14 +3,15 @@
     bench/writes.py [--profile]      (a throwaway database, referral_writes, on the local PostgreSQL)
 
 Each write endpoint runs N times through the app's test client on one thread (no gunicorn, no wrk): the numbers
-are what one request costs this process, and the round trips it makes to PostgreSQL (statements, plus the
-BEGIN and COMMIT that psycopg sends on their own), which cost PostgreSQL's process about as much again. Tune a
+are what one request costs this process, the round trips it makes to PostgreSQL (statements, plus the
+BEGIN and COMMIT that psycopg sends on their own), and the CPU PostgreSQL's processes spent on it. Tune a
 write with this, then measure it with bench/run. ``--profile`` prints each path's cProfile top 25.
 """
 
 from __future__ import annotations
 
 import cProfile
+import glob
 import os
 import pstats
 import subprocess
@@ -102,7 +103,7 @@ def main(profile: bool) -> None:
             "POST /profile/invite (one inviter)": invite_one,
             "POST /profile/invite (many inviters)": invite_many,
         }
-        print(f"{'path':40} {'round trips':>11} {'CPU us/request':>15}")
+        print(f"{'path':40} {'round trips':>11} {'CPU us/request':>15} {'PostgreSQL us':>14}")
         for name, call in paths.items():
             profiler = cProfile.Profile() if profile else None
             first = trips.count
@@ -111,7 +112,7 @@ def main(profile: bool) -> None:
             assert response.status_code < 300, (name, response.status_code, response.get_json())
             one = trips.statements[call_statements:]
             trips_one = trips.count - first
-            started = time.thread_time()
+            started, pg_started = time.thread_time(), postgres_cpu()
             if profiler:
                 profiler.enable()
             for _ in range(N - 1):
@@ -120,11 +121,29 @@ def main(profile: bool) -> None:
             if profiler:
                 profiler.disable()
             cpu = (time.thread_time() - started) / (N - 1) * 1e6
-            print(f"{name:40} {trips_one:>11} {cpu:>15.0f}")
+            pg_cpu = (postgres_cpu() - pg_started) / (N - 1) * 1e6
+            print(f"{name:40} {trips_one:>11} {cpu:>15.0f} {pg_cpu:>14.0f}")
             if os.environ.get("BENCH_WRITES_SQL"):
                 print("\n".join(f"    {statement}" for statement in one))
             if profiler:
                 pstats.Stats(profiler).sort_stats(os.environ.get("BENCH_WRITES_SORT", "cumulative")).print_stats(25)
+
+
+def postgres_cpu() -> float:
+    """Seconds of CPU every PostgreSQL process on this machine has used (the request's backend, and the WAL
+    writer and checkpointer its commits wake): what the round trips cost on the other side, which the app's
+    thread time does not see. Read from /proc (Linux), in clock ticks; 0 elsewhere."""
+    ticks, total = os.sysconf("SC_CLK_TCK"), 0
+    for stat in glob.glob("/proc/[0-9]*/stat"):
+        try:
+            with open(stat) as f:
+                fields = f.read().rsplit(")", 1)
+        except OSError:
+            continue  # gone meanwhile
+        if fields[0].endswith("(postgres"):
+            utime, stime = fields[1].split()[11:13]
+            total += int(utime) + int(stime)
+    return total / ticks
 
 
 def _sign_up(client: Any, phone: str) -> Any:
