@@ -32,21 +32,39 @@ class TokenPair:
     token_type: str = "Bearer"
 
 
-def start_session(user_id: int, user_agent: str | None = None, signals: fraud.Signals | None = None) -> TokenPair:
-    """A new session for ``user_id`` on the device of ``user_agent``, in the caller's transaction (one
-    statement, with the sign-in's footprint of ``signals`` if the request left any), and its first token pair;
-    ``AccountBlocked`` (the caller's transaction rolled back, so a code spent in it is not) if staff blocked the
-    user."""
-    session_id, refresh_jti = uuid.uuid4().hex, str(uuid.uuid4())
-    now = clock.utcnow()
+def new_session(user_agent: str | None = None, signals: fraud.Signals | None = None) -> stored_sessions.NewSession:
+    """A session to start on the device of ``user_agent``: its ids drawn, its end set, and the sign-in's footprint
+    of ``signals`` if the request left any. A sign-up starts it in the statement that inserts the user
+    (``accounts.insert_user``); otherwise ``start_session`` does."""
     kept = user_agent if user_agent and is_storable(user_agent) else None  # a header is any latin-1, NUL too
     footprint = None
     if signals is not None and signals != fraud.NO_SIGNALS:
         footprint = (signals.network, signals.agent_hash, signals.device_id)
-    if not stored_sessions.insert_session(session_id, user_id, refresh_jti, now, now + _refresh_ttl(), kept, footprint):
+    return stored_sessions.NewSession(
+        uuid.uuid4().hex, str(uuid.uuid4()), clock.utcnow() + _refresh_ttl(), kept, footprint
+    )
+
+
+def start_session(
+    user_id: int,
+    user_agent: str | None = None,
+    signals: fraud.Signals | None = None,
+    session: stored_sessions.NewSession | None = None,
+) -> TokenPair:
+    """A new session for ``user_id`` on the device of ``user_agent``, in the caller's transaction (one
+    statement, with the sign-in's footprint of ``signals`` if the request left any; or the ``session`` drawn
+    already), and its first token pair; ``AccountBlocked`` (the caller's transaction rolled back, so a code
+    spent in it is not) if staff blocked the user."""
+    session = session or new_session(user_agent, signals)
+    if not stored_sessions.insert_session(user_id, clock.utcnow(), session):
         db.session.rollback()
         raise AccountBlocked
-    return _token_pair(user_id, session_id, refresh_jti)
+    return started(user_id, session)
+
+
+def started(user_id: int, session: stored_sessions.NewSession) -> TokenPair:
+    """The first token pair of ``session``, started for ``user_id``."""
+    return _token_pair(user_id, session.id, session.refresh_jti)
 
 
 def rotate_session(session_id: str, refresh_jti: str) -> TokenPair:

@@ -13,6 +13,7 @@ from referral.domain.errors import InviteCodeNotFound
 from referral.domain.referrals import PROFILE_REFERRALS
 from referral.extensions import db
 from referral.infra import accounts
+from referral.infra.sessions import NewSession
 from referral.logs import mask_phone
 
 log = logging.getLogger(__name__)
@@ -46,9 +47,13 @@ def sign_in(
     the transaction from what it wrote (after the commit it would be read again)."""
     codes.consume_code(phone, code, codes.Purpose.LOGIN)
     channel = "link" if through_link else "code_at_signup"
-    joined = sign_up(phone, invite_code, channel, signals)
+    session = sessions.new_session(user_agent, signals)
+    joined = sign_up(phone, invite_code, channel, signals, session)
     profile = joined.account if joined.created else _entered(joined.account, invite_code, channel, signals)
-    tokens = sessions.start_session(profile.id, user_agent, signals)
+    if joined.signed_in:  # the insert started the new user's session
+        tokens = sessions.started(profile.id, session)
+    else:
+        tokens = sessions.start_session(profile.id, session=session)
     if joined.created:
         count_and_announce(joined, channel)  # last before the commit: the count locks a row a campaign's sign-ups share
     db.session.commit()
@@ -67,6 +72,7 @@ class Joined:
     inviter_id: int | None = None
     state: str | None = None  # the new referral's, when there is one
     verdict: fraud.Verdict = fraud.Verdict()
+    signed_in: bool = False  # whether the session given was started with the new user
 
 
 def count_and_announce(joined: Joined, channel: str = "code_at_signup") -> None:
@@ -90,10 +96,12 @@ def sign_up(
     invite_code: str | None = None,
     channel: str = "code_at_signup",
     signals: fraud.Signals = fraud.NO_SIGNALS,
+    session: NewSession | None = None,
 ) -> Joined:
     """Create the user of ``phone`` with a fresh unique invite code, invited by the owner of ``invite_code`` if
     one is given, in the caller's transaction (the caller then calls ``count_and_announce``); or, if ``phone``
-    has an account already, that account.
+    has an account already, that account. A new user's ``session``, if given, may start in the same statement
+    (``Joined.signed_in``; else the caller starts it).
 
     One statement writes the user with their inviter, found by the same statement; a taken phone or a taken
     invite code inserts nothing, and only then is the reason looked up. No tree lock: nobody can have entered
@@ -106,7 +114,7 @@ def sign_up(
     for _ in range(INVITE_CODE_TRIES):
         own_code = invites.generate_invite_code()
         try:
-            inserted = accounts.insert_user(phone, own_code, now, invite_code, channel, honest, ask)
+            inserted = accounts.insert_user(phone, own_code, now, invite_code, channel, honest, ask, session)
         except accounts.InviterGone:
             raise InviteCodeNotFound from None
         if inserted:
@@ -118,7 +126,7 @@ def sign_up(
         # else the invite code drawn was taken: draw again
     else:
         raise RuntimeError("could not draw a free invite code")
-    user_id, inviter_id, inviter_code, found = inserted
+    user_id, inviter_id, inviter_code, found, signed_in = inserted
     verdict = fraud.judge(found, None, phone, signals) if inviter_id is not None else fraud.Verdict()
     state = qualification.first_state(verdict) if inviter_id is not None else None
     account = Account(  # nothing about the new user is in the database but what this statement wrote
@@ -133,7 +141,7 @@ def sign_up(
         created_at=now,
         newest_referrals=[],
     )
-    return Joined(account, created=True, inviter_id=inviter_id, state=state, verdict=verdict)
+    return Joined(account, created=True, inviter_id=inviter_id, state=state, verdict=verdict, signed_in=signed_in)
 
 
 def _entered(account: Account, invite_code: str | None, channel: str, signals: fraud.Signals) -> Account:

@@ -14,7 +14,7 @@ from typing import Any, NamedTuple
 
 from sqlalchemy.exc import IntegrityError
 
-from referral.infra import fraud_signals, sql
+from referral.infra import fraud_signals, sessions, sql
 from referral.infra.database import dialect_name
 from referral.infra.models import UTCDateTime
 from referral.infra.referral_lists import newest_referral_phones
@@ -105,10 +105,27 @@ NEW_INVITED_USER = sql.Statement(
     NOW,
 )
 
-# NEW_INVITED_USER, returning as well the fraud rules' evidence about the inviter it found, as JSON
+# NEW_USER with the new user's first session (and its footprint) in the same statement (sessions.
+# FIRST_SESSION_CTES): a sign-up's user and session in one round trip (PostgreSQL; SQLite, which has no INSERT
+# inside WITH, inserts the session after the user). No session either when no user is inserted.
+NEW_USER_SIGNED_IN = sql.Statement(
+    f"""
+    WITH new_user AS (
+        INSERT INTO users (phone, invite_code, first_name, last_name, invited_by_id, invited_at, created_at)
+        VALUES (:phone, :own_code, '', '', NULL, NULL, :now)
+        ON CONFLICT DO NOTHING
+        RETURNING id, invited_by_id
+    ),
+    {sessions.FIRST_SESSION_CTES}
+    SELECT id, invited_by_id, NULL FROM new_user
+    """,
+    NOW | {"expires_at": UTCDateTime()},
+)
+
+# NEW_INVITED_USER_SIGNED_IN, returning as well the fraud rules' evidence about the inviter it found, as JSON
 # (fraud_signals.EVIDENCE_JSON: PostgreSQL; SQLite reads fraud_signals.EVIDENCE first). The referral is written
 # in :state, its state if the rules find nothing; held, the count that follows marks it (COUNT_HELD_REFERRAL).
-NEW_INVITED_USER_WITH_EVIDENCE = sql.Statement(
+NEW_INVITED_USER_SIGNED_IN_WITH_EVIDENCE = sql.Statement(
     f"""
     WITH inviter AS (
         SELECT id FROM users
@@ -117,16 +134,19 @@ NEW_INVITED_USER_WITH_EVIDENCE = sql.Statement(
                     LIMIT 1)
           AND blocked_at IS NULL
     ),
-    {fraud_signals.EVIDENCE_CTES}
-    INSERT INTO users (phone, invite_code, first_name, last_name, invited_by_id, invited_at, invite_channel,
-                       referral_state, referral_state_at, created_at)
-    SELECT :phone, :own_code, '', '', inviter.id, :now, :channel, :state, :now, :now FROM inviter
-    ON CONFLICT DO NOTHING
-    RETURNING id, invited_by_id,
-              (SELECT code.invite_code FROM users AS code WHERE code.id = users.invited_by_id),
-              {fraud_signals.EVIDENCE_JSON}
+    {fraud_signals.EVIDENCE_CTES},
+    new_user AS (
+        INSERT INTO users (phone, invite_code, first_name, last_name, invited_by_id, invited_at, invite_channel,
+                           referral_state, referral_state_at, created_at)
+        SELECT :phone, :own_code, '', '', inviter.id, :now, :channel, :state, :now, :now FROM inviter
+        ON CONFLICT DO NOTHING
+        RETURNING id, invited_by_id,
+                  (SELECT code.invite_code FROM users AS code WHERE code.id = users.invited_by_id) AS inviter_code
+    ),
+    {sessions.FIRST_SESSION_CTES}
+    SELECT id, invited_by_id, inviter_code, {fraud_signals.EVIDENCE_JSON} FROM new_user
     """,
-    NOW | fraud_signals.EVIDENCE_PARAMETERS,
+    NOW | fraud_signals.EVIDENCE_PARAMETERS | {"expires_at": UTCDateTime()},
 )
 
 RENAME = sql.Statement(
@@ -192,6 +212,7 @@ class Inserted(NamedTuple):
     inviter_id: int | None
     inviter_code: str | None  # as issued, whatever case it was typed in
     evidence: list[fraud_signals.EvidenceRow]  # about the inviter, if asked
+    signed_in: bool = False  # whether the session asked for was started with the user
 
 
 def insert_user(
@@ -202,27 +223,37 @@ def insert_user(
     channel: str = "code_at_signup",
     state: str = "qualified",
     ask: fraud_signals.Ask | None = None,
+    session: sessions.NewSession | None = None,
 ) -> Inserted | None:
     """Insert a user (invited by the owner of ``invite_code`` through ``channel``, the referral in ``state``, if
-    given), with the fraud evidence ``ask``ed about the inviter; ``None`` if the phone or the drawn code is
-    taken, or nobody has the code."""
+    given), with the fraud evidence ``ask``ed about the inviter and, on PostgreSQL, the user's first ``session``
+    started in the same statement (``Inserted.signed_in``); ``None`` if the phone or the drawn code is taken, or
+    nobody has the code."""
     params = {"phone": phone, "own_code": own_code, "now": now, "invite_code": invite_code, "channel": channel}
     params["state"] = state
     found: list[fraud_signals.EvidenceRow] = []
+    postgresql = dialect_name() == "postgresql"
+    if session is not None and postgresql:
+        params |= session.first_session_params()
     try:
         if invite_code is None:
-            inserted = sql.run(NEW_USER, params)
+            inserted = sql.run(NEW_USER_SIGNED_IN if session is not None and postgresql else NEW_USER, params)
         elif ask is None:
             inserted = sql.run(NEW_INVITED_USER, params)
-        elif dialect_name() == "postgresql":
-            inserted = sql.run(NEW_INVITED_USER_WITH_EVIDENCE, params | ask.params(None))
+        elif postgresql:
+            if session is None:
+                raise ValueError("the evidence is read by the sign-up's statement, which starts its session")
+            inserted = sql.run(NEW_INVITED_USER_SIGNED_IN_WITH_EVIDENCE, params | ask.params(None))
             found = fraud_signals.evidence_of_json(inserted[0][3]) if inserted else []
         else:
             found = fraud_signals.evidence(invite_code, None, ask)
             inserted = sql.run(NEW_INVITED_USER, params)
     except IntegrityError:  # only the foreign key can fail: the inviter it read was deleted before its check
         raise InviterGone from None
-    return Inserted(inserted[0][0], inserted[0][1], inserted[0][2], found) if inserted else None
+    if not inserted:
+        return None
+    signed_in = session is not None and postgresql and (invite_code is None or ask is not None)
+    return Inserted(inserted[0][0], inserted[0][1], inserted[0][2], found, signed_in)
 
 
 def rename(user_id: int, first_name: str | None, last_name: str | None) -> bool:

@@ -29,7 +29,7 @@ NEW_FOOTPRINT = sql.Statement(
 # request's or with the invitee's own footprints of that time. Each part an index range. EVIDENCE runs them on
 # their own; on PostgreSQL the two statements that find the inviter anyway carry them in their own round trip as
 # one JSON array (EVIDENCE_JSON): the activation's chain (referral_tree.CHAIN_WITH_EVIDENCE_LOCKING) and the
-# invited sign-up's insert (accounts.NEW_INVITED_USER_WITH_EVIDENCE).
+# invited sign-up's insert (accounts.NEW_INVITED_USER_SIGNED_IN_WITH_EVIDENCE).
 EVIDENCE_CTES = """
     trusted AS (SELECT count(*) AS yes FROM trusted_inviters WHERE user_id = (SELECT id FROM inviter)),
     theirs AS (

@@ -41,6 +41,48 @@ NEW_SESSION_WITH_FOOTPRINT = sql.Statement(
     {"now": UTCDateTime(), "expires_at": UTCDateTime()},
 )
 
+# The first session of the user that a sign-up's statement inserts (its part new_user, PostgreSQL), with the
+# sign-in's footprint when :footprint: NEW_SESSION_WITH_FOOTPRINT for a user who did not exist a moment ago
+# (nobody blocked them yet), written by the insert's own round trip (accounts.NEW_USER_SIGNED_IN).
+FIRST_SESSION_CTES = """
+    first_session AS (
+        INSERT INTO sessions (id, user_id, refresh_jti, created_at, expires_at, user_agent, last_used_at)
+        SELECT :session_id, id, :jti, :now, :expires_at, :user_agent, :now FROM new_user
+        RETURNING user_id
+    ),
+    first_footprint AS (
+        INSERT INTO footprints (user_id, seen_at, kind, network, agent_hash, device_id)
+        SELECT user_id, :now, 'sign_in', :footprint_network, :footprint_agent, :footprint_device FROM first_session
+        WHERE :footprint
+    )
+"""
+
+
+class NewSession(NamedTuple):
+    """A session about to start, its ids drawn and its end set; the device it is for, and the sign-in's footprint
+    (network, agent hash, device id) if the request left one."""
+
+    id: str
+    refresh_jti: str
+    expires_at: datetime
+    user_agent: str | None
+    footprint: tuple[str | None, str | None, str | None] | None
+
+    def first_session_params(self) -> dict[str, object]:
+        """FIRST_SESSION_CTES's parameters (but :now, the statement's own)."""
+        network, agent_hash, device_id = self.footprint or (None, None, None)
+        return {
+            "session_id": self.id,
+            "jti": self.refresh_jti,
+            "expires_at": self.expires_at,
+            "user_agent": self.user_agent[:USER_AGENT_KEPT] if self.user_agent else None,
+            "footprint": self.footprint is not None,
+            "footprint_network": network,
+            "footprint_agent": agent_hash,
+            "footprint_device": device_id,
+        }
+
+
 # Swap the refresh token for a new one, only if it is the session's live one; the session's user.
 ROTATE = sql.Statement(
     """
@@ -96,28 +138,21 @@ class SessionRow(NamedTuple):
     last_used_at: datetime
 
 
-def insert_session(
-    session_id: str,
-    user_id: int,
-    refresh_jti: str,
-    now: datetime,
-    expires_at: datetime,
-    user_agent: str | None,
-    footprint: tuple[str | None, str | None, str | None] | None = None,
-) -> bool:
-    """Whether the session was started (not for a blocked user), with the ``footprint`` (network, agent hash,
-    device id) of its sign-in if given."""
+def insert_session(user_id: int, now: datetime, session: NewSession) -> bool:
+    """Whether ``session`` was started for ``user_id`` (not for a blocked user), with the footprint of its
+    sign-in if it has one."""
     params: dict[str, object] = {
-        "id": session_id,
+        "id": session.id,
         "user_id": user_id,
-        "jti": refresh_jti,
+        "jti": session.refresh_jti,
         "now": now,
-        "expires_at": expires_at,
-        "user_agent": user_agent[:USER_AGENT_KEPT] if user_agent else None,
+        "expires_at": session.expires_at,
+        "user_agent": session.user_agent[:USER_AGENT_KEPT] if session.user_agent else None,
     }
-    if footprint is None:
+    if session.footprint is None:
         return bool(sql.run(NEW_SESSION, params))
-    params.update(network=footprint[0], agent_hash=footprint[1], device_id=footprint[2])
+    network, agent_hash, device_id = session.footprint
+    params.update(network=network, agent_hash=agent_hash, device_id=device_id)
     if dialect_name() == "postgresql":
         return bool(sql.run(NEW_SESSION_WITH_FOOTPRINT, params))
     if not sql.run(NEW_SESSION, params):
