@@ -233,15 +233,17 @@ def insert_user(
     params["state"] = state
     found: list[fraud_signals.EvidenceRow] = []
     postgresql = dialect_name() == "postgresql"
-    if session is not None and postgresql:
-        params |= session.first_session_params()
+    # Every statement that starts the session is PostgreSQL's; of an invited user, only the one with evidence.
+    signed_in = session is not None and postgresql and (invite_code is None or ask is not None)
+    if session is not None and signed_in:
+        params |= session.params()
     try:
         if invite_code is None:
-            inserted = sql.run(NEW_USER_SIGNED_IN if session is not None and postgresql else NEW_USER, params)
+            inserted = sql.run(NEW_USER_SIGNED_IN if signed_in else NEW_USER, params)
         elif ask is None:
             inserted = sql.run(NEW_INVITED_USER, params)
         elif postgresql:
-            if session is None:
+            if not signed_in:
                 raise ValueError("the evidence is read by the sign-up's statement, which starts its session")
             inserted = sql.run(NEW_INVITED_USER_SIGNED_IN_WITH_EVIDENCE, params | ask.params(None))
             found = fraud_signals.evidence_of_json(inserted[0][3]) if inserted else []
@@ -252,7 +254,6 @@ def insert_user(
         raise InviterGone from None
     if not inserted:
         return None
-    signed_in = session is not None and postgresql and (invite_code is None or ask is not None)
     return Inserted(inserted[0][0], inserted[0][1], inserted[0][2], found, signed_in)
 
 

@@ -15,7 +15,7 @@ from referral.infra.models import UTCDateTime
 NEW_SESSION = sql.Statement(
     """
     INSERT INTO sessions (id, user_id, refresh_jti, created_at, expires_at, user_agent, last_used_at)
-    SELECT :id, id, :jti, :now, :expires_at, :user_agent, :now FROM users
+    SELECT :session_id, id, :jti, :now, :expires_at, :user_agent, :now FROM users
     WHERE id = :user_id AND blocked_at IS NULL
     RETURNING id
     """,
@@ -28,13 +28,13 @@ NEW_SESSION_WITH_FOOTPRINT = sql.Statement(
     """
     WITH started AS (
         INSERT INTO sessions (id, user_id, refresh_jti, created_at, expires_at, user_agent, last_used_at)
-        SELECT :id, id, :jti, :now, :expires_at, :user_agent, :now FROM users
+        SELECT :session_id, id, :jti, :now, :expires_at, :user_agent, :now FROM users
         WHERE id = :user_id AND blocked_at IS NULL
         RETURNING id, user_id
     ),
     footprint AS (
         INSERT INTO footprints (user_id, seen_at, kind, network, agent_hash, device_id)
-        SELECT user_id, :now, 'sign_in', :network, :agent_hash, :device_id FROM started
+        SELECT user_id, :now, 'sign_in', :footprint_network, :footprint_agent, :footprint_device FROM started
     )
     SELECT id FROM started
     """,
@@ -68,8 +68,9 @@ class NewSession(NamedTuple):
     user_agent: str | None
     footprint: tuple[str | None, str | None, str | None] | None
 
-    def first_session_params(self) -> dict[str, object]:
-        """FIRST_SESSION_CTES's parameters (but :now, the statement's own)."""
+    def params(self) -> dict[str, object]:
+        """The parameters of the statements that start it (NEW_SESSION, NEW_SESSION_WITH_FOOTPRINT,
+        FIRST_SESSION_CTES), but :now and :user_id, the statement's own."""
         network, agent_hash, device_id = self.footprint or (None, None, None)
         return {
             "session_id": self.id,
@@ -141,23 +142,16 @@ class SessionRow(NamedTuple):
 def insert_session(user_id: int, now: datetime, session: NewSession) -> bool:
     """Whether ``session`` was started for ``user_id`` (not for a blocked user), with the footprint of its
     sign-in if it has one."""
-    params: dict[str, object] = {
-        "id": session.id,
-        "user_id": user_id,
-        "jti": session.refresh_jti,
-        "now": now,
-        "expires_at": session.expires_at,
-        "user_agent": session.user_agent[:USER_AGENT_KEPT] if session.user_agent else None,
-    }
+    params = session.params() | {"user_id": user_id, "now": now}
     if session.footprint is None:
         return bool(sql.run(NEW_SESSION, params))
-    network, agent_hash, device_id = session.footprint
-    params.update(network=network, agent_hash=agent_hash, device_id=device_id)
     if dialect_name() == "postgresql":
         return bool(sql.run(NEW_SESSION_WITH_FOOTPRINT, params))
     if not sql.run(NEW_SESSION, params):
         return False
-    sql.run(fraud_signals.NEW_FOOTPRINT, params | {"kind": "sign_in", "at": now})
+    network, agent_hash, device_id = session.footprint
+    footprint = {"network": network, "agent_hash": agent_hash, "device_id": device_id}
+    sql.run(fraud_signals.NEW_FOOTPRINT, footprint | {"user_id": user_id, "kind": "sign_in", "at": now})
     return True
 
 
