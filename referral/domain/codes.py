@@ -88,19 +88,24 @@ def issue_code(phone: str, purpose: Purpose, user_id: int | None = None, languag
     defences.claim_phone(phone, now)
     code = test_code or "".join(secrets.choice("0123456789") for _ in range(config["OTP_LENGTH"]))
     resend_after = now if test_code else now - timedelta(seconds=resend)  # a test number's: again at once
-    code_hash = hash_code(purpose, phone, code)
-    if not one_time_codes.replace(purpose, phone, user_id, code_hash, now, now + timedelta(seconds=ttl), resend_after):
+    new_code = one_time_codes.NewCode(
+        purpose, phone, user_id, hash_code(purpose, phone, code), now, now + timedelta(seconds=ttl), resend_after
+    )
+    if test_code:  # sends nothing
+        sending, made = None, one_time_codes.replace(new_code)
+    else:  # the code and its send in one statement, with the sends the caps count from before it
+        sending = one_time_codes.replace_sending(new_code, *defences.caps_count_since(now))
+        made = sending is not None
+    if not made:
         db.session.rollback()
         raise CodeResendTooSoon(retry_after=seconds_until_resend(phone, purpose, now))
-    send_id = None
-    if test_code is None:
+    if sending is not None:
         if config["RATELIMIT_ENABLED"]:
-            defences.check_send_caps(phone, now)
-        send_id = defences.record_send(phone, purpose, now)
+            defences.check_send_caps(phone, sending.sent, now)  # refused: the code and its send roll back
         ensure_room()
     db.session.commit()
-    if send_id is not None:
-        _hand_to_sender(send_id, phone, sms_text(purpose, code, sms_language(phone, language)), purpose)
+    if sending is not None:
+        _hand_to_sender(sending.send_id, phone, sms_text(purpose, code, sms_language(phone, language)), purpose)
     security_event("code_requested", phone, purpose=purpose, test_number=test_code is not None)
     return IssuedCode(phone=phone, code=code, expires_in=ttl, resend_in=resend)
 

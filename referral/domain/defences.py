@@ -13,6 +13,7 @@ from flask import current_app
 from referral.domain.audit import security_event
 from referral.domain.errors import PhoneLocked, PhoneRegionNotAllowed, SendLimitReached
 from referral.infra import phone_defences
+from referral.infra.phone_defences import SendCounts
 
 
 def test_code_for(phone: str) -> str | None:
@@ -34,10 +35,15 @@ def claim_phone(phone: str, now: datetime) -> None:
     _refuse_if_locked(phone_defences.claim_phone(phone), now)
 
 
-def check_send_caps(phone: str, now: datetime) -> None:
-    """At most ``OTP_MAX_SENDS_PER_HOUR`` and ``OTP_MAX_SENDS_PER_DAY`` codes per phone."""
+def caps_count_since(now: datetime) -> tuple[datetime, datetime]:
+    """Since when the caps count a phone's sends: a day ago, an hour ago."""
+    return now - timedelta(days=1), now - timedelta(hours=1)
+
+
+def check_send_caps(phone: str, sent: SendCounts, now: datetime) -> None:
+    """At most ``OTP_MAX_SENDS_PER_HOUR`` and ``OTP_MAX_SENDS_PER_DAY`` codes per phone: ``sent``, the phone's
+    sends before this one (since ``caps_count_since(now)``), leave room for one more."""
     config = current_app.config
-    sent = phone_defences.sends_since(phone, day_ago=now - timedelta(days=1), hour_ago=now - timedelta(hours=1))
     if sent.in_hour >= config["OTP_MAX_SENDS_PER_HOUR"] and sent.oldest_in_hour is not None:
         wait = sent.oldest_in_hour + timedelta(hours=1) - now
     elif sent.in_day >= config["OTP_MAX_SENDS_PER_DAY"] and sent.oldest_in_day is not None:
@@ -46,11 +52,6 @@ def check_send_caps(phone: str, now: datetime) -> None:
         return
     security_event("send_capped", phone, sent_hour=sent.in_hour, sent_day=sent.in_day)
     raise SendLimitReached(retry_after=_seconds(wait))
-
-
-def record_send(phone: str, purpose: str, now: datetime) -> int:
-    """Record a send, counted by the caps and tracked to delivery; its id."""
-    return phone_defences.record_send(phone, purpose, now)
 
 
 def forget_send(send_id: int) -> None:

@@ -8,7 +8,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import NamedTuple
 
-from referral.infra import sql
+from referral.infra import phone_defences, sql
+from referral.infra.database import dialect_name
 from referral.infra.models import UTCDateTime
 
 
@@ -38,8 +39,7 @@ SPEND = sql.Statement(
 
 # The phone's new code, unless its last one, still unused, was sent after :resend_after (then: no row). The
 # interval stops a flood of unused codes: a code that was spent does not hold back the next one.
-REPLACE = sql.Statement(
-    """
+_NEW_CODE = """
     INSERT INTO login_codes (purpose, phone, user_id, code_hash, attempts, created_at, expires_at)
     VALUES (:purpose, :phone, :user_id, :code_hash, 0, :now, :expires_at)
     ON CONFLICT (purpose, phone) DO UPDATE
@@ -47,8 +47,27 @@ REPLACE = sql.Statement(
             created_at = excluded.created_at, expires_at = excluded.expires_at
         WHERE login_codes.created_at <= :resend_after OR login_codes.spent_at IS NOT NULL
     RETURNING id
+"""
+_NEW_CODE_TYPES = {"now": UTCDateTime(), "expires_at": UTCDateTime(), "resend_after": UTCDateTime()}
+REPLACE = sql.Statement(_NEW_CODE, _NEW_CODE_TYPES)
+
+# REPLACE and, when it made the code, the send that delivers it (counted by the caps, tracked to delivery), with
+# the phone's sends the caps count (phone_defences.SENDS_COUNTED) as they stood before it: the statement reads
+# its own snapshot, which never holds its own insert. One round trip (PostgreSQL: SQLite has no INSERT inside
+# WITH and runs REPLACE, SENDS_SINCE and RECORD_SEND). The phone's lock is taken by a statement before this one
+# (phone_defences.claim_phone), so that its snapshot holds every send committed before the lock was granted.
+REPLACE_SENDING = sql.Statement(
+    f"""
+    WITH code AS ({_NEW_CODE}),
+    send AS (
+        INSERT INTO sms_sends (phone, purpose, sent_at, status, attempts)
+        SELECT :phone, :purpose, :now, 'queued', 0 FROM code
+        RETURNING id
+    )
+    SELECT (SELECT id FROM send) AS send_id, {phone_defences.SENDS_COUNTED}
     """,
-    {"now": UTCDateTime(), "expires_at": UTCDateTime(), "resend_after": UTCDateTime()},
+    _NEW_CODE_TYPES | {"hour_ago": UTCDateTime(), "day_ago": UTCDateTime()},
+    phone_defences.SENDS_COUNTED_TYPES,
 )
 
 CODE_OF = sql.Statement(
@@ -82,27 +101,43 @@ def spend(
     return (True, spent[0][1]) if spent else (False, None)
 
 
-def replace(
-    purpose: str,
-    phone: str,
-    user_id: int | None,
-    code_hash: str,
-    now: datetime,
-    expires_at: datetime,
-    resend_after: datetime,
-) -> bool:
-    """Make ``code_hash`` the phone's live code unless its last one is unused and newer than ``resend_after``;
+class NewCode(NamedTuple):
+    """A phone's code about to be made: whose (a login code has no user yet), hashed, live from ``now`` to
+    ``expires_at``, replacing the last one only if that was spent or made at or before ``resend_after``."""
+
+    purpose: str
+    phone: str
+    user_id: int | None
+    code_hash: str
+    now: datetime
+    expires_at: datetime
+    resend_after: datetime
+
+
+def replace(code: NewCode) -> bool:
+    """Make ``code`` the phone's live code unless its last one is unused and newer than its ``resend_after``;
     whether it did."""
-    params = {
-        "purpose": purpose,
-        "phone": phone,
-        "user_id": user_id,
-        "code_hash": code_hash,
-        "now": now,
-        "expires_at": expires_at,
-        "resend_after": resend_after,
-    }
-    return bool(sql.run(REPLACE, params))
+    return bool(sql.run(REPLACE, code._asdict()))
+
+
+class Sending(NamedTuple):
+    """A new code's send: its id, and the phone's sends before it as the caps count them."""
+
+    send_id: int
+    sent: phone_defences.SendCounts
+
+
+def replace_sending(code: NewCode, day_ago: datetime, hour_ago: datetime) -> Sending | None:
+    """``replace``, and when it made the code, its send, with the phone's sends the caps count (since
+    ``day_ago`` and ``hour_ago``) before it; ``None`` if it made no code."""
+    if dialect_name() != "postgresql":
+        if not replace(code):
+            return None
+        sent = phone_defences.sends_since(code.phone, day_ago=day_ago, hour_ago=hour_ago)
+        return Sending(phone_defences.record_send(code.phone, code.purpose, code.now), sent)
+    params = code._asdict() | {"day_ago": day_ago, "hour_ago": hour_ago}
+    row = sql.run(REPLACE_SENDING, params)[0]
+    return None if row[0] is None else Sending(row[0], phone_defences.SendCounts(*row[1:]))
 
 
 def code_of(purpose: str, phone: str) -> CodeRow | None:

@@ -19,16 +19,19 @@ class SendCounts(NamedTuple):
     oldest_in_hour: datetime | None
 
 
-SENDS_SINCE = sql.Statement(
-    """
-    SELECT count(*) AS in_day,
-           count(*) FILTER (WHERE sent_at > :hour_ago) AS in_hour,
-           min(sent_at) AS oldest_in_day,
-           min(sent_at) FILTER (WHERE sent_at > :hour_ago) AS oldest_in_hour
+# What the caps count: the phone's sends in the last day and hour, and the oldest of each (SendCounts' columns);
+# also read by the statement that makes a code and its send (one_time_codes.REPLACE_SENDING).
+SENDS_COUNTED = """
+    count(*) AS in_day,
+    count(*) FILTER (WHERE sent_at > :hour_ago) AS in_hour,
+    min(sent_at) AS oldest_in_day,
+    min(sent_at) FILTER (WHERE sent_at > :hour_ago) AS oldest_in_hour
     FROM sms_sends WHERE phone = :phone AND sent_at > :day_ago
-    """,
-    {"hour_ago": UTCDateTime(), "day_ago": UTCDateTime()},
-    {"oldest_in_day": UTCDateTime(), "oldest_in_hour": UTCDateTime()},
+"""
+SENDS_COUNTED_TYPES = {"oldest_in_day": UTCDateTime(), "oldest_in_hour": UTCDateTime()}
+
+SENDS_SINCE = sql.Statement(
+    f"SELECT {SENDS_COUNTED}", {"hour_ago": UTCDateTime(), "day_ago": UTCDateTime()}, SENDS_COUNTED_TYPES
 )
 
 RECORD_SEND = sql.Statement(

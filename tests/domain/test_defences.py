@@ -3,12 +3,12 @@
 import logging
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from referral.domain import codes as otp
 from referral.extensions import db
-from referral.infra.models import LoginCode
+from referral.infra.models import LoginCode, SmsSend
 
 CODE = "/api/v1/auth/code"
 TOKEN = "/api/v1/auth/token"
@@ -34,6 +34,15 @@ class TestPerPhoneSendCaps:
         assert response.json["code"] == "rate_limited"
         # the first of the five was sent 5 x 61 s ago: it leaves the hour in 3600 - 305 s
         assert response.headers["Retry-After"] == str(3600 - 305)
+
+    def test_a_refused_code_request_writes_nothing(self, client, clock):
+        """Neither a send counted against the phone nor a new code: the last one still signs in."""
+        for n in range(5):
+            code = client.post(CODE, json={"phone": PHONE}, environ_base=from_ip(n)).json["debug_code"]
+            clock.advance(seconds=61)
+        assert client.post(CODE, json={"phone": PHONE}, environ_base=from_ip(9)).status_code == 429
+        assert db.session.scalar(select(func.count()).select_from(SmsSend).where(SmsSend.phone == PHONE)) == 5
+        assert client.post(TOKEN, json={"phone": PHONE, "code": code}, environ_base=from_ip(10)).status_code == 201
 
     def test_the_hourly_cap_frees_up_as_the_hour_moves_on(self, client, clock):
         for n in range(5):

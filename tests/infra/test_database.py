@@ -89,9 +89,9 @@ def test_a_write_that_meets_a_dead_connection_half_way_is_one_503_and_no_half_wr
     db.session.close()
     real = defences.check_send_caps
 
-    def dies_before_the_caps(phone, now):  # the code row is written in this transaction by now
+    def dies_before_the_caps(phone, sent, now):  # the code and its send are written in this transaction by now
         _kill_every_other_backend(app)
-        return real(phone, now)
+        return real(phone, sent, now)
 
     monkeypatch.setattr(defences, "check_send_caps", dies_before_the_caps)
     failed = client.post(CODE, json={"phone": "+79990000002"})
