@@ -8,8 +8,10 @@ from typing import Any
 from flask import current_app, request
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from referral.domain.account import Account
 from referral.domain.codes import LANGUAGES, IssuedCode
 from referral.domain.phones import InvalidPhone, normalise_phone
+from referral.domain.signin import SignIn
 from referral.domain.text import INVALID_TEXT_MESSAGE, is_storable
 from referral.infra.models import NAME_LENGTH
 
@@ -128,6 +130,27 @@ class ProfileSchema(Schema):
     )
 
 
+def profile_json(account: Account) -> dict[str, Any]:
+    """What ``ProfileSchema().dump(account)`` gives, written out (the profile endpoints answer with it: the
+    schema documents them). marshmallow's dump goes field by field through its machinery, as it did for the
+    referral page (bench/RESULTS.md, fourteenth round); ``tests/http/profile/test_profile.py`` holds the two
+    equal, keys in the same order."""
+    referrals = account.newest_referrals
+    return {
+        "id": account.id,
+        "phone": account.phone,
+        "invite_code": account.invite_code,
+        "first_name": account.first_name,
+        "last_name": account.last_name,
+        "activated_invite_code": account.activated_invite_code,
+        "invited_at": account.invited_at.isoformat() if account.invited_at is not None else None,
+        "referrals_count": account.referrals_count,
+        "referrals": None if referrals is None else [str(phone) for phone in referrals],
+        "created_at": account.created_at.isoformat(),
+        "qualified_referrals_count": account.qualified_referrals_count,
+    }
+
+
 class TokenPairSchema(Schema):
     access_token = fields.String()
     refresh_token = fields.String()
@@ -141,6 +164,19 @@ class SignInSchema(Schema):
     token_type = fields.String(attribute="tokens.token_type", metadata={"example": "Bearer"})
     expires_in = fields.Integer(attribute="tokens.expires_in", metadata={"example": 900})
     user = fields.Nested(ProfileSchema, attribute="profile")
+
+
+def sign_in_json(result: SignIn) -> dict[str, Any]:
+    """What ``SignInSchema().dump(result)`` gives, written out as ``profile_json`` is (the same test holds them
+    equal)."""
+    tokens = result.tokens
+    return {
+        "access_token": tokens.access_token,
+        "refresh_token": tokens.refresh_token,
+        "token_type": tokens.token_type,
+        "expires_in": tokens.expires_in,
+        "user": profile_json(result.profile),
+    }
 
 
 class CodeSentSchema(Schema):

@@ -4,14 +4,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import request
+from flask import Response, jsonify, request
 
 from referral.domain import sessions, signin
 from referral.http.auth.schemas import CodeRequestSchema, TokenRequestSchema
 from referral.http.bearer import bearer_required, current_claims
 from referral.http.limits import check_code_limit, send_code_limit
 from referral.http.openapi import BEARER_AUTH, TOKEN_REFUSALS, ApiBlueprint, problems
-from referral.http.schemas import CodeSentSchema, SignInSchema, TokenPairSchema, asked_language, code_sent
+from referral.http.schemas import (
+    CodeSentSchema,
+    SignInSchema,
+    TokenPairSchema,
+    asked_language,
+    code_sent,
+    sign_in_json,
+)
 from referral.http.signals import request_signals
 
 blp = ApiBlueprint(
@@ -52,12 +59,12 @@ def request_login_code(args: dict[str, Any]) -> dict[str, Any]:
         **INVITE_ERRORS,
     },
 )
-def exchange_login_code(args: dict[str, Any]) -> tuple[signin.SignIn, int]:
+def exchange_login_code(args: dict[str, Any]) -> tuple[Response, int]:
     """Exchange phone and code for tokens, creating the user on the first sign-in."""
     result = signin.sign_in(
         args["phone"], args["code"], args["invite_code"], request.user_agent.string, signals=request_signals()
     )
-    return result, 201 if result.created else 200
+    return jsonify(sign_in_json(result)), 201 if result.created else 200
 
 
 @blp.route("/refresh", methods=["POST"])

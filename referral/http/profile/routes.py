@@ -7,7 +7,6 @@ from typing import Any
 from flask import Response, jsonify, request
 
 from referral.domain import account, phone_change, referrals, rewards
-from referral.domain.account import Account
 from referral.domain.referrals import PROFILE_REFERRALS
 from referral.domain.signin import SignIn
 from referral.http.bearer import bearer_required, current_account
@@ -22,7 +21,15 @@ from referral.http.profile.schemas import (
     ReferralsQuerySchema,
     referral_page_json,
 )
-from referral.http.schemas import CodeSentSchema, NamesSchema, ProfileSchema, SignInSchema, asked_language, code_sent
+from referral.http.schemas import (
+    CodeSentSchema,
+    NamesSchema,
+    ProfileSchema,
+    SignInSchema,
+    asked_language,
+    code_sent,
+    profile_json,
+)
 from referral.http.signals import request_signals
 
 blp = ApiBlueprint("profile", __name__, url_prefix="/api/v1/profile", description="The signed-in user.")
@@ -33,9 +40,9 @@ blp = ApiBlueprint("profile", __name__, url_prefix="/api/v1/profile", descriptio
 @blp.doc(security=BEARER_AUTH)
 @blp.response(200, ProfileSchema)
 @problems(blp, TOKEN_REFUSALS, takes_body=False)
-def get_profile() -> Account:
+def get_profile() -> Response:
     """The signed-in user, with the phones of their newest 100 referrals."""
-    return account.profile_of(current_account())
+    return jsonify(profile_json(account.profile_of(current_account())))
 
 
 @blp.route("", methods=["PATCH"])
@@ -44,9 +51,9 @@ def get_profile() -> Account:
 @blp.arguments(NamesSchema, example={"first_name": "Anna", "last_name": "Petrova"})
 @blp.response(200, ProfileSchema)
 @problems(blp, {**TOKEN_REFUSALS, 422: "validation_error"})
-def update_names(args: dict[str, str]) -> Account:
+def update_names(args: dict[str, str]) -> Response:
     """Edit names (either or both; trimmed; at most 64 characters; "" clears)."""
-    return account.update_names(current_account(), args)
+    return jsonify(profile_json(account.update_names(current_account(), args)))
 
 
 @blp.route("/invite", methods=["POST"])
@@ -63,9 +70,9 @@ def update_names(args: dict[str, str]) -> Account:
         422: "invite_code_own, invite_cycle, validation_error",
     },
 )
-def activate_invite(args: dict[str, str]) -> Account:
+def activate_invite(args: dict[str, str]) -> Response:
     """Enter someone's invite code: once, never your own, never one that closes a loop."""
-    return account.enter_invite_code(current_account(), args["invite_code"], request_signals())
+    return jsonify(profile_json(account.enter_invite_code(current_account(), args["invite_code"], request_signals())))
 
 
 @blp.route("/rewards", methods=["GET"])
