@@ -13,7 +13,6 @@ from flask import current_app
 from referral.domain.audit import security_event
 from referral.domain.errors import PhoneLocked, PhoneRegionNotAllowed, SendLimitReached
 from referral.infra import phone_defences
-from referral.infra.phone_defences import SendCounts
 
 
 def test_code_for(phone: str) -> str | None:
@@ -40,7 +39,7 @@ def caps_count_since(now: datetime) -> tuple[datetime, datetime]:
     return now - timedelta(days=1), now - timedelta(hours=1)
 
 
-def check_send_caps(phone: str, sent: SendCounts, now: datetime) -> None:
+def check_send_caps(phone: str, sent: phone_defences.SendCounts, now: datetime) -> None:
     """At most ``OTP_MAX_SENDS_PER_HOUR`` and ``OTP_MAX_SENDS_PER_DAY`` codes per phone: ``sent``, the phone's
     sends before this one (since ``caps_count_since(now)``), leave room for one more."""
     config = current_app.config
