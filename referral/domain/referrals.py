@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import NamedTuple
 
+from referral import clock
 from referral.infra import referral_lists
 
 # Phones of the newest referrals a profile shows.
@@ -47,7 +48,20 @@ def recent_referral_phones(user_id: int, limit: int = PROFILE_REFERRALS) -> list
 def referral_page(owner_id: int, count: int, limit: int, after: tuple[datetime, int] | None = None) -> ReferralPage:
     """One page of the referrals of ``owner_id`` (who has ``count`` in all), newest first; ``after`` is a
     decoded cursor, the (invited_at, id) of the last row of the page before."""
-    rows = referral_lists.referrals_after(owner_id, limit + 1, after)
+    return page_of(referral_lists.referrals_after(owner_id, limit + 1, after), count, limit)
+
+
+def signed_in_page(
+    session_id: str, owner_id: int, limit: int, after: tuple[datetime, int] | None = None
+) -> ReferralPage | None:
+    """``referral_page`` for the API, read with the check that ``session_id`` is a live session of ``owner_id``
+    (one statement: the page's only round trip); ``None`` when it is not."""
+    found = referral_lists.signed_in_referrals_after(session_id, owner_id, clock.utcnow(), limit + 1, after)
+    return page_of(found.rows, found.referrals_count, limit) if found is not None else None
+
+
+def page_of(rows: list[referral_lists.ReferralRow], count: int, limit: int) -> ReferralPage:
+    """The page of the first ``limit`` of ``rows`` (read ``limit + 1``: one more says there is a next page)."""
     items = [referral_of(row) for row in rows[:limit]]
     next_cursor = encode_cursor(rows[limit - 1].invited_at, rows[limit - 1].id) if len(rows) > limit else None
     first = (rows[0].invited_at, rows[0].id) if rows else None

@@ -1,7 +1,7 @@
 """Who entered a user's code, newest first: the phones a profile shows, and the keyset pages of the full list.
 
 Each reads the ``ix_users_referrals`` index (invited_by_id, invited_at, id) backwards, so page 2,000 costs what
-page 1 does.
+page 1 does. The API's pages are read with the check of the session that asks for them, in the same statement.
 """
 
 from __future__ import annotations
@@ -50,6 +50,48 @@ NEXT_PAGE = sql.Statement(
 )
 
 
+# A page of the signed-in user's referrals (FIRST_PAGE) and the check of their session, in one statement: a row
+# per referral, each with the session's user and their referral count (the accounts view's); one row with no
+# referral in it when the page is empty or the session is not :owner_id's; no row at all when :session_id is
+# revoked or expired (as accounts.ACCOUNT_OF_SESSION checks it). The session is found by its key: the owner is
+# matched in the page's join, not in the WHERE, where PostgreSQL might find the session among the user's by
+# user_id. The page is joined whole, not per session row, so that SQLite runs the same statement.
+SIGNED_IN_FIRST_PAGE = sql.Statement(
+    """
+    SELECT a.id, a.referrals_count, r.id, r.phone, r.first_name, r.last_name, r.invited_at, r.invite_channel,
+           r.referral_state
+    FROM sessions AS s JOIN accounts AS a ON a.id = s.user_id
+    LEFT JOIN (
+        SELECT id, phone, first_name, last_name, invited_at, invite_channel, referral_state FROM users
+        WHERE invited_by_id = :owner_id
+        ORDER BY invited_at DESC, id DESC LIMIT :limit
+    ) AS r ON a.id = :owner_id
+    WHERE s.id = :session_id AND s.revoked_at IS NULL AND s.expires_at > :now
+    ORDER BY r.invited_at DESC, r.id DESC
+    """,
+    {"now": UTCDateTime()},
+    {"invited_at": UTCDateTime()},
+)
+
+# SIGNED_IN_FIRST_PAGE for the page after (:after_at, :after_id), as NEXT_PAGE reads it.
+SIGNED_IN_NEXT_PAGE = sql.Statement(
+    """
+    SELECT a.id, a.referrals_count, r.id, r.phone, r.first_name, r.last_name, r.invited_at, r.invite_channel,
+           r.referral_state
+    FROM sessions AS s JOIN accounts AS a ON a.id = s.user_id
+    LEFT JOIN (
+        SELECT id, phone, first_name, last_name, invited_at, invite_channel, referral_state FROM users
+        WHERE invited_by_id = :owner_id AND (invited_at, id) < (:after_at, :after_id)
+        ORDER BY invited_at DESC, id DESC LIMIT :limit
+    ) AS r ON a.id = :owner_id
+    WHERE s.id = :session_id AND s.revoked_at IS NULL AND s.expires_at > :now
+    ORDER BY r.invited_at DESC, r.id DESC
+    """,
+    {"now": UTCDateTime(), "after_at": UTCDateTime()},
+    {"invited_at": UTCDateTime()},
+)
+
+
 # The referrals just newer than (:before_at, :before_id), the nearest first (so: oldest first).
 NEWER_THAN = sql.Statement(
     """
@@ -60,6 +102,26 @@ NEWER_THAN = sql.Statement(
     parameter_types={"before_at": UTCDateTime()},
     column_types={"invited_at": UTCDateTime()},
 )
+
+
+class SignedInPage(NamedTuple):
+    referrals_count: int  # the owner's, all of them
+    rows: list[ReferralRow]
+
+
+def signed_in_referrals_after(
+    session_id: str, owner_id: int, now: datetime, limit: int, after: tuple[datetime, int] | None = None
+) -> SignedInPage | None:
+    """``referrals_after(owner_id, limit, after)`` with the owner's referral count, if ``session_id`` is a live
+    session of ``owner_id`` at ``now``; ``None`` if it is not."""
+    params: dict[str, object] = {"session_id": session_id, "owner_id": owner_id, "now": now, "limit": limit}
+    if after is None:
+        rows = sql.read(SIGNED_IN_FIRST_PAGE, params)
+    else:
+        rows = sql.read(SIGNED_IN_NEXT_PAGE, params | {"after_at": after[0], "after_id": after[1]})
+    if not rows or rows[0][0] != owner_id:
+        return None
+    return SignedInPage(rows[0][1], [ReferralRow(*row[2:]) for row in rows if row[2] is not None])
 
 
 def referrals_newer_than(owner_id: int, limit: int, before: tuple[datetime, int]) -> list[ReferralRow]:

@@ -15,6 +15,7 @@ from tests.conftest import ip_of, run_together
 
 TOKEN = "/api/v1/auth/token"
 INVITE = "/api/v1/profile/invite"
+REFERRALS = "/api/v1/profile/referrals"
 
 
 @pytest.mark.committing
@@ -138,6 +139,18 @@ def test_a_profile_is_one_query_whatever_the_number_of_referrals(client, api, us
         # the live session, its user, the code they entered and the newest referrals; SQLite has no arrays,
         # so there the referrals are a second query
         assert len(sent) == (1 if db.engine.dialect.name == "postgresql" else 2), sent
+
+
+def test_a_referral_page_is_one_query_with_its_session_check(client, api, user_factory, queries):
+    owner = api.sign_in("+79990000000")
+    row = db.session.get(User, owner["user"]["id"])
+    for _ in range(60):
+        user_factory.invited_by(row)
+    first = queries.during(lambda: client.get(REFERRALS, headers=owner["headers"]))
+    cursor = client.get(REFERRALS, headers=owner["headers"]).json["next_cursor"]
+    following = queries.during(lambda: client.get(REFERRALS, headers=owner["headers"], query_string={"cursor": cursor}))
+    # the session, the owner's count and the page's rows, on both dialects
+    assert len(first) == len(following) == 1, (first, following)
 
 
 def test_writes_that_answer_a_profile_read_the_account_once(client, api, queries):
@@ -279,8 +292,8 @@ def test_api_reads_outside_a_transaction_answer_the_same_and_writes_keep_theirs(
         db.session.close()
         assert client.get("/api/v1/profile/referrals", headers=owner["headers"]).json["count"] == 1
         assert client.patch("/api/v1/profile", headers=owner["headers"], json={"first_name": "Anna"}).status_code == 200
-    # on the autocommit engine: per round, the profile (1 query) and the referral page (account, page); no PATCH
-    assert len(queries.outside_transaction) - start == 3 * (1 + 2)
+    # on the autocommit engine: per round, the profile and the referral page (1 query each); no PATCH
+    assert len(queries.outside_transaction) - start == 3 * (1 + 1)
     # a failing sign-in still rolls back whole after all those reads
     clock.advance(seconds=60)
     code = api.request_code("+79990000002")

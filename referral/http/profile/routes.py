@@ -9,7 +9,7 @@ from flask import Response, jsonify, request
 from referral.domain import account, phone_change, referrals, rewards
 from referral.domain.referrals import PROFILE_REFERRALS
 from referral.domain.signin import SignIn
-from referral.http.bearer import bearer_required, current_account
+from referral.http.bearer import bearer_required, current_account, read_with_session
 from referral.http.limits import check_code_limit, send_code_limit
 from referral.http.openapi import BEARER_AUTH, TOKEN_REFUSALS, ApiBlueprint, problems
 from referral.http.profile.schemas import (
@@ -86,15 +86,14 @@ def my_rewards() -> rewards.Standing:
 
 
 @blp.route("/referrals", methods=["GET"])
-@bearer_required()
+@bearer_required(session_in_view=True)
 @blp.doc(security=BEARER_AUTH)
 @blp.arguments(ReferralsQuerySchema, location="query")
 @blp.response(200, ReferralPageSchema)
 @problems(blp, {**TOKEN_REFUSALS, 422: "validation_error"}, takes_body=False)
 def list_referrals(args: dict[str, Any]) -> Response:
     """Everyone who entered your code, newest first, a page at a time (keyset cursor)."""
-    owner = current_account()
-    page = referrals.referral_page(owner.id, owner.referrals_count, args["limit"], args["cursor"])
+    page = read_with_session(referrals.signed_in_page, args["limit"], args["cursor"])
     return jsonify(referral_page_json(page))  # flask-smorest passes a response through: the schema documents it
 
 

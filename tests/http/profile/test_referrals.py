@@ -3,7 +3,9 @@
 import json
 from datetime import UTC
 
+import jwt as pyjwt
 import pytest
+from flask_jwt_extended import create_access_token
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -11,6 +13,7 @@ from referral.domain.referrals import Referral, ReferralPage
 from referral.extensions import db
 from referral.http.profile.schemas import ReferralPageSchema, referral_page_json
 from referral.infra.models import User
+from tests.conftest import bearer
 
 URL = "/api/v1/profile/referrals"
 
@@ -124,6 +127,52 @@ def test_referrals_of_others_are_not_listed(client, api, owner, invite):
     invite(2)
     other = api.sign_in("+79990000009")
     assert client.get(URL, headers=other["headers"]).json["items"] == []
+
+
+# The page and its session's check are one statement (tests/domain/test_concurrency_and_queries.py counts it):
+# what a token whose session is not live gets is what it gets everywhere else, and before any 422.
+
+
+def test_a_revoked_session_gets_no_page(client, api, owner, invite):
+    invite(2)
+    assert client.post("/api/v1/auth/logout", headers=owner["headers"]).status_code == 204
+    for query in ({}, {"limit": 1}, {"limit": 1, "cursor": "garbage"}, {"limit": "ten"}):
+        response = client.get(URL, headers=owner["headers"], query_string=query)
+        assert response.status_code == 401, query
+        assert response.json["code"] == "token_revoked"
+        assert response.headers["WWW-Authenticate"] == 'Bearer error="invalid_token"'
+
+
+def test_an_expired_session_gets_no_page(client, app, owner, clock):
+    clock.advance(seconds=app.config["REFRESH_TOKEN_TTL_SECONDS"] + 1)  # the session's clock; the token's is real
+    response = client.get(URL, headers=owner["headers"])
+    assert response.status_code == 401
+    assert response.json["code"] == "token_revoked"
+
+
+def test_a_deleted_users_token_gets_no_page(client, owner):
+    db.session.delete(db.session.get(User, owner["user"]["id"]))
+    db.session.commit()
+    response = client.get(URL, headers=owner["headers"])
+    assert response.status_code == 401
+    assert response.json["code"] == "token_revoked"
+
+
+def test_a_token_naming_another_user_than_its_session_gets_no_page(client, app, api, owner, invite):
+    invite(2)
+    other = api.sign_in("+79990000009")
+    session_id = pyjwt.decode(owner["access_token"], options={"verify_signature": False})["sid"]
+    with app.app_context():
+        mixed = create_access_token(str(other["user"]["id"]), additional_claims={"sid": session_id})
+    response = client.get(URL, headers=bearer(mixed))
+    assert response.status_code == 401
+    assert response.json["code"] == "token_revoked"
+
+
+def test_a_live_session_with_a_bad_query_gets_the_422(client, owner):
+    response = client.get(URL, headers=owner["headers"], query_string={"limit": "ten"})
+    assert response.status_code == 422
+    assert response.json["code"] == "validation_error"
 
 
 @settings(max_examples=200, deadline=None)
