@@ -19,7 +19,7 @@ import weakref
 from collections.abc import Mapping, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from datetime import UTC
+from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
@@ -66,8 +66,9 @@ class Statement:
 
     @functools.cached_property
     def psycopg_sql(self) -> str:
-        """The statement with psycopg's ``%(name)s`` parameters, as SQLAlchemy's compiler writes it."""
-        return str(text(self.sql).compile(dialect=psycopg_dialect()))
+        """The statement with psycopg's ``%(name)s`` parameters, as SQLAlchemy's compiler writes it for psycopg:
+        with the casts it renders for the declared ``parameter_types`` (``:status IS NULL`` needs one)."""
+        return str(self.clause.compile(dialect=psycopg_dialect()))
 
     @functools.cached_property
     def clause(self) -> TextClause:
@@ -90,14 +91,40 @@ def run(statement: Statement, params: Mapping[str, Any], in_transaction: bool | 
     if in_transaction is None:
         in_transaction = _session_in_transaction()
     try:
-        return _rows_of(db.session.execute(statement.clause, params))
+        return _in_session(statement, params)
     except DBAPIError as error:
         if in_transaction or not error.connection_invalidated:
             raise
         # The statement opened the transaction on a connection that had died: nothing was written in it yet,
         # so it is run again on a fresh one (SQLAlchemy has invalidated the pool's older connections).
         db.session.rollback()
-        return _rows_of(db.session.execute(statement.clause, params))
+        return _in_session(statement, params)
+
+
+def _in_session(statement: Statement, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+    """On PostgreSQL, the statement goes to the session's own psycopg connection, in the session's transaction:
+    a statement through SQLAlchemy's execution (its compiled cache, execution context and result) cost about
+    as much CPU as psycopg's own work (bench/RESULTS.md, eighteenth round). What SQLAlchemy would have done
+    for it is done here: a naive timestamp refused, timestamps read in UTC, psycopg's errors raised as
+    SQLAlchemy's (what callers catch, and what the error path answers 503 to), and a dead connection left for
+    SQLAlchemy to find, so that it invalidates it and the pool's older ones as for any statement of its own."""
+    connection = db.session.connection()
+    if connection.dialect.name != "postgresql":
+        return _rows_of(connection.execute(statement.clause, params))
+    for value in params.values():
+        if isinstance(value, datetime) and value.tzinfo is None:
+            raise ValueError("naive datetimes are not stored; use referral.clock.utcnow()")
+    driver: psycopg.Connection[Any] = connection.connection.driver_connection  # type: ignore[assignment]
+    try:
+        cursor = driver.execute(statement.psycopg_sql, params)  # type: ignore[arg-type]
+        found = cursor.fetchall() if cursor.description is not None else []
+    except psycopg.Error as error:
+        if driver.broken or driver.closed:
+            connection.execute(statement.clause, params)  # raises, SQLAlchemy's way, with the pool invalidated
+        raise DBAPIError.instance(statement.psycopg_sql, params, error, psycopg.Error) from error
+    if found and str(driver.info.timezone) != "UTC":
+        found = _in_utc(found, cursor.description or [])
+    return found
 
 
 def _rows_of(result: Any) -> list[tuple[Any, ...]]:
