@@ -6,6 +6,7 @@ page 1 does. The API's pages are read with the check of the session that asks fo
 
 from __future__ import annotations
 
+import textwrap
 from datetime import datetime
 from typing import NamedTuple
 
@@ -50,46 +51,32 @@ NEXT_PAGE = sql.Statement(
 )
 
 
-# A page of the signed-in user's referrals (FIRST_PAGE) and the check of their session, in one statement: a row
-# per referral, each with the session's user and their referral count (the accounts view's); one row with no
-# referral in it when the page is empty or the session is not :owner_id's; no row at all when :session_id is
-# revoked or expired (as accounts.ACCOUNT_OF_SESSION checks it). The session is found by its key: the owner is
-# matched in the page's join, not in the WHERE, where PostgreSQL might find the session among the user's by
-# user_id. The page is joined whole, not per session row, so that SQLite runs the same statement.
-SIGNED_IN_FIRST_PAGE = sql.Statement(
-    """
-    SELECT a.id, a.referrals_count, r.id, r.phone, r.first_name, r.last_name, r.invited_at, r.invite_channel,
-           r.referral_state
-    FROM sessions AS s JOIN accounts AS a ON a.id = s.user_id
-    LEFT JOIN (
-        SELECT id, phone, first_name, last_name, invited_at, invite_channel, referral_state FROM users
-        WHERE invited_by_id = :owner_id
-        ORDER BY invited_at DESC, id DESC LIMIT :limit
-    ) AS r ON a.id = :owner_id
-    WHERE s.id = :session_id AND s.revoked_at IS NULL AND s.expires_at > :now
-    ORDER BY r.invited_at DESC, r.id DESC
-    """,
-    {"now": UTCDateTime()},
-    {"invited_at": UTCDateTime()},
-)
+def _signed_in(page: sql.Statement) -> sql.Statement:
+    """``page`` (FIRST_PAGE or NEXT_PAGE, of :owner_id's referrals) and the check of the session that asks for
+    it, in one statement: a row per referral, each with the session's user and their referral count (the
+    accounts view's); one row with no referral in it when the page is empty or the session is not :owner_id's;
+    no row at all when :session_id is revoked or expired (as accounts.ACCOUNT_OF_SESSION checks it). The
+    session is found by its key: the owner is matched in the page's join, not in the WHERE, where PostgreSQL
+    might find the session among the user's by user_id. The page is joined whole, not per session row, so that
+    SQLite runs the same statement."""
+    return sql.Statement(
+        f"""
+        SELECT a.id, a.referrals_count, r.id, r.phone, r.first_name, r.last_name, r.invited_at, r.invite_channel,
+               r.referral_state
+        FROM sessions AS s JOIN accounts AS a ON a.id = s.user_id
+        LEFT JOIN (
+{textwrap.indent(page.sql, " " * 12)}
+        ) AS r ON a.id = :owner_id
+        WHERE s.id = :session_id AND s.revoked_at IS NULL AND s.expires_at > :now
+        ORDER BY r.invited_at DESC, r.id DESC
+        """,
+        {"now": UTCDateTime(), **page.parameter_types},
+        page.column_types,
+    )
 
-# SIGNED_IN_FIRST_PAGE for the page after (:after_at, :after_id), as NEXT_PAGE reads it.
-SIGNED_IN_NEXT_PAGE = sql.Statement(
-    """
-    SELECT a.id, a.referrals_count, r.id, r.phone, r.first_name, r.last_name, r.invited_at, r.invite_channel,
-           r.referral_state
-    FROM sessions AS s JOIN accounts AS a ON a.id = s.user_id
-    LEFT JOIN (
-        SELECT id, phone, first_name, last_name, invited_at, invite_channel, referral_state FROM users
-        WHERE invited_by_id = :owner_id AND (invited_at, id) < (:after_at, :after_id)
-        ORDER BY invited_at DESC, id DESC LIMIT :limit
-    ) AS r ON a.id = :owner_id
-    WHERE s.id = :session_id AND s.revoked_at IS NULL AND s.expires_at > :now
-    ORDER BY r.invited_at DESC, r.id DESC
-    """,
-    {"now": UTCDateTime(), "after_at": UTCDateTime()},
-    {"invited_at": UTCDateTime()},
-)
+
+SIGNED_IN_FIRST_PAGE = _signed_in(FIRST_PAGE)
+SIGNED_IN_NEXT_PAGE = _signed_in(NEXT_PAGE)
 
 
 # The referrals just newer than (:before_at, :before_id), the nearest first (so: oldest first).
