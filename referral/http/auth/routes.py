@@ -30,7 +30,7 @@ INVITE_ERRORS = {404: "invite_code_not_found", 409: "invite_already_activated"}
 
 @blp.route("/code", methods=["POST"])
 @send_code_limit
-@blp.arguments(CodeRequestSchema, example={"phone": "+7 999 123-45-67"})
+@blp.arguments(CodeRequestSchema(), example={"phone": "+7 999 123-45-67"})
 @blp.response(202, CodeSentSchema)
 @problems(
     blp,
@@ -46,7 +46,7 @@ def request_login_code(args: dict[str, Any]) -> dict[str, Any]:
 
 @blp.route("/token", methods=["POST"])
 @check_code_limit
-@blp.arguments(TokenRequestSchema, example={"phone": "+79991234567", "code": "1234", "invite_code": "Zy8WqP"})
+@blp.arguments(TokenRequestSchema(), example={"phone": "+79991234567", "code": "1234", "invite_code": "Zy8WqP"})
 @blp.response(200, SignInSchema, description="Signed in.")
 @blp.alt_response(201, schema=SignInSchema, description="Signed up: this request created the user.", success=True)
 @problems(

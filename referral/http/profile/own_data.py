@@ -86,7 +86,7 @@ def request_deletion() -> dict[str, Any]:
 @check_code_limit
 @bearer_required()
 @blp.doc(security=BEARER_AUTH)
-@blp.arguments(DeletionConfirmSchema, example={"code": "1234"})
+@blp.arguments(DeletionConfirmSchema(), example={"code": "1234"})
 @blp.response(204)
 @problems(
     blp,

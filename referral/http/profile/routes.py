@@ -48,7 +48,7 @@ def get_profile() -> Response:
 @blp.route("", methods=["PATCH"])
 @bearer_required()
 @blp.doc(security=BEARER_AUTH)
-@blp.arguments(NamesSchema, example={"first_name": "Anna", "last_name": "Petrova"})
+@blp.arguments(NamesSchema(), example={"first_name": "Anna", "last_name": "Petrova"})
 @blp.response(200, ProfileSchema)
 @problems(blp, {**TOKEN_REFUSALS, 422: "validation_error"})
 def update_names(args: dict[str, str]) -> Response:
@@ -59,7 +59,7 @@ def update_names(args: dict[str, str]) -> Response:
 @blp.route("/invite", methods=["POST"])
 @bearer_required(referrals=PROFILE_REFERRALS)
 @blp.doc(security=BEARER_AUTH)
-@blp.arguments(InviteSchema, example={"invite_code": "Zy8WqP"})
+@blp.arguments(InviteSchema(), example={"invite_code": "Zy8WqP"})
 @blp.response(200, ProfileSchema)
 @problems(
     blp,
@@ -88,7 +88,7 @@ def my_rewards() -> rewards.Standing:
 @blp.route("/referrals", methods=["GET"])
 @bearer_required(session_in_view=True)
 @blp.doc(security=BEARER_AUTH)
-@blp.arguments(ReferralsQuerySchema, location="query")
+@blp.arguments(ReferralsQuerySchema(), location="query")
 @blp.response(200, ReferralPageSchema)
 @problems(blp, {**TOKEN_REFUSALS, 422: "validation_error"}, takes_body=False)
 def list_referrals(args: dict[str, Any]) -> Response:
@@ -101,7 +101,7 @@ def list_referrals(args: dict[str, Any]) -> Response:
 @send_code_limit
 @bearer_required()
 @blp.doc(security=BEARER_AUTH)
-@blp.arguments(PhoneChangeSchema, example={"phone": "+79997654321"})
+@blp.arguments(PhoneChangeSchema(), example={"phone": "+79997654321"})
 @blp.response(202, CodeSentSchema)
 @problems(
     blp,
@@ -121,7 +121,7 @@ def request_phone_change(args: dict[str, str]) -> dict[str, Any]:
 @check_code_limit
 @bearer_required()
 @blp.doc(security=BEARER_AUTH)
-@blp.arguments(PhoneConfirmSchema, example={"phone": "+79997654321", "code": "1234"})
+@blp.arguments(PhoneConfirmSchema(), example={"phone": "+79997654321", "code": "1234"})
 @blp.response(200, SignInSchema)
 @problems(
     blp,

@@ -77,7 +77,7 @@ def qualify_referral(invitee_id: int) -> qualification.Referral:
 @blp.route("/referrals/<int:invitee_id>/void", methods=["POST"])
 @programme_limit
 @blp.doc(security=API_KEY_AUTH)
-@blp.arguments(VoidSchema, example={"reason": "refund"})
+@blp.arguments(VoidSchema(), example={"reason": "refund"})
 @blp.response(200, VoidedSchema)
 @problems(blp, {**KEY_REFUSALS, 404: "referral_not_found", 422: "validation_error"})
 def void_referral(args: dict[str, str], invitee_id: int) -> dict[str, Any]:
@@ -89,7 +89,7 @@ def void_referral(args: dict[str, str], invitee_id: int) -> dict[str, Any]:
 @blp.route("/rewards", methods=["GET"])
 @programme_limit
 @blp.doc(security=API_KEY_AUTH)
-@blp.arguments(RewardsQuerySchema, location="query")
+@blp.arguments(RewardsQuerySchema(), location="query")
 @blp.response(200, RewardPageSchema)
 @problems(blp, {**KEY_REFUSALS, 422: "validation_error"}, takes_body=False)
 def list_rewards(args: dict[str, Any]) -> rewards.RewardPage:
