@@ -16,7 +16,7 @@ from flask_babel import ngettext
 from markupsafe import Markup
 from werkzeug import Response
 
-from referral.console.charts import Series, stacked_bars
+from referral.console.charts import Series, axis, stacked_bars
 from referral.console.door import bp, requires
 from referral.domain import deliveries, programme, review, staff, support
 from referral.domain.errors import DomainError
@@ -33,7 +33,7 @@ def overview() -> Any:
     range_days = request.args.get("days", "30")
     days = int(range_days) if range_days.isdecimal() and int(range_days) in programme.RANGES else 30
     figures = programme.overview(days)
-    labels = [day.day for day in figures.days]
+    labels = axis([day.day for day in figures.days])
     charts = {
         "signups": stacked_bars(
             labels,
@@ -280,16 +280,15 @@ def export_users() -> Response:
 def deliveries_page() -> Any:
     """SMS by hour and status and by number range, the latest failures; webhook deliveries that gave up."""
     report = deliveries.report()
-    days = [start for start, _counts in report.hours]
+    hours = axis([start for start, _counts in report.hours], hourly=True)
     labels = {"queued": _("Queued"), "retrying": _("Retrying"), "sent": _("Sent"), "failed": _("Failed")}
     chart = stacked_bars(
-        days,
+        hours,
         [
             Series(labels[status], [counts.get(status, 0) for _hour, counts in report.hours], f"sms-{status}")
             for status in deliveries.SMS_STATUSES
         ],
         _("SMS per hour, the last 48 hours"),
-        hourly=True,
     )
     return page("console/deliveries.html", report=report, chart=chart, masked=masked_for_people)
 

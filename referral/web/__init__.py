@@ -7,7 +7,7 @@ tokens carried in HttpOnly cookies (``session.py``).
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from flask import Flask, Response, current_app, request
 from flask_babel import format_date, format_datetime, get_locale
@@ -50,7 +50,7 @@ def register_web(app: Flask) -> None:
     register_error_pages(app)
 
 
-def time_tag(moment: datetime) -> Markup:
+def time_tag(moment: date) -> Markup:
     """``<time>`` with the date in the page's language (UTC); the pages' script redraws it in the reader's zone."""
     return Markup('<time datetime="{}">{}</time>').format(moment.isoformat(), format_date(moment, "medium"))
 
