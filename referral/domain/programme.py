@@ -2,9 +2,10 @@
 organic and referred; activations by channel; invite-link visits and the referrals made through a link; the
 viral coefficient; SMS per sign-up and failed deliveries; the top referrers; the webhook backlog.
 
-Past days are read from the daily roll-up (``flask console rollup`` recomputes them from the raw rows, so a
-deletion or a detached referral is reflected at the next run); today, and any past day not rolled up yet,
-or rolled up before it was over, are counted from the raw rows at once (``docs/design.md``, "The console's numbers").
+Each day is read from the roll-up (``flask console rollup`` recomputes the days from the raw rows, so a deletion
+or a detached referral is reflected at the next run) as far as it counted it, and what came after is counted from
+the raw rows at once: a day rolled up after it ended is read whole; today, rolled up minutes ago, costs a count of
+the minutes since, not of the whole day (``docs/design.md``, "The console's numbers").
 """
 
 from __future__ import annotations
@@ -23,6 +24,9 @@ from referral.infra.programme_figures import DayFigures, TopReferrerRow
 RANGES = (7, 30, 90)
 ROLLED_UP_DAYS = max(RANGES) + 1  # the roll-up covers the longest range and the day before it
 TOP_REFERRERS = 10
+# The roll-up counts a day's rows up to this long before it runs: a transaction still open may yet commit a row
+# stamped a moment ago (a request's lasts under gunicorn's 30 s timeout), and the overview counts those live.
+SETTLING = timedelta(minutes=5)
 
 
 def start_of(day: date) -> datetime:
@@ -39,9 +43,22 @@ def record_link_visit(owner_id: int) -> None:
     db.session.commit()
 
 
-def figures_of(day: date) -> DayFigures:
-    """The day's figures, counted from the raw rows."""
-    return programme_figures.figures_of_day(day, start_of(day), start_of(day + timedelta(days=1)))
+def figures_of(day: date, since: datetime | None = None) -> DayFigures:
+    """The day's figures (of its rows stamped from ``since`` on, if given), counted from the raw rows; link
+    visits are counted per day, so they are always the whole day's."""
+    return programme_figures.figures_between(day, since or start_of(day), start_of(day + timedelta(days=1)))
+
+
+def counted_until(day: date, now: datetime) -> datetime:
+    """How far into ``day`` a roll-up at ``now`` counts: to its end once it has settled, else to ``SETTLING``
+    before ``now`` (its start at the least)."""
+    return max(start_of(day), min(start_of(day + timedelta(days=1)), now - SETTLING))
+
+
+def with_rest(saved: DayFigures, rest: DayFigures) -> DayFigures:
+    """A day's figures as rolled up, plus those of its rows stamped since (``rest``, with the day's link
+    visits, which are counted per day: the roll-up's are left out)."""
+    return DayFigures(*(a + b for a, b in zip(saved._replace(link_visits=0), rest, strict=True)))
 
 
 @dataclass(frozen=True)
@@ -56,7 +73,9 @@ def roll_up(days: int = ROLLED_UP_DAYS) -> Rolled:
     started, now, last = time.perf_counter(), clock.utcnow(), today()
     for offset in range(days):
         day = last - timedelta(days=offset)
-        programme_figures.save_day(day, figures_of(day), now)
+        until = counted_until(day, now)
+        figures = programme_figures.figures_between(day, start_of(day), until)
+        programme_figures.save_day(day, figures, until, now)
     for range_days in RANGES:
         since = start_of(last - timedelta(days=range_days - 1))
         programme_figures.save_top_referrers(range_days, since, TOP_REFERRERS)
@@ -78,7 +97,7 @@ class Overview:
     top_referrers: list[TopReferrerRow]
     webhook_pending: int
     webhook_oldest: datetime | None
-    rolled_up_at: datetime | None  # the oldest roll-up among the past days shown; None if all were counted now
+    rolled_up_at: datetime | None  # the oldest roll-up among the days shown; None if all were counted now
 
     @cached_property
     def totals(self) -> DayFigures:
@@ -113,15 +132,18 @@ def overview(range_days: int) -> Overview:
     """The overview of the last ``range_days`` days, today included (one of ``RANGES``)."""
     last = today()
     first = last - timedelta(days=range_days - 1)
-    saved = {day: (figures, at) for day, figures, at in programme_figures.saved_days(first, last - timedelta(days=1))}
+    saved = {row.day: row for row in programme_figures.saved_days(first, last)}
     days, rolled_at = [], None
     for offset in range(range_days):
         day = first + timedelta(days=offset)
-        if day in saved and saved[day][1] >= start_of(day + timedelta(days=1)):  # rolled up once it was over
-            figures, at = saved[day]
-            rolled_at = at if rolled_at is None else min(rolled_at, at)
-        else:
+        if (rolled := saved.get(day)) is None:
             figures = figures_of(day)
+        elif rolled.counted_until >= start_of(day + timedelta(days=1)):  # rolled up once it had settled
+            figures = rolled.figures
+        else:
+            figures = with_rest(rolled.figures, figures_of(day, since=rolled.counted_until))
+        if rolled is not None:
+            rolled_at = rolled.computed_at if rolled_at is None else min(rolled_at, rolled.computed_at)
         days.append(Day(day, figures))
     pending, oldest = programme_figures.webhook_backlog()
     top = programme_figures.top_referrers(range_days)

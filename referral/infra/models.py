@@ -393,6 +393,9 @@ class ProgrammeDay(db.Model):  # type: ignore[name-defined,misc]
     link_visits: Mapped[int] = mapped_column(Integer)
     sms_sent: Mapped[int] = mapped_column(Integer)
     sms_failed: Mapped[int] = mapped_column(Integer)
+    # The figures count the rows stamped from the day's start to here: its end once it had settled before the
+    # roll-up ran, a few minutes before the roll-up for today (domain/programme.py, SETTLING).
+    counted_until: Mapped[datetime] = mapped_column(UTCDateTime())
     computed_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 

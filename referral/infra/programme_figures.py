@@ -1,9 +1,9 @@
 """The programme's numbers: invite-link visits (``invite_link_visits``), the daily roll-ups the console's
 overview reads (``programme_days``, ``top_referrers``), and the raw counts they are made from.
 
-A day is a half-open range of instants [:start, :end) in UTC, passed in, so that every statement is the same
-SQL on PostgreSQL and SQLite; each count is one range read of an index (users by created_at and by invited_at,
-sms_sends by sent_at).
+A day, or the part of one a count covers, is a half-open range of instants [:start, :end) in UTC, passed in, so
+that every statement is the same SQL on PostgreSQL and SQLite; each count is one range read of an index (users by
+created_at and by invited_at, sms_sends by sent_at).
 """
 
 from __future__ import annotations
@@ -39,26 +39,24 @@ class DayFigures(NamedTuple):
     sms_failed: int
 
 
-# One day's figures from the raw rows. An organic sign-up is one without an inviter at sign-up (a code entered
-# later is still an organic sign-up, and an activation of that day); a referral whose inviter has left is
-# detached (no channel), so it counts as organic too.
-FIGURES_OF_DAY = sql.Statement(
+# A day's figures from the raw rows stamped in [:start, :end), part of :day or all of it, one range read of each
+# index (the filters split what each read finds); link visits are counted per day, so :day's whole count. An
+# organic sign-up is one without an inviter at sign-up (a code entered later is still an organic sign-up, and an
+# activation of that day); a referral whose inviter has left is detached (no channel), so it counts as organic too.
+FIGURES_BETWEEN = sql.Statement(
     """
-    SELECT
-        (SELECT count(*) FROM users WHERE created_at >= :start AND created_at < :end
-            AND (invite_channel IS NULL OR invite_channel = 'code_later')) AS signups_organic,
-        (SELECT count(*) FROM users WHERE created_at >= :start AND created_at < :end
-            AND invite_channel IN ('link', 'code_at_signup')) AS signups_referred,
-        (SELECT count(*) FROM users WHERE invited_at >= :start AND invited_at < :end
-            AND invite_channel = 'link') AS activations_link,
-        (SELECT count(*) FROM users WHERE invited_at >= :start AND invited_at < :end
-            AND invite_channel = 'code_at_signup') AS activations_code_at_signup,
-        (SELECT count(*) FROM users WHERE invited_at >= :start AND invited_at < :end
-            AND invite_channel = 'code_later') AS activations_code_later,
-        (SELECT COALESCE(sum(visits), 0) FROM invite_link_visits WHERE day = :day) AS link_visits,
-        (SELECT count(*) FROM sms_sends WHERE sent_at >= :start AND sent_at < :end) AS sms_sent,
-        (SELECT count(*) FROM sms_sends WHERE sent_at >= :start AND sent_at < :end
-            AND status = 'failed') AS sms_failed
+    SELECT joined.organic, joined.referred, invited.link, invited.code_at_signup, invited.code_later,
+           visited.visits, sent.sent, sent.failed
+    FROM (SELECT count(*) FILTER (WHERE invite_channel IS NULL OR invite_channel = 'code_later') AS organic,
+                 count(*) FILTER (WHERE invite_channel IN ('link', 'code_at_signup')) AS referred
+          FROM users WHERE created_at >= :start AND created_at < :end) AS joined,
+         (SELECT count(*) FILTER (WHERE invite_channel = 'link') AS link,
+                 count(*) FILTER (WHERE invite_channel = 'code_at_signup') AS code_at_signup,
+                 count(*) FILTER (WHERE invite_channel = 'code_later') AS code_later
+          FROM users WHERE invited_at >= :start AND invited_at < :end) AS invited,
+         (SELECT COALESCE(sum(visits), 0) AS visits FROM invite_link_visits WHERE day = :day) AS visited,
+         (SELECT count(*) AS sent, count(*) FILTER (WHERE status = 'failed') AS failed
+          FROM sms_sends WHERE sent_at >= :start AND sent_at < :end) AS sent
     """,
     DAY,
 )
@@ -67,28 +65,29 @@ SAVE_DAY = sql.Statement(
     """
     INSERT INTO programme_days (day, signups_organic, signups_referred, activations_link,
                                 activations_code_at_signup, activations_code_later, link_visits, sms_sent,
-                                sms_failed, computed_at)
+                                sms_failed, counted_until, computed_at)
     VALUES (:day, :signups_organic, :signups_referred, :activations_link, :activations_code_at_signup,
-            :activations_code_later, :link_visits, :sms_sent, :sms_failed, :now)
+            :activations_code_later, :link_visits, :sms_sent, :sms_failed, :until, :now)
     ON CONFLICT (day) DO UPDATE SET
         signups_organic = excluded.signups_organic, signups_referred = excluded.signups_referred,
         activations_link = excluded.activations_link,
         activations_code_at_signup = excluded.activations_code_at_signup,
         activations_code_later = excluded.activations_code_later, link_visits = excluded.link_visits,
-        sms_sent = excluded.sms_sent, sms_failed = excluded.sms_failed, computed_at = excluded.computed_at
+        sms_sent = excluded.sms_sent, sms_failed = excluded.sms_failed, counted_until = excluded.counted_until,
+        computed_at = excluded.computed_at
     """,
-    {"day": Date(), "now": UTCDateTime()},
+    {"day": Date(), "until": UTCDateTime(), "now": UTCDateTime()},
 )
 
 SAVED_DAYS = sql.Statement(
     """
     SELECT day, signups_organic, signups_referred, activations_link, activations_code_at_signup,
-           activations_code_later, link_visits, sms_sent, sms_failed, computed_at
+           activations_code_later, link_visits, sms_sent, sms_failed, counted_until, computed_at
     FROM programme_days WHERE day >= :first AND day <= :last
     ORDER BY day
     """,
     {"first": Date(), "last": Date()},
-    {"day": Date(), "computed_at": UTCDateTime()},
+    {"day": Date(), "counted_until": UTCDateTime(), "computed_at": UTCDateTime()},
 )
 
 FORGET_TOP_REFERRERS = sql.Statement("DELETE FROM top_referrers WHERE range_days = :range_days")
@@ -136,17 +135,24 @@ def count_link_visit(day: date, user_id: int) -> None:
     sql.run(COUNT_LINK_VISIT, {"day": day, "user_id": user_id})
 
 
-def figures_of_day(day: date, start: datetime, end: datetime) -> DayFigures:
-    return DayFigures(*sql.run(FIGURES_OF_DAY, {"day": day, "start": start, "end": end})[0])
+class SavedDay(NamedTuple):
+    day: date
+    figures: DayFigures
+    counted_until: datetime  # the rows stamped in [start of day, counted_until) are in the figures
+    computed_at: datetime
 
 
-def save_day(day: date, figures: DayFigures, now: datetime) -> None:
-    sql.run(SAVE_DAY, {"day": day, "now": now, **figures._asdict()})
+def figures_between(day: date, start: datetime, end: datetime) -> DayFigures:
+    return DayFigures(*sql.run(FIGURES_BETWEEN, {"day": day, "start": start, "end": end})[0])
 
 
-def saved_days(first: date, last: date) -> list[tuple[date, DayFigures, datetime]]:
+def save_day(day: date, figures: DayFigures, until: datetime, now: datetime) -> None:
+    sql.run(SAVE_DAY, {"day": day, "until": until, "now": now, **figures._asdict()})
+
+
+def saved_days(first: date, last: date) -> list[SavedDay]:
     rows = sql.run(SAVED_DAYS, {"first": first, "last": last})
-    return [(row[0], DayFigures(*row[1:9]), row[9]) for row in rows]
+    return [SavedDay(row[0], DayFigures(*row[1:9]), row[9], row[10]) for row in rows]
 
 
 def save_top_referrers(range_days: int, since: datetime, top: int) -> None:

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 
 from referral.domain import account, programme
 from referral.extensions import db
+from referral.infra import programme_figures
 from referral.infra.models import InviteLinkVisit, SmsSend, User
 from tests.console.test_console import ADMIN, StaffBrowser
 from tests.web.test_pages import Browser
@@ -104,6 +105,40 @@ def test_a_deletion_after_the_roll_up_shows_at_the_next_one(programme_of_three_d
     assert programme.overview(7).totals.signups_referred == raw_counts(first, last)["signups_referred"] + 1
     programme.roll_up()
     assert figures_of(programme.overview(7)) == raw_counts(first, last)
+
+
+def test_today_rolled_up_minutes_ago_is_the_roll_up_plus_what_came_after(programme_of_three_days, api, clock):
+    """The roll-up counts today up to a few minutes before it ran; the overview counts the rest live, a row that
+    a transaction open during the roll-up committed after it included."""
+    rolled_at = clock.now
+    programme.roll_up()
+    saved = {row.day: row for row in programme_figures.saved_days(programme.today(), programme.today())}
+    assert saved[programme.today()].counted_until == max(
+        programme.start_of(programme.today()), rolled_at - programme.SETTLING
+    )
+    clock.advance(minutes=1)
+    api.sign_in("+79991270001", invite_code=programme_of_three_days)
+    late = api.sign_in("+79991270002")  # stamped before the roll-up, committed after it
+    db.session.execute(
+        User.__table__.update().where(User.phone == "+79991270002").values(created_at=rolled_at - timedelta(minutes=2))
+    )
+    db.session.commit()
+    assert late
+    last = programme.today()
+    overview = programme.overview(7)
+    assert overview.rolled_up_at == rolled_at
+    for day in overview.days:
+        assert day.figures._asdict() == raw_counts(day.day, day.day), day.day
+    assert figures_of(overview) == raw_counts(last - timedelta(days=6), last)
+
+
+def test_a_day_rolled_up_after_it_settled_is_read_whole(programme_of_three_days, api, clock):
+    clock.now = programme.start_of(programme.today() + timedelta(days=1)) + programme.SETTLING
+    programme.roll_up()
+    yesterday = programme.today() - timedelta(days=1)
+    (saved,) = programme_figures.saved_days(yesterday, yesterday)
+    assert saved.counted_until == programme.start_of(programme.today())
+    assert saved.figures._asdict() == raw_counts(yesterday, yesterday)
 
 
 def test_top_referrers_come_from_the_roll_up(programme_of_three_days):
