@@ -81,6 +81,12 @@ def activate_invite(
     return Activation(invited_at=invited_at, invite_code=inviter.invite_code, inviter=named)
 
 
+def drawn_count(qualified: int, hold: referral_tree.Hold | None = None) -> referral_tree.Count:
+    """How a new referral is counted: on one of its inviter's count rows drawn at random (no row is a campaign's
+    one hot row), ``qualified`` (1) or not, with its ``hold`` for review if it is held."""
+    return referral_tree.Count(secrets.randbelow(REFERRAL_COUNT_SLOTS), qualified, hold)
+
+
 def count_referral(inviter_id: int, change: int = 1, qualified: int = 0, hold: referral_tree.Hold | None = None) -> str:
     """One more referral for ``inviter_id`` (``change`` -1: one fewer; ``qualified`` of them qualified), on one
     of their count rows drawn at random, with its ``hold`` for review if it is held; their phone. Last before the
@@ -104,9 +110,7 @@ def join_tree(
     already), and count the new referral in ``state`` on the inviter's count (with its ``hold`` for review if
     it is held), in the activation's own statement. If the root moved meanwhile, the new root is locked too and
     the activation tried again."""
-    count = referral_tree.Count(
-        slot=secrets.randbelow(REFERRAL_COUNT_SLOTS), qualified=1 if state == qualification.QUALIFIED else 0, hold=hold
-    )
+    count = drawn_count(1 if state == qualification.QUALIFIED else 0, hold)
     held = set(locked)
     for _ in range(ROOT_MOVES):
         if wanted := {user_id, root} - held:

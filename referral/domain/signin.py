@@ -12,7 +12,7 @@ from referral.domain.account import Account, account_by_phone
 from referral.domain.errors import InviteCodeNotFound
 from referral.domain.referrals import PROFILE_REFERRALS
 from referral.extensions import db
-from referral.infra import accounts
+from referral.infra import accounts, referral_tree
 from referral.infra.sessions import NewSession
 from referral.logs import mask_phone
 
@@ -73,6 +73,7 @@ class Joined:
     state: str | None = None  # the new referral's, when there is one
     verdict: fraud.Verdict = fraud.Verdict()
     signed_in: bool = False  # whether the session given was started with the new user
+    counted: accounts.Counted | None = None  # how the insert counted the referral (as an honest one), if it did
 
 
 def count_and_announce(joined: Joined, channel: str = "code_at_signup") -> None:
@@ -83,7 +84,12 @@ def count_and_announce(joined: Joined, channel: str = "code_at_signup") -> None:
     if joined.inviter_id is not None and invite_code is not None:
         qualified = 1 if joined.state == qualification.QUALIFIED else 0
         hold = qualification.hold_for(account.id, joined.state or "", joined.verdict, account.created_at)
-        phone = invites.count_referral(joined.inviter_id, 1, qualified, hold)
+        if joined.counted is None:
+            phone = invites.count_referral(joined.inviter_id, 1, qualified, hold)
+        else:  # the insert counted it as an honest referral stands: a hold takes that back
+            phone = joined.counted.inviter_phone
+            if hold is not None:
+                referral_tree.hold_counted(joined.inviter_id, joined.counted.as_counted, hold)
         inviter = events.person(joined.inviter_id, phone, invite_code)
         invitee = events.person(account.id, account.phone)
         events.referral_activated(invitee, inviter, invite_code, account.created_at, channel)  # invited as created
@@ -108,13 +114,15 @@ def sign_up(
     a new user's code, so no loop can pass through them (``docs/design.md``).
     """
     now = clock.utcnow()
-    # Written as an honest referral stands; if the rules hold it, the count that follows marks it held.
+    # Written and counted as an honest referral stands (the count by the insert, where one statement can); if the
+    # rules hold it, count_and_announce marks it held and takes back what the count said.
     honest = qualification.first_state(fraud.Verdict())
     ask = fraud.ask_of(signals, now) if invite_code is not None else None
+    count = invites.drawn_count(1 if honest == qualification.QUALIFIED else 0)
     for _ in range(INVITE_CODE_TRIES):
         own_code = invites.generate_invite_code()
         try:
-            inserted = accounts.insert_user(phone, own_code, now, invite_code, channel, honest, ask, session)
+            inserted = accounts.insert_user(phone, own_code, now, invite_code, channel, honest, ask, session, count)
         except accounts.InviterGone:
             raise InviteCodeNotFound from None
         if inserted:
@@ -126,7 +134,7 @@ def sign_up(
         # else the invite code drawn was taken: draw again
     else:
         raise RuntimeError("could not draw a free invite code")
-    user_id, inviter_id, inviter_code, found, signed_in = inserted
+    user_id, inviter_id, inviter_code, found, signed_in, counted = inserted
     verdict = fraud.judge(found, None, phone, signals) if inviter_id is not None else fraud.Verdict()
     state = qualification.first_state(verdict) if inviter_id is not None else None
     account = Account(  # nothing about the new user is in the database but what this statement wrote
@@ -141,7 +149,7 @@ def sign_up(
         created_at=now,
         newest_referrals=[],
     )
-    return Joined(account, created=True, inviter_id=inviter_id, state=state, verdict=verdict, signed_in=signed_in)
+    return Joined(account, True, inviter_id, state, verdict, signed_in, counted)
 
 
 def _entered(account: Account, invite_code: str | None, channel: str, signals: fraud.Signals) -> Account:

@@ -18,7 +18,7 @@ from referral.infra import fraud_signals, sessions, sql
 from referral.infra.database import dialect_name
 from referral.infra.models import UTCDateTime
 from referral.infra.referral_lists import newest_referral_phones
-from referral.infra.referral_tree import InviterGone
+from referral.infra.referral_tree import Count, InviterGone
 
 TIMESTAMPS = {"invited_at": UTCDateTime(), "created_at": UTCDateTime()}
 NOW = {"now": UTCDateTime()}
@@ -123,12 +123,14 @@ NEW_USER_SIGNED_IN = sql.Statement(
 )
 
 # NEW_INVITED_USER_SIGNED_IN, returning as well the fraud rules' evidence about the inviter it found, as JSON
-# (fraud_signals.EVIDENCE_JSON: PostgreSQL; SQLite reads fraud_signals.EVIDENCE first). The referral is written
-# in :state, its state if the rules find nothing; held, the count that follows marks it (COUNT_HELD_REFERRAL).
+# (fraud_signals.EVIDENCE_JSON: PostgreSQL; SQLite reads fraud_signals.EVIDENCE first), and the inviter's phone.
+# The referral is written in :state, its state if the rules find nothing, and counted so on the inviter's count
+# row :slot (:qualified), last in the transaction as the count must be (its row stays locked until the commit);
+# held, a statement after corrects both (referral_tree.HOLD_COUNTED_REFERRAL).
 NEW_INVITED_USER_SIGNED_IN_WITH_EVIDENCE = sql.Statement(
     f"""
     WITH inviter AS (
-        SELECT id FROM users
+        SELECT id, phone FROM users
         WHERE id = (SELECT id FROM users WHERE invite_code = :invite_code
                     UNION ALL SELECT id FROM invite_codes WHERE folded = upper(:invite_code) AND sharing = 1
                     LIMIT 1)
@@ -143,8 +145,14 @@ NEW_INVITED_USER_SIGNED_IN_WITH_EVIDENCE = sql.Statement(
         RETURNING id, invited_by_id,
                   (SELECT code.invite_code FROM users AS code WHERE code.id = users.invited_by_id) AS inviter_code
     ),
+    counted AS (
+        INSERT INTO referral_counts (user_id, slot, referrals, qualified)
+        SELECT invited_by_id, :slot, 1, :qualified FROM new_user
+        ON CONFLICT (user_id, slot) DO UPDATE SET referrals = referral_counts.referrals + 1,
+                                                  qualified = referral_counts.qualified + excluded.qualified
+    ),
     {sessions.FIRST_SESSION_CTES}
-    SELECT id, invited_by_id, inviter_code, {fraud_signals.EVIDENCE_JSON} FROM new_user
+    SELECT id, invited_by_id, inviter_code, {fraud_signals.EVIDENCE_JSON}, (SELECT phone FROM inviter) FROM new_user
     """,
     NOW | fraud_signals.EVIDENCE_PARAMETERS | {"expires_at": UTCDateTime()},
 )
@@ -207,12 +215,20 @@ def _account(
     return account
 
 
+class Counted(NamedTuple):
+    """How the sign-up's statement counted its referral on the inviter's count, and the inviter's phone."""
+
+    as_counted: Count
+    inviter_phone: str
+
+
 class Inserted(NamedTuple):
     user_id: int
     inviter_id: int | None
     inviter_code: str | None  # as issued, whatever case it was typed in
     evidence: list[fraud_signals.EvidenceRow]  # about the inviter, if asked
     signed_in: bool = False  # whether the session asked for was started with the user
+    counted: Counted | None = None  # if the statement counted the referral
 
 
 def insert_user(
@@ -224,10 +240,12 @@ def insert_user(
     state: str = "qualified",
     ask: fraud_signals.Ask | None = None,
     session: sessions.NewSession | None = None,
+    count: Count | None = None,
 ) -> Inserted | None:
     """Insert a user (invited by the owner of ``invite_code`` through ``channel``, the referral in ``state``, if
     given), with the fraud evidence ``ask``ed about the inviter and, on PostgreSQL, the user's first ``session``
-    started in the same statement (``Inserted.signed_in``); ``None`` if the phone or the drawn code is taken, or
+    started and the referral counted as ``count`` says in the same statement (``Inserted.signed_in`` and
+    ``Inserted.counted``; the caller counts it otherwise); ``None`` if the phone or the drawn code is taken, or
     nobody has the code."""
     params = {"phone": phone, "own_code": own_code, "now": now, "invite_code": invite_code, "channel": channel}
     params["state"] = state
@@ -245,8 +263,14 @@ def insert_user(
         elif postgresql:
             if not signed_in:
                 raise ValueError("the evidence is read by the sign-up's statement, which starts its session")
-            inserted = sql.run(NEW_INVITED_USER_SIGNED_IN_WITH_EVIDENCE, params | ask.params(None))
-            found = fraud_signals.evidence_of_json(inserted[0][3]) if inserted else []
+            if count is None or count.hold is not None:
+                raise ValueError("the sign-up's statement counts the referral as an honest one stands")
+            counting = {"slot": count.slot, "qualified": count.qualified}
+            inserted = sql.run(NEW_INVITED_USER_SIGNED_IN_WITH_EVIDENCE, params | ask.params(None) | counting)
+            if inserted:
+                found = fraud_signals.evidence_of_json(inserted[0][3])
+                user_id, inviter_id, inviter_code, _, inviter_phone = inserted[0]
+                return Inserted(user_id, inviter_id, inviter_code, found, signed_in, Counted(count, inviter_phone))
         else:
             found = fraud_signals.evidence(invite_code, None, ask)
             inserted = sql.run(NEW_INVITED_USER, params)

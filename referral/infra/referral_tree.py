@@ -176,6 +176,24 @@ COUNT_HELD_REFERRAL = sql.Statement(
     {"at": UTCDateTime()},
 )
 
+# A referral its sign-up's statement counted as an honest one stands (accounts.NEW_INVITED_USER_SIGNED_IN_WITH_
+# EVIDENCE) that the fraud rules then held: its hold for review, its state held, and its count row's qualified
+# share taken back (:qualified, what the sign-up added), in one round trip (PostgreSQL only).
+HOLD_COUNTED_REFERRAL = sql.Statement(
+    """
+    WITH held AS (
+        INSERT INTO referral_holds (invitee_id, inviter_id, reasons, evidence, held_at)
+        VALUES (:invitee_id, :inviter_id, :reasons, :evidence, :at)
+        ON CONFLICT (invitee_id) DO UPDATE SET
+            inviter_id = excluded.inviter_id, reasons = excluded.reasons, evidence = excluded.evidence,
+            held_at = excluded.held_at, decision = NULL, decided_at = NULL, decided_by = NULL
+    ),
+    state AS (UPDATE users SET referral_state = 'held', referral_state_at = :at WHERE id = :invitee_id)
+    UPDATE referral_counts SET qualified = qualified - :qualified WHERE user_id = :inviter_id AND slot = :slot
+    """,
+    {"at": UTCDateTime()},
+)
+
 LOCK_TREE = sql.Statement("SELECT pg_advisory_xact_lock(:key)")
 LOCK_TREE_SHARED = sql.Statement("SELECT pg_advisory_xact_lock_shared(:key)")
 
@@ -314,6 +332,12 @@ def count_referral(inviter_id: int, slot: int, change: int = 1, qualified: int =
     phone = sql.run(COUNT_REFERRAL, params)[0][0]
     fraud_signals.hold(hold.invitee_id, inviter_id, hold.reasons, hold.evidence, hold.at)
     return phone
+
+
+def hold_counted(inviter_id: int, count: Count, hold: Hold) -> None:
+    """Hold a referral already counted as ``count`` (honest) on the inviter's count (PostgreSQL)."""
+    params = {"inviter_id": inviter_id, "slot": count.slot, "qualified": count.qualified}
+    sql.run(HOLD_COUNTED_REFERRAL, params | hold._asdict())
 
 
 def owner_of_invite_code(invite_code: str) -> CodeOwner | None:

@@ -4,11 +4,11 @@ inviter sees a held referral as pending, never as suspected; the signals kept ar
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from referral.domain import fraud
 from referral.extensions import db
-from referral.infra.models import Footprint, ReferralHold, User
+from referral.infra.models import Footprint, ReferralCount, ReferralHold, User
 from tests.conftest import ip_of
 from tests.programme.conftest import SPREAD
 from tests.web.test_pages import Browser
@@ -44,7 +44,14 @@ def test_an_invitee_on_the_inviters_network_is_held(api, client, inviter, events
     # the inviter sees it pending, never "held"
     items = client.get("/api/v1/profile/referrals", headers=inviter["headers"]).json["items"]
     assert [item["state"] for item in items] == ["pending"]
-    assert api.profile(inviter)["qualified_referrals_count"] == 0
+    # counted by the sign-up's statement as an honest one, then taken back off the qualified ones by the hold
+    profile = api.profile(inviter)
+    assert (profile["referrals_count"], profile["qualified_referrals_count"]) == (1, 0)
+    counts = db.session.execute(
+        select(func.sum(ReferralCount.referrals), func.sum(ReferralCount.qualified), func.min(ReferralCount.qualified))
+        .where(ReferralCount.user_id == inviter["id"])
+    ).one()
+    assert tuple(counts) == (1, 0, 0)  # no count row below zero
 
 
 def test_a_code_entered_later_from_the_inviters_network_is_held_and_counted(api, client, inviter, events):
