@@ -48,8 +48,9 @@ def test_an_invitee_on_the_inviters_network_is_held(api, client, inviter, events
     profile = api.profile(inviter)
     assert (profile["referrals_count"], profile["qualified_referrals_count"]) == (1, 0)
     counts = db.session.execute(
-        select(func.sum(ReferralCount.referrals), func.sum(ReferralCount.qualified), func.min(ReferralCount.qualified))
-        .where(ReferralCount.user_id == inviter["id"])
+        select(
+            func.sum(ReferralCount.referrals), func.sum(ReferralCount.qualified), func.min(ReferralCount.qualified)
+        ).where(ReferralCount.user_id == inviter["id"])
     ).one()
     assert tuple(counts) == (1, 0, 0)  # no count row below zero
 
