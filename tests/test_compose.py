@@ -14,6 +14,10 @@ def test_the_compose_file_parses_with_every_service_in_its_place():
     for name in ("nginx", "app1", "app2", "sms-worker", "webhooks-worker", "migrate", "pgbouncer", "db", "redis"):
         assert name in services, name
     assert services["webhooks-worker"]["entrypoint"] == ["flask", "webhooks", "worker"]
+    # what cron would run, as worker loops: the purge, the overview's roll-up, the qualification of due referrals
+    assert services["maintenance"]["entrypoint"] == ["flask", "maintenance", "purge", "--every", "3600"]
+    assert services["rollup"]["entrypoint"] == ["flask", "console", "rollup", "--every", "300"]
+    assert services["qualify"]["entrypoint"] == ["flask", "referrals", "qualify-due", "--every", "600"]
     assert set(services["app1"]["depends_on"]) == {"migrate", "pgbouncer", "redis"}
     for worker in ("sms-worker", "webhooks-worker"):
         assert services[worker]["environment"]["DATABASE_URL"].startswith("postgresql://"), worker

@@ -7,7 +7,7 @@ from __future__ import annotations
 import click
 from flask.cli import AppGroup
 
-from referral.cli.users import find_user, referrals_cli
+from referral.cli.users import every_option, find_user, referrals_cli, repeat
 from referral.domain import api_keys, fraud, qualification, rewards
 from referral.domain.errors import RewardRuleInvalid
 from referral.extensions import db
@@ -95,13 +95,15 @@ def switch_rule(rule_id: int, state: str) -> None:
 
 
 @referrals_cli.command("qualify-due")
-def qualify_due() -> None:
-    """With QUALIFY_REFERRALS=after_days:N, qualify the referrals whose N days are over (run it from cron)."""
+@every_option
+def qualify_due(every: int | None) -> None:
+    """With QUALIFY_REFERRALS=after_days:N, qualify the referrals whose N days are over (run it from cron, or
+    with --every)."""
     how, days = qualification.mode()
     if how != "after_days":
         click.echo(f"QUALIFY_REFERRALS is {how}: nothing qualifies by time")
         return
-    click.echo(f"qualified {qualification.qualify_due()} referrals (after {days} days)")
+    repeat(every, lambda: click.echo(f"qualified {qualification.qualify_due()} referrals (after {days} days)"))
 
 
 @referrals_cli.command("trust")

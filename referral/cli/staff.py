@@ -8,7 +8,7 @@ import click
 import segno
 from flask.cli import AppGroup
 
-from referral.cli.users import phone_argument
+from referral.cli.users import every_option, phone_argument, repeat
 from referral.domain import programme, staff
 
 staff_cli = AppGroup("staff", help="Grant, revoke and list the console's staff.")
@@ -57,8 +57,13 @@ def list_staff() -> None:
 
 @console_cli.command("rollup")
 @click.option("--days", default=programme.ROLLED_UP_DAYS, show_default=True, type=click.IntRange(1, 3660))
-def rollup(days: int) -> None:
+@every_option
+def rollup(days: int, every: int | None) -> None:
     """Recompute the overview's daily figures and top referrers from the raw rows (run it every few minutes:
     README, "The console")."""
-    rolled = programme.roll_up(days)
-    click.echo(f"rolled up {rolled.days} days in {rolled.seconds:.2f} s")
+
+    def once() -> None:
+        rolled = programme.roll_up(days)
+        click.echo(f"rolled up {rolled.days} days in {rolled.seconds:.2f} s")
+
+    repeat(every, once)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 import click
 from flask import current_app
@@ -20,6 +21,23 @@ users_cli = AppGroup("users", help="Look up and remove users.")
 referrals_cli = AppGroup("referrals", help="The referral tree as a whole.")
 maintenance = AppGroup("maintenance", help="Keep the database tidy.")
 demo = AppGroup("demo", help="Data for trying the API and for benchmarks.")
+
+
+# A command that may run as a worker loop instead of a cron line (compose has no cron).
+every_option = click.option(
+    "--every",
+    type=click.IntRange(60),
+    help="Run again every this many seconds, until stopped (a worker loop, instead of a cron line).",
+)
+
+
+def repeat(every: int | None, once: Callable[[], None]) -> None:
+    """``once``, and with ``every`` again every that many seconds until the process is stopped."""
+    while True:
+        once()
+        if every is None:
+            return
+        time.sleep(every)
 
 
 def phone_argument(phone: str) -> str:
@@ -139,11 +157,7 @@ def top_referrers(limit: int) -> None:
 
 
 @maintenance.command("purge")
-@click.option(
-    "--every",
-    type=click.IntRange(60),
-    help="Run again every this many seconds, until stopped (a worker loop, instead of a cron line).",
-)
+@every_option
 @click.option("--batch", default=maintenance_rules.PURGE_BATCH, show_default=True, type=click.IntRange(1, 100_000))
 @click.option(
     "--pause",
@@ -157,7 +171,8 @@ def purge(every: int | None, batch: int, pause: float) -> None:
     phone lockouts, idle console sessions, finished webhook deliveries and events past WEBHOOK_RETENTION_DAYS,
     and the fraud rules' footprints and decided holds' evidence past FRAUD_SIGNALS_DAYS: a batch per
     transaction, oldest first."""
-    while True:
+
+    def once() -> None:
         started = time.perf_counter()
         purged = maintenance_rules.purge(batch, pause)
         sessions = purged["expired sessions"] + purged["revoked sessions"]
@@ -171,9 +186,8 @@ def purge(every: int | None, batch: int, pause: float) -> None:
             for name in ("SMS records", "phone lockouts", "console sessions", "webhook deliveries", "webhook events")
         )
         click.echo(f"purged {rest} in {time.perf_counter() - started:.1f} s")
-        if every is None:
-            return
-        time.sleep(every)
+
+    repeat(every, once)
 
 
 @demo.command("seed")

@@ -36,6 +36,33 @@ def test_after_days_a_referral_is_pending_until_its_days_are_over(app, api, clie
     assert runner.invoke(args=["referrals", "qualify-due"]).output == "qualified 0 referrals (after 7 days)\n"
 
 
+def test_qualify_due_runs_as_a_worker_loop_with_every(app, inviter, invite, clock, runner, monkeypatch):
+    """Compose's qualify service: `flask referrals qualify-due --every 600`; each run qualifies what is due."""
+    app.config["QUALIFY_REFERRALS"] = ("after_days", 7)
+    invite(0)
+    pauses = []
+
+    def sleep(seconds):
+        pauses.append(seconds)
+        clock.advance(days=7, minutes=1)  # the next run finds the referral due
+        if len(pauses) == 2:
+            raise KeyboardInterrupt  # what stopping the worker loop does
+
+    monkeypatch.setattr("referral.cli.users.time.sleep", sleep)
+    output = runner.invoke(args=["referrals", "qualify-due", "--every", "600"]).output
+    assert pauses == [600, 600]
+    assert [line for line in output.splitlines() if line.startswith("qualified")] == [
+        "qualified 0 referrals (after 7 days)",
+        "qualified 1 referrals (after 7 days)",
+    ]
+
+
+def test_qualify_due_with_no_qualification_by_time_stops_at_once(app, runner):
+    app.config["QUALIFY_REFERRALS"] = ("immediate", None)
+    result = runner.invoke(args=["referrals", "qualify-due", "--every", "600"])
+    assert result.exit_code == 0 and result.output == "QUALIFY_REFERRALS is immediate: nothing qualifies by time\n"
+
+
 def test_a_blocked_invitee_does_not_qualify_by_time(app, client, inviter, invite, clock):
     from referral.infra import accounts
 
