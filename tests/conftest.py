@@ -326,3 +326,24 @@ def receiver(app: Flask) -> Iterator[Any]:
     )
     yield receiver
     server.shutdown()
+
+
+@pytest.fixture
+def worker_loop(monkeypatch: pytest.MonkeyPatch) -> Callable[..., list[float]]:
+    """``worker_loop(runs, between=None)``: a command's ``--every`` loop stopped after ``runs`` runs, as stopping
+    the worker does (``between()`` runs in each pause); the pauses it asked for."""
+
+    def stop_after(runs: int, between: Callable[[], None] | None = None) -> list[float]:
+        pauses: list[float] = []
+
+        def sleep(seconds: float) -> None:
+            pauses.append(seconds)
+            if between is not None:
+                between()
+            if len(pauses) == runs:
+                raise KeyboardInterrupt
+
+        monkeypatch.setattr("referral.cli.users.time.sleep", sleep)
+        return pauses
+
+    return stop_after

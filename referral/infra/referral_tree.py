@@ -156,11 +156,9 @@ COUNT_REFERRAL = sql.Statement(
     """
 )
 
-# COUNT_REFERRAL for a referral the fraud rules held, with its hold for review and its state held (an invited
-# sign-up wrote the user before the rules judged), in one round trip (PostgreSQL; SQLite, which has no INSERT
-# inside WITH, runs COUNT_REFERRAL and fraud_signals.hold's two statements).
-COUNT_HELD_REFERRAL = sql.Statement(
-    """
+# A held referral's hold for review (a second hold of one invitee, after an undo, replaces the first) and its state
+# held, as the CTEs of the statement that counts it.
+HOLD_CTES = """
     WITH held AS (
         INSERT INTO referral_holds (invitee_id, inviter_id, reasons, evidence, held_at)
         VALUES (:invitee_id, :inviter_id, :reasons, :evidence, :at)
@@ -169,6 +167,14 @@ COUNT_HELD_REFERRAL = sql.Statement(
             held_at = excluded.held_at, decision = NULL, decided_at = NULL, decided_by = NULL
     ),
     state AS (UPDATE users SET referral_state = 'held', referral_state_at = :at WHERE id = :invitee_id)
+"""
+
+# COUNT_REFERRAL for a referral the fraud rules held, with its hold for review and its state held (an invited
+# sign-up wrote the user before the rules judged), in one round trip (PostgreSQL; SQLite, which has no INSERT
+# inside WITH, runs COUNT_REFERRAL and fraud_signals.hold's two statements).
+COUNT_HELD_REFERRAL = sql.Statement(
+    f"""
+    {HOLD_CTES}
     INSERT INTO referral_counts (user_id, slot, referrals, qualified) VALUES (:inviter_id, :slot, :change, 0)
     ON CONFLICT (user_id, slot) DO UPDATE SET referrals = referral_counts.referrals + excluded.referrals
     RETURNING (SELECT phone FROM users WHERE users.id = referral_counts.user_id)
@@ -180,15 +186,8 @@ COUNT_HELD_REFERRAL = sql.Statement(
 # EVIDENCE) that the fraud rules then held: its hold for review, its state held, and its count row's qualified
 # share taken back (:qualified, what the sign-up added), in one round trip (PostgreSQL only).
 HOLD_COUNTED_REFERRAL = sql.Statement(
-    """
-    WITH held AS (
-        INSERT INTO referral_holds (invitee_id, inviter_id, reasons, evidence, held_at)
-        VALUES (:invitee_id, :inviter_id, :reasons, :evidence, :at)
-        ON CONFLICT (invitee_id) DO UPDATE SET
-            inviter_id = excluded.inviter_id, reasons = excluded.reasons, evidence = excluded.evidence,
-            held_at = excluded.held_at, decision = NULL, decided_at = NULL, decided_by = NULL
-    ),
-    state AS (UPDATE users SET referral_state = 'held', referral_state_at = :at WHERE id = :invitee_id)
+    f"""
+    {HOLD_CTES}
     UPDATE referral_counts SET qualified = qualified - :qualified WHERE user_id = :inviter_id AND slot = :slot
     """,
     {"at": UTCDateTime()},

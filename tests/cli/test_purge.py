@@ -114,15 +114,8 @@ def test_the_purge_goes_a_batch_at_a_time_until_nothing_is_left(runner, api, clo
     assert count(LoginCode) == 0
 
 
-def test_every_runs_it_again_after_the_pause(runner, monkeypatch, api, clock):
-    pauses = []
-
-    def sleep(seconds):
-        pauses.append(seconds)
-        if len(pauses) == 2:
-            raise KeyboardInterrupt  # what stopping the worker loop does
-
-    monkeypatch.setattr("referral.cli.users.time.sleep", sleep)
+def test_every_runs_it_again_after_the_pause(runner, worker_loop, api, clock):
+    pauses = worker_loop(2)
     api.request_code("+79990000001")
     clock.advance(seconds=301)
     result = runner.invoke(args=["maintenance", "purge", "--every", "3600"])

@@ -166,16 +166,9 @@ def test_the_rollup_command_says_how_long_it_took(runner):
     assert result.exit_code == 0 and "rolled up 3 days in" in result.output
 
 
-def test_the_rollup_runs_as_a_worker_loop_with_every(runner, monkeypatch):
+def test_the_rollup_runs_as_a_worker_loop_with_every(runner, worker_loop):
     """Compose's rollup service: `flask console rollup --every 300`, again and again until stopped."""
-    pauses = []
-
-    def sleep(seconds):
-        pauses.append(seconds)
-        if len(pauses) == 2:
-            raise KeyboardInterrupt  # what stopping the worker loop does
-
-    monkeypatch.setattr("referral.cli.users.time.sleep", sleep)
+    pauses = worker_loop(2)
     result = runner.invoke(args=["console", "rollup", "--days", "2", "--every", "300"])
     assert pauses == [300, 300] and result.output.count("rolled up 2 days in") == 2
     assert runner.invoke(args=["console", "rollup", "--every", "5"]).exit_code == 2  # a minute at the least

@@ -36,19 +36,11 @@ def test_after_days_a_referral_is_pending_until_its_days_are_over(app, api, clie
     assert runner.invoke(args=["referrals", "qualify-due"]).output == "qualified 0 referrals (after 7 days)\n"
 
 
-def test_qualify_due_runs_as_a_worker_loop_with_every(app, inviter, invite, clock, runner, monkeypatch):
+def test_qualify_due_runs_as_a_worker_loop_with_every(app, inviter, invite, clock, runner, worker_loop):
     """Compose's qualify service: `flask referrals qualify-due --every 600`; each run qualifies what is due."""
     app.config["QUALIFY_REFERRALS"] = ("after_days", 7)
     invite(0)
-    pauses = []
-
-    def sleep(seconds):
-        pauses.append(seconds)
-        clock.advance(days=7, minutes=1)  # the next run finds the referral due
-        if len(pauses) == 2:
-            raise KeyboardInterrupt  # what stopping the worker loop does
-
-    monkeypatch.setattr("referral.cli.users.time.sleep", sleep)
+    pauses = worker_loop(2, between=lambda: clock.advance(days=7, minutes=1))  # the next run finds it due
     output = runner.invoke(args=["referrals", "qualify-due", "--every", "600"]).output
     assert pauses == [600, 600]
     assert [line for line in output.splitlines() if line.startswith("qualified")] == [
