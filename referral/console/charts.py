@@ -26,16 +26,15 @@ class Series:
 class Axis:
     """The bars' days (or hours), each written twice: short under its bar, whole as a ``<time>`` in the table."""
 
-    days: list[date]  # or datetimes, one per hour
     short: list[str]
     whole: list[Markup]
 
 
-def axis(days: Sequence[date], hourly: bool = False) -> Axis:
+def axis(days: Sequence[date], hourly: bool = False) -> Axis:  # days, or datetimes one per hour
     """The days written out once for every chart of a page over them (the overview's three charts of 90 days
     wrote each day six times: two thirds of its time went to babel's formatting)."""
     short = [format_datetime(day, "d MMM HH:mm") if hourly else format_date(day, "d MMM") for day in days]
-    return Axis(list(days), short, [time_tag(day) for day in days])
+    return Axis(short, [time_tag(day) for day in days])
 
 
 @dataclass(frozen=True)
@@ -57,7 +56,7 @@ class Chart:
 def stacked_bars(days: Axis, series: list[Series], title: str) -> Chart:
     """One bar per day of ``days`` (or hour), its series stacked bottom up; the tallest bar fills the height."""
     peak = max([sum(values) for values in zip(*(s.values for s in series), strict=True)] or [0]) or 1
-    step = (WIDTH - AXIS) / max(len(days.days), 1)
+    step = (WIDTH - AXIS) / max(len(days.short), 1)
     bar = max(step * 0.8, 1.0)
     parts = [
         f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT + 20}" role="img" aria-label="{escape(title)}"'

@@ -138,12 +138,10 @@ def overview(range_days: int) -> Overview:
         day = first + timedelta(days=offset)
         if (rolled := saved.get(day)) is None:
             figures = figures_of(day)
-        elif rolled.counted_until >= start_of(day + timedelta(days=1)):  # rolled up once it had settled
-            figures = rolled.figures
         else:
-            figures = with_rest(rolled.figures, figures_of(day, since=rolled.counted_until))
-        if rolled is not None:
             rolled_at = rolled.computed_at if rolled_at is None else min(rolled_at, rolled.computed_at)
+            settled = rolled.counted_until >= start_of(day + timedelta(days=1))  # rolled up whole once it had
+            figures = rolled.figures if settled else with_rest(rolled.figures, figures_of(day, rolled.counted_until))
         days.append(Day(day, figures))
     pending, oldest = programme_figures.webhook_backlog()
     top = programme_figures.top_referrers(range_days)

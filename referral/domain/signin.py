@@ -118,7 +118,7 @@ def sign_up(
     # rules hold it, count_and_announce marks it held and takes back what the count said.
     honest = qualification.first_state(fraud.Verdict())
     ask = fraud.ask_of(signals, now) if invite_code is not None else None
-    count = invites.drawn_count(1 if honest == qualification.QUALIFIED else 0)
+    count = invites.drawn_count(1 if honest == qualification.QUALIFIED else 0) if invite_code is not None else None
     for _ in range(INVITE_CODE_TRIES):
         own_code = invites.generate_invite_code()
         try:
