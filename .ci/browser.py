@@ -181,8 +181,14 @@ def walk_the_console(browser: Browser, base: str, shots: Path, anna: Person) -> 
     admin.shot("user-ru")
     phone = Person(browser, base, shots, "console-phone", "ru-RU")
     phone.context.add_cookies(admin.context.cookies())
-    for what, address in (("overview", base + "/admin/?days=7"), ("user", annas_file)):
+    pages = ("users", "reviews", "rewards", "rules", "deliveries", "audit", "staff")
+    for what, address in (
+        ("overview", base + "/admin/?days=7"),
+        ("user", annas_file),
+        *((p, f"{base}/admin/{p}") for p in pages),
+    ):
         phone.page.goto(address)
+        expect(phone.page.locator("h1")).to_be_visible()
         overflow = phone.page.evaluate("document.documentElement.scrollWidth - innerWidth")
         assert overflow <= 0, f"the console's {what} is {overflow} px wider than a phone"
         phone.shot(what)
