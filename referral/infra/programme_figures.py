@@ -1,9 +1,10 @@
-"""The programme's numbers: invite-link visits (``invite_link_visits``), the daily roll-ups the console's
-overview reads (``programme_days``, ``top_referrers``), and the raw counts they are made from.
+"""The programme's numbers: invite-link visits (``invite_link_visits`` per link, ``invite_link_visit_days`` a
+day's in 16 shares), the daily roll-ups the console's overview reads (``programme_days``, ``top_referrers``),
+and the raw counts they are made from.
 
 A day, or the part of one a count covers, is a half-open range of instants [:start, :end) in UTC, passed in, so
 that every statement is the same SQL on PostgreSQL and SQLite; each count is one range read of an index (users by
-created_at and by invited_at, sms_sends by sent_at).
+created_at and by invited_at, sms_sends by sent_at), and a day's visits are its few shares.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from sqlalchemy import Date
 from sqlalchemy.types import TypeEngine
 
 from referral.infra import sql
-from referral.infra.models import UTCDateTime
+from referral.infra.models import LINK_VISIT_SLOTS, UTCDateTime
 
 DAY: dict[str, TypeEngine[Any]] = {"day": Date(), "start": UTCDateTime(), "end": UTCDateTime()}
 
@@ -23,6 +24,15 @@ COUNT_LINK_VISIT = sql.Statement(
     """
     INSERT INTO invite_link_visits (day, user_id, visits) VALUES (:day, :user_id, 1)
     ON CONFLICT (day, user_id) DO UPDATE SET visits = invite_link_visits.visits + 1
+    """,
+    {"day": Date()},
+)
+
+# The day's share of the visit (models.InviteLinkVisitDay): what the overview sums.
+COUNT_DAY_VISIT = sql.Statement(
+    """
+    INSERT INTO invite_link_visit_days (day, slot, visits) VALUES (:day, :slot, 1)
+    ON CONFLICT (day, slot) DO UPDATE SET visits = invite_link_visit_days.visits + 1
     """,
     {"day": Date()},
 )
@@ -40,7 +50,8 @@ class DayFigures(NamedTuple):
 
 
 # A day's figures from the raw rows stamped in [:start, :end), part of :day or all of it, one range read of each
-# index (the filters split what each read finds); link visits are counted per day, so :day's whole count. An
+# index (the filters split what each read finds); link visits are counted per day, so :day's whole count (its
+# shares). An
 # organic sign-up is one without an inviter at sign-up (a code entered later is still an organic sign-up, and an
 # activation of that day); a referral whose inviter has left is detached (no channel), so it counts as organic too.
 FIGURES_BETWEEN = sql.Statement(
@@ -54,7 +65,7 @@ FIGURES_BETWEEN = sql.Statement(
                  count(*) FILTER (WHERE invite_channel = 'code_at_signup') AS code_at_signup,
                  count(*) FILTER (WHERE invite_channel = 'code_later') AS code_later
           FROM users WHERE invited_at >= :start AND invited_at < :end) AS invited,
-         (SELECT COALESCE(sum(visits), 0) AS visits FROM invite_link_visits WHERE day = :day) AS visited,
+         (SELECT COALESCE(sum(visits), 0) AS visits FROM invite_link_visit_days WHERE day = :day) AS visited,
          (SELECT count(*) AS sent, count(*) FILTER (WHERE status = 'failed') AS failed
           FROM sms_sends WHERE sent_at >= :start AND sent_at < :end) AS sent
     """,
@@ -132,7 +143,9 @@ WEBHOOK_BACKLOG = sql.Statement(
 
 
 def count_link_visit(day: date, user_id: int) -> None:
+    """One more visit of ``user_id``'s link on ``day``: on its row, and on the day's share it falls in."""
     sql.run(COUNT_LINK_VISIT, {"day": day, "user_id": user_id})
+    sql.run(COUNT_DAY_VISIT, {"day": day, "slot": user_id % LINK_VISIT_SLOTS})
 
 
 class SavedDay(NamedTuple):

@@ -11,7 +11,7 @@ import random
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, insert, select, text
@@ -19,7 +19,15 @@ from sqlalchemy import func, insert, select, text
 from referral import clock
 from referral.extensions import db
 from referral.infra.database import without_statement_timeout
-from referral.infra.models import INVITE_ALPHABET, INVITE_CODE_LENGTH, InviteLinkVisit, ReferralCount, User
+from referral.infra.models import (
+    INVITE_ALPHABET,
+    INVITE_CODE_LENGTH,
+    LINK_VISIT_SLOTS,
+    InviteLinkVisit,
+    InviteLinkVisitDay,
+    ReferralCount,
+    User,
+)
 
 FIRST_NAMES = ["Anna", "Boris", "Vera", "Gleb", "Daria", "Egor", "Zoya", "Ivan", "Kira", "Lev", "Maria", "Nikita"]
 LAST_NAMES = ["Ivanova", "Petrov", "Smirnova", "Kuznetsov", "Popova", "Sokolov", "Lebedeva", "Kozlov", "Novikova"]
@@ -44,6 +52,7 @@ CHANNEL = COLUMNS.index("invite_channel")
 CHANNEL_WEIGHTS = {"link": 5, "code_at_signup": 3, "code_later": 2}
 VISITS_PER_LINK_REFERRAL = (1, 6)
 VISIT_COLUMNS = ("day", "user_id", "visits")
+VISIT_DAY_COLUMNS = ("day", "slot", "visits")
 COUNT_COLUMNS = ("user_id", "slot", "referrals", "qualified")
 BATCH = 10_000
 
@@ -78,16 +87,19 @@ def seed_users(plan: SeedPlan) -> Seeded:
     inviters = Counter(row[INVITER] for row in rows if row[INVITER] is not None)
     counts = [(inviter, 0, referrals, referrals) for inviter, referrals in inviters.items()]
     visits = _link_visits(rows, rng, checking=first_id > 1)
+    shares = _day_shares(visits)
     if db.session.get_bind().dialect.name == "postgresql":
         _copy("users", COLUMNS, rows)
         _copy("referral_counts", COUNT_COLUMNS, counts)
         _copy("invite_link_visits", VISIT_COLUMNS, visits)
+        _copy("invite_link_visit_days", VISIT_DAY_COLUMNS, shares)
         db.session.execute(text("SELECT setval(pg_get_serial_sequence('users', 'id'), (SELECT max(id) FROM users))"))
     else:
         tables = (
             (User, COLUMNS, rows),
             (ReferralCount, COUNT_COLUMNS, counts),
             (InviteLinkVisit, VISIT_COLUMNS, visits),
+            (InviteLinkVisitDay, VISIT_DAY_COLUMNS, shares),
         )
         for table, columns, values in tables:
             for start in range(0, len(values), BATCH):
@@ -129,16 +141,24 @@ def _rows(plan: SeedPlan, rng: random.Random, first_id: int, checking: bool) -> 
         )
 
 
-def _link_visits(rows: Sequence[tuple[Any, ...]], rng: random.Random, checking: bool) -> list[tuple[object, ...]]:
+def _link_visits(rows: Sequence[tuple[Any, ...]], rng: random.Random, checking: bool) -> list[tuple[date, int, int]]:
     """Visits of the inviters' links on the days their referrals came through them: one to six each (none when
     the table has rows already, as a second seed could repeat a day and inviter)."""
     if checking:
         return []
-    visits: Counter[tuple[object, int]] = Counter()
+    visits: Counter[tuple[date, int]] = Counter()
     for row in rows:
         if row[CHANNEL] == "link":
             visits[row[INVITED_AT].date(), row[INVITER]] += rng.randint(*VISITS_PER_LINK_REFERRAL)
     return [(day, user_id, count) for (day, user_id), count in visits.items()]
+
+
+def _day_shares(visits: Sequence[tuple[date, int, int]]) -> list[tuple[date, int, int]]:
+    """The days' shares of those visits (``invite_link_visit_days``), as the visits themselves would count them."""
+    shares: Counter[tuple[date, int]] = Counter()
+    for day, user_id, count in visits:
+        shares[day, user_id % LINK_VISIT_SLOTS] += count
+    return [(day, slot, count) for (day, slot), count in shares.items()]
 
 
 def _parents(plan: SeedPlan, rng: random.Random) -> list[int | None]:

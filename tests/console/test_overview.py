@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from referral.domain import account, programme
 from referral.extensions import db
 from referral.infra import programme_figures
-from referral.infra.models import InviteLinkVisit, SmsSend, User
+from referral.infra.models import LINK_VISIT_SLOTS, InviteLinkVisit, InviteLinkVisitDay, SmsSend, User
 from tests.console.test_console import ADMIN, StaffBrowser
 from tests.web.test_pages import Browser
 
@@ -172,3 +172,19 @@ def test_the_rollup_runs_as_a_worker_loop_with_every(runner, worker_loop):
     result = runner.invoke(args=["console", "rollup", "--days", "2", "--every", "300"])
     assert pauses == [300, 300] and result.output.count("rolled up 2 days in") == 2
     assert runner.invoke(args=["console", "rollup", "--every", "5"]).exit_code == 2  # a minute at the least
+
+
+def test_a_days_link_visits_are_summed_from_sixteen_shares_and_outlive_a_deleted_owner(client, api):
+    """The overview sums a day's visits from its shares, not from one row per link visited that day; a link's
+    visits stay counted when its owner goes: the visits happened, and no share names anyone."""
+    codes = [api.profile(api.sign_in(f"+799913{n:05d}"))["invite_code"] for n in range(20)]
+    for n, code in enumerate(codes):
+        Browser(client, f"+799914{n:05d}").get(f"/i/{code}")
+
+    shares = db.session.scalars(select(InviteLinkVisitDay).where(InviteLinkVisitDay.day == programme.today())).all()
+    assert 0 < len(shares) <= LINK_VISIT_SLOTS
+    assert sum(share.visits for share in shares) == 20
+    assert programme.overview(7).totals.link_visits == 20
+
+    account.delete_account(account.account_by_phone("+79991300000"))
+    assert programme.overview(7).totals.link_visits == 20
