@@ -12,6 +12,7 @@ import urllib.error
 import urllib.request
 from datetime import timedelta
 from pathlib import Path
+from unittest import mock
 
 import pytest
 from gunicorn.config import Config
@@ -30,10 +31,17 @@ class Answer:
     headers = [("Content-Type", "application/problem+json"), ("X-Request-ID", "req-1")]
 
 
+def the_config_logger_class() -> type:
+    """``logger_class`` of ``gunicorn.conf.py``, read without the environment it sets for the server it configures
+    (its metrics directory), which would turn this process's metrics to multiprocess mode."""
+    with mock.patch.dict(os.environ):
+        return runpy.run_path(str(ROOT / "gunicorn.conf.py"))["logger_class"]
+
+
 def access_logger(path: Path):
     config = Config()
     config.set("accesslog", str(path))
-    config.set("logger_class", runpy.run_path(str(ROOT / "gunicorn.conf.py"))["logger_class"])
+    config.set("logger_class", the_config_logger_class())
     return config.logger_class(config)
 
 
@@ -74,7 +82,7 @@ def test_an_answer_without_a_request_id_or_a_size_logs_dashes(tmp_path):
 
 def test_no_access_log_configured_writes_nothing(tmp_path, capsys):
     config = Config()
-    config.set("logger_class", runpy.run_path(str(ROOT / "gunicorn.conf.py"))["logger_class"])
+    config.set("logger_class", the_config_logger_class())
     config.logger_class(config).access(Answer(), None, {"PATH_INFO": "/"}, timedelta(0))
     assert capsys.readouterr() == ("", "")
 
