@@ -35,12 +35,12 @@ class JsonAccessLogger(Logger):
     gunicorn's ``access_log_format`` escapes only ``"`` in what it writes, so a request for ``/%5C`` (a
     backslash in the decoded path) left a line that no log collector could parse: a request missing from the
     access log. And building its atoms (every request and response header, then the format) cost about 58 µs a
-    request, the app's biggest single cost after its statement; this costs about 15 (bench/RESULTS.md)."""
+    request; this costs 20-26 (bench/RESULTS.md, twenty-first round)."""
 
     def access(self, resp: Any, req: Any, environ: dict[str, Any], request_time: timedelta) -> None:
         if not self.access_log_enabled:
             return
-        status = resp.status.split(None, 1)[0] if isinstance(resp.status, str) else resp.status
+        status = str(resp.status).split(None, 1)[0]  # "200 OK", as gunicorn keeps it
         sent = getattr(resp, "sent", None)
         line = {
             "time": self.now(),
@@ -49,7 +49,7 @@ class JsonAccessLogger(Logger):
             "remote": environ.get("REMOTE_ADDR", "-"),
             "method": environ.get("REQUEST_METHOD", "-"),
             "path": environ.get("PATH_INFO", "-"),
-            "status": int(status) if str(status).isdigit() else status,
+            "status": int(status) if status.isdigit() else status,
             "bytes": "-" if sent is None else str(sent),
             "ms": request_time.seconds * 1000 + request_time.microseconds // 1000,
         }

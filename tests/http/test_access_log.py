@@ -5,7 +5,6 @@ import json
 import os
 import runpy
 import shutil
-import subprocess
 import sys
 import time
 import urllib.error
@@ -17,8 +16,7 @@ from unittest import mock
 import pytest
 from gunicorn.config import Config
 
-from referral.extensions import db
-from tests.http.test_limits import ROOT, free_port, wait_until_up
+from tests.http.test_limits import ROOT, gunicorn_serving
 
 TRICKY_PATHS = ["/", '/"quoted"', "/back\\slash\\", '/\\", "status": 200, "x": "', "/привет", "/tab\there"]
 
@@ -91,27 +89,9 @@ def test_no_access_log_configured_writes_nothing(tmp_path, capsys):
 def gunicorn_with_access_log(app, postgres_only, tmp_path):
     if shutil.which("gunicorn", path=os.path.dirname(sys.executable)) is None:
         pytest.skip("gunicorn is not installed")
-    port, access_log = free_port(), tmp_path / "access.log"
-    env = {
-        **os.environ,
-        "APP_ENV": "testing",
-        "HOST": "127.0.0.1",
-        "PORT": str(port),
-        "GUNICORN_WORKERS": "1",
-        "GUNICORN_ACCESS_LOG": str(access_log),
-        "DATABASE_URL": db.engine.url.render_as_string(hide_password=False),
-        "SECRET_KEY": app.config["SECRET_KEY"],
-        "JWT_SECRET_KEY": app.config["JWT_SECRET_KEY"],
-    }
-    command = [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"]
-    with open(tmp_path / "server.log", "w") as output:
-        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT)
-    try:
-        wait_until_up(f"http://127.0.0.1:{port}")
+    access_log = tmp_path / "access.log"
+    with gunicorn_serving(app, tmp_path, GUNICORN_WORKERS="1", GUNICORN_ACCESS_LOG=str(access_log)) as (port, _):
         yield f"http://127.0.0.1:{port}", access_log
-    finally:
-        process.terminate()
-        process.wait(10)
 
 
 def test_a_request_for_a_backslash_path_is_in_the_access_log_with_its_request_id(gunicorn_with_access_log):

@@ -1,5 +1,6 @@
 """Two app processes, one database and one Redis: the limits hold across both, as in production."""
 
+import contextlib
 import json
 import os
 import socket
@@ -9,6 +10,7 @@ import time
 import urllib.error
 import urllib.request
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -51,6 +53,32 @@ def two_servers(app, postgres_only, redis_url, tmp_path):
         for server in servers:
             server.terminate()
             server.wait(10)
+
+
+@contextlib.contextmanager
+def gunicorn_serving(app, tmp_path: Path, **settings: str) -> Iterator[tuple[int, subprocess.Popen]]:
+    """The app under gunicorn with the image's config (``gunicorn.conf.py``) on a free port, against the test
+    database, with ``settings`` over the environment; its port and process once it answers, stopped after."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "APP_ENV": "testing",
+        "HOST": "127.0.0.1",
+        "PORT": str(port),
+        "DATABASE_URL": db.engine.url.render_as_string(hide_password=False),
+        "SECRET_KEY": app.config["SECRET_KEY"],
+        "JWT_SECRET_KEY": app.config["JWT_SECRET_KEY"],
+        **settings,
+    }
+    command = [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"]
+    with open(tmp_path / "server.log", "w") as output:
+        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT)
+    try:
+        wait_until_up(f"http://127.0.0.1:{port}")
+        yield port, process
+    finally:
+        process.terminate()
+        process.wait(20)
 
 
 def wait_until_up(url: str) -> None:

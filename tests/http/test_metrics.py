@@ -7,8 +7,6 @@ import json
 import os
 import secrets
 import signal
-import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -18,8 +16,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy.exc import OperationalError
 
-from referral.extensions import db
-from tests.http.test_limits import ROOT, free_port, wait_until_up
+from tests.http.test_limits import ROOT, free_port, gunicorn_serving, wait_until_up
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
@@ -203,32 +200,17 @@ def test_random_paths_and_phones_add_no_series(app, client):
 
 @pytest.fixture
 def gunicorn(app, postgres_only, tmp_path):
-    port = free_port()
-    env = {
-        **os.environ,
-        "APP_ENV": "testing",
-        "PORT": str(port),
-        "HOST": "127.0.0.1",
+    (tmp_path / "metrics").mkdir()
+    (tmp_path / "metrics" / "counter_999999.db").write_bytes(b"left from a previous run")
+    settings = {
         "GUNICORN_WORKERS": "2",
         "GUNICORN_THREADS": "2",
         "GUNICORN_ACCESS_LOG": "",
         "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics"),
         "RATELIMIT_ENABLED": "false",  # every request comes from 127.0.0.1
-        "DATABASE_URL": db.engine.url.render_as_string(hide_password=False),
-        "SECRET_KEY": app.config["SECRET_KEY"],
-        "JWT_SECRET_KEY": app.config["JWT_SECRET_KEY"],
     }
-    (tmp_path / "metrics").mkdir()
-    (tmp_path / "metrics" / "counter_999999.db").write_bytes(b"left from a previous run")
-    log = open(tmp_path / "server.log", "w")  # noqa: SIM115
-    command = [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"]
-    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        wait_until_up(f"http://127.0.0.1:{port}")
+    with gunicorn_serving(app, tmp_path, **settings) as (port, process):
         yield port, process, tmp_path / "metrics"
-    finally:
-        process.terminate()
-        process.wait(20)
 
 
 def scrape_over_http(port: int) -> Samples:
