@@ -25,7 +25,6 @@ def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
     app.config.from_mapping(settings.as_dict())
     if isinstance(config, dict):
         app.config.update(config)
-    app.json.sort_keys = False  # type: ignore[attr-defined]  # bodies read in the order the contract shows
 
     register_logging(app)
     register_infrastructure(app)

@@ -13,6 +13,7 @@ def register_http_layer(app: Flask) -> None:
     from referral.http.auth.routes import blp as auth
     from referral.http.bearer import init_bearer
     from referral.http.health import bp as health
+    from referral.http.json_provider import ResponseJSON
     from referral.http.metrics import register_metrics
     from referral.http.openapi import api
     from referral.http.policy import register_request_policy
@@ -21,6 +22,7 @@ def register_http_layer(app: Flask) -> None:
     from referral.http.profile.routes import blp as profile
     from referral.http.programme.routes import blp as programme
 
+    app.json = ResponseJSON(app)
     register_metrics(app)  # first: its timer starts before every other hook
     register_request_policy(app)
     jwt.init_app(app)
