@@ -11,6 +11,11 @@ refuses (an integer past 64 bits, a string with a lone surrogate, a key that is 
 standard library instead, as Flask would have. Two spellings differ, both the same JSON to any reader: text
 outside ASCII is written as UTF-8 rather than as ``\\u`` escapes, and the body is compact unless the app runs
 in debug mode (then it is indented, by Flask's provider, as before).
+
+Why not pallets-eco's flask-orjson: its provider reads request bodies with orjson too (which refuses what
+``JsonBodyParser`` answers today, and differently), writes dates as RFC 3339 where Flask wrote HTTP dates, and
+has no way back for a value orjson refuses (a 500 where Flask wrote the body). Thirty lines here keep every
+meaning and take the speed.
 """
 
 from __future__ import annotations
