@@ -23,7 +23,7 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from flask import Flask
+from flask import current_app
 from flask.json.provider import DefaultJSONProvider
 from werkzeug.sansio.response import Response  # what Flask's providers are typed to return
 
@@ -35,19 +35,16 @@ class ResponseJSON(DefaultJSONProvider):
 
     sort_keys = False  # bodies read in the order the contract shows
 
-    def __init__(self, app: Flask) -> None:
-        super().__init__(app)
-        self.app = app
-
     def response(self, *args: Any, **kwargs: Any) -> Response:
         """What ``jsonify`` returns: ``args`` or ``kwargs`` (not both) as the JSON body, as Flask reads them."""
         if args and kwargs:
             raise TypeError("app.json.response() takes either args or kwargs, not both")
-        if self.compact is False or (self.compact is None and self.app.debug):
+        app = current_app
+        if self.compact is False or (self.compact is None and app.debug):
             return super().response(*args, **kwargs)  # indented, for a developer's eyes
         body = (args[0] if len(args) == 1 else list(args)) if args else (kwargs or None)
         try:
             written = orjson.dumps(body, default=self.default, option=OPTIONS)
         except TypeError:  # orjson.JSONEncodeError: a value only the standard library writes
             written = f"{self.dumps(body, separators=(',', ':'))}\n".encode()
-        return self.app.response_class(written, mimetype=self.mimetype)
+        return app.response_class(written, mimetype=self.mimetype)
