@@ -133,8 +133,9 @@ class ProfileSchema(Schema):
 def profile_json(account: Account) -> dict[str, Any]:
     """What ``ProfileSchema().dump(account)`` gives, written out (the profile endpoints answer with it: the
     schema documents them). marshmallow's dump goes field by field through its machinery, as it did for the
-    referral page (bench/RESULTS.md, fourteenth round); ``tests/http/profile/test_profile.py`` holds the two
-    equal, keys in the same order."""
+    referral page (bench/RESULTS.md, fourteenth round). Its times are left for the response's writer to spell
+    (``http/json_provider.py``), as the schema spells them; ``tests/http/profile/test_profile.py`` holds the
+    two bodies equal, keys in the same order."""
     referrals = account.newest_referrals
     return {
         "id": account.id,
@@ -143,10 +144,10 @@ def profile_json(account: Account) -> dict[str, Any]:
         "first_name": account.first_name,
         "last_name": account.last_name,
         "activated_invite_code": account.activated_invite_code,
-        "invited_at": account.invited_at.isoformat() if account.invited_at is not None else None,
+        "invited_at": account.invited_at,
         "referrals_count": account.referrals_count,
         "referrals": None if referrals is None else [str(phone) for phone in referrals],
-        "created_at": account.created_at.isoformat(),
+        "created_at": account.created_at,
         "qualified_referrals_count": account.qualified_referrals_count,
     }
 

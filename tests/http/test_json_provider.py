@@ -1,11 +1,13 @@
 """Every JSON response is written by orjson (``referral.http.json_provider``) and means what Flask's own
-provider wrote: the same keys in the same order, the same values, whatever the value."""
+provider wrote: the same keys in the same order, the same values, whatever the value; dates and times in ISO
+8601, as the contract spells every time."""
 
 import json
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from uuid import UUID
+from zoneinfo import ZoneInfo
 
 import pytest
 from flask import Flask, jsonify
@@ -26,12 +28,20 @@ VALUES = {
     "escapes": 'a "quoted" back\\slash\n\ttab \u2028',
     "order": {"z": 1, "a": 2, "m": [3, {"y": None, "b": True}]},
     "numbers": [0, -1, 2**63 - 1, 1.5, 1e16, -0.0],
-    "a datetime": datetime(2026, 12, 7, 8, 30, 5, 123456, tzinfo=UTC),  # Flask writes it as an HTTP date
-    "a date": date(2026, 12, 7),
     "a decimal": Decimal("12.50"),
     "a uuid": UUID("12345678-1234-5678-1234-567812345678"),
     "a dataclass": Point(1, "one"),
     "a tuple": (1, "two"),
+}
+# Flask's provider writes these as HTTP dates ("Mon, 07 Dec 2026 08:30:05 GMT"); ours as the contract does.
+TIMES = {
+    "an aware datetime": (datetime(2026, 12, 7, 8, 30, 5, 123456, tzinfo=UTC), "2026-12-07T08:30:05.123456+00:00"),
+    "on the second": (datetime(2026, 12, 7, 8, 30, 5, tzinfo=UTC), "2026-12-07T08:30:05+00:00"),
+    "another zone": (
+        datetime(2026, 12, 7, 11, 30, 5, tzinfo=ZoneInfo("Europe/Moscow")),
+        "2026-12-07T11:30:05+03:00",
+    ),
+    "a date": (date(2026, 12, 7), "2026-12-07"),
 }
 # What orjson refuses, written by the standard library as Flask's provider writes it.
 REFUSED_BY_ORJSON = {
@@ -64,6 +74,18 @@ def test_a_value_reads_back_as_flasks_own_provider_wrote_it(plain_and_ours, name
     written = body(ours, {"value": value})
     assert json.loads(written) == json.loads(body(plain, {"value": value}))
     assert written.endswith(b"}\n")
+
+
+@pytest.mark.parametrize("name", TIMES)
+def test_a_time_is_written_in_iso_8601_as_isoformat_spells_it(plain_and_ours, name):
+    value, spelt = TIMES[name]
+    _, ours = plain_and_ours
+    assert spelt == value.isoformat()
+    assert json.loads(body(ours, {"value": value})) == {"value": spelt}
+    # the same where the standard library writes the body (a value orjson refuses beside it), and in debug mode
+    assert json.loads(body(ours, {"value": value, "big": 2**70})) == {"value": spelt, "big": 2**70}
+    ours.debug = True
+    assert json.loads(body(ours, {"value": value})) == {"value": spelt}
 
 
 def test_the_keys_keep_their_order(plain_and_ours):
