@@ -14,8 +14,10 @@ from flask import Flask
 from referral.console import door, programme_views, views  # noqa: F401  (their routes join the blueprint)
 from referral.console.charts import percent
 from referral.console.door import bp
+from referral.console.words import word
 
 
 def register_console(app: Flask) -> None:
     app.register_blueprint(bp)
     app.add_template_filter(percent, "percent")
+    app.add_template_filter(word, "word")

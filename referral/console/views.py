@@ -18,6 +18,7 @@ from werkzeug import Response
 
 from referral.console.charts import Series, axis, stacked_bars
 from referral.console.door import bp, requires
+from referral.console.words import word
 from referral.domain import deliveries, programme, review, staff, support
 from referral.domain.errors import DomainError
 from referral.domain.phones import InvalidPhone, for_people, masked_for_people
@@ -281,11 +282,10 @@ def deliveries_page() -> Any:
     """SMS by hour and status and by number range, the latest failures; webhook deliveries that gave up."""
     report = deliveries.report()
     hours = axis([start for start, _counts in report.hours], hourly=True)
-    labels = {"queued": _("Queued"), "retrying": _("Retrying"), "sent": _("Sent"), "failed": _("Failed")}
     chart = stacked_bars(
         hours,
         [
-            Series(labels[status], [counts.get(status, 0) for _hour, counts in report.hours], f"sms-{status}")
+            Series(word(status, "sms"), [counts.get(status, 0) for _hour, counts in report.hours], f"sms-{status}")
             for status in deliveries.SMS_STATUSES
         ],
         _("SMS per hour, the last 48 hours"),

@@ -273,6 +273,18 @@ def test_opening_a_user_shows_the_whole_phone_and_is_recorded(support_agent, cus
     assert audit_count() == before + 1 and actions()[-1] == "user.viewed"
 
 
+def test_a_users_file_names_what_each_code_was_for_and_where_its_sms_is_in_words(support_agent, customer):
+    """The codes the data keeps (login, sent) are shown in the page's language, not as stored."""
+    codes = re.compile(r'<h2 id="codes">.*?</table>', re.S)
+    english = codes.search(support_agent.get(f"/admin/users/{customer.id}").text).group(0)
+    assert "<td>Sign-in</td>" in english and "<td>login</td>" not in english
+    assert re.search(r"<td>(Queued|Retrying|Sent|Failed)</td></tr>", english)
+    support_agent.get("/lang/ru")
+    russian = codes.search(support_agent.get(f"/admin/users/{customer.id}").text).group(0)
+    assert "<td>Вход</td>" in russian
+    assert re.search(r"<td>(В очереди|Повторяется|Отправлено|Не доставлено)</td></tr>", russian)
+
+
 def test_an_unknown_user_is_an_unknown_page(support_agent):
     assert support_agent.get("/admin/users/999999").status_code == 404
     assert support_agent.post("/admin/users/999999/lockout/lift").status_code == 302

@@ -75,6 +75,9 @@ def test_staff_mark_a_reward_fulfilled(support_agent, api):  # noqa: F811
     support_agent.post(f"/admin/rewards/{reward.id}/fulfil", reason="paid by hand")
     db.session.expire_all()
     assert db.session.get(Reward, reward.id).status == "fulfilled" and actions()[-1] == "reward.fulfilled"
+    listing = support_agent.get("/admin/rewards").text
+    assert "<td>Fulfilled</td>" in listing and "<td>fulfilled" not in listing  # the status in words
+    assert '<a href="/admin/rewards?status=earned">Earned</a>' in listing
 
 
 def test_admins_edit_the_rules(admin, support_agent):  # noqa: F811
