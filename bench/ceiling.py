@@ -9,6 +9,9 @@
   distance to one read is its 50 rows.
 - ``/one-write``: inserting one row and committing (one statement, autocommit): the least any endpoint that
   writes can do. The write endpoints are reported as a fraction of it.
+- ``/one-write-in-transaction``: the same insert between a BEGIN and a COMMIT, each its own round trip, as a
+  write through the ORM session is sent (psycopg sends the BEGIN before the first statement). Not a target; it
+  says how much of a write's distance to one write is its transaction's two round trips.
 """
 
 from __future__ import annotations
@@ -76,4 +79,13 @@ def one_write() -> tuple[dict[str, Any], int]:
     (row_id,) = connection().execute(
         "INSERT INTO bench_writes (body) VALUES (%s) RETURNING id", ("a row about as long as a sign-up",)
     ).fetchone() or (None,)
+    return {"id": row_id}, 201
+
+
+@app.post("/one-write-in-transaction")
+def one_write_in_transaction() -> tuple[dict[str, Any], int]:
+    with connection().transaction():  # BEGIN, the INSERT, COMMIT: three round trips
+        (row_id,) = connection().execute(
+            "INSERT INTO bench_writes (body) VALUES (%s) RETURNING id", ("a row about as long as a sign-up",)
+        ).fetchone() or (None,)
     return {"id": row_id}, 201

@@ -20,7 +20,7 @@ import matplotlib.pyplot as plt  # noqa: E402  (after the backend is chosen)
 from report import LABELS  # noqa: E402
 
 BEGIN, END = "<!-- sweep -->", "<!-- /sweep -->"
-CEILINGS = ("ceiling", "one_read", "one_write")
+CEILINGS = ("ceiling", "one_read", "one_write", "one_write_in_transaction")
 KEEP = 0.9  # the target: at the largest size every endpoint keeps 90% of its throughput at the smallest
 
 

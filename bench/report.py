@@ -13,6 +13,7 @@ LABELS = {
     "ceiling": "bare Flask (the ceiling)",
     "one_read": "one read (ceiling: a users row by primary key)",
     "one_write": "one write (ceiling: one INSERT, autocommit)",
+    "one_write_in_transaction": "one write in a transaction (BEGIN, the INSERT, COMMIT)",
     "one_page": "one page (a page's shape: 50 referrals by the inviter's index, as JSON)",
     "profile_typical": "GET /profile (typical user)",
     "profile_influencer": "GET /profile (influencer)",
@@ -160,8 +161,8 @@ def targets(results: dict, meta: dict) -> list[tuple[str, bool]]:
         ("profile_invite_many", "POST /profile/invite (many inviters)"),
     ):
         if (r := results.get(name)) and "of_honest" in r:
-            what = f"{label} at ≥ 25% of the one-write ceiling: {r['of_honest']:.0%}"
-            checks.append((what, r["of_honest"] >= 0.25))
+            what = f"{label} at ≥ 30% of the one-write ceiling: {r['of_honest']:.0%}"
+            checks.append((what, r["of_honest"] >= 0.3))
     if ceiling and typical:
         ratio = typical["of_ceiling"]
         checks.append(
