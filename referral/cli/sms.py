@@ -11,13 +11,13 @@ from rq import SimpleWorker
 from sqlalchemy import func, select
 
 from referral import clock
+from referral.domain.deliveries import SMS_STATUSES
 from referral.extensions import SMS_DISPATCHER, db
 from referral.infra import metrics
 from referral.infra.models import SmsSend
 from referral.infra.sms.dispatch import RqDispatcher
 from referral.logs import mask_phone
 
-SMS_STATUSES = ("queued", "sent", "retrying", "failed")
 sms = AppGroup("sms", help="SMS delivery: the worker and what it has done.")
 
 
