@@ -25,7 +25,10 @@ RANGES = (7, 30, 90)
 ROLLED_UP_DAYS = max(RANGES) + 1  # the roll-up covers the longest range and the day before it
 TOP_REFERRERS = 10
 # The roll-up counts a day's rows up to this long before it runs: a transaction still open may yet commit a row
-# stamped a moment ago (a request's lasts under gunicorn's 30 s timeout), and the overview counts those live.
+# stamped a moment ago, and the overview counts those live. A margin, not a proven bound: each statement ends within
+# DB_STATEMENT_TIMEOUT_MS, but gunicorn's timeout ends no request of a gthread worker (it only restarts a worker
+# that stops answering its heartbeat), so nothing bounds a whole transaction. Five minutes is many times what any
+# request of the app takes; shortening it would shorten the overview's live rest (bench/RESULTS.md, 25th round).
 SETTLING = timedelta(minutes=5)
 
 
