@@ -84,8 +84,9 @@ def one_write() -> tuple[dict[str, Any], int]:
 
 @app.post("/one-write-in-transaction")
 def one_write_in_transaction() -> tuple[dict[str, Any], int]:
-    with connection().transaction():  # BEGIN, the INSERT, COMMIT: three round trips
-        (row_id,) = connection().execute(
+    database = connection()
+    with database.transaction():  # BEGIN, the INSERT, COMMIT: three round trips
+        (row_id,) = database.execute(
             "INSERT INTO bench_writes (body) VALUES (%s) RETURNING id", ("a row about as long as a sign-up",)
         ).fetchone() or (None,)
     return {"id": row_id}, 201

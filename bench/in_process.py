@@ -4,6 +4,7 @@ local PostgreSQL database (no Redis, no limits, the memory SMS sender), set befo
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 
 HOST = os.environ.get("PGHOST", "127.0.0.1")
@@ -27,3 +28,9 @@ def use_database(name: str) -> None:
     os.environ.pop("REDIS_URL", None)
     if PROJECT not in sys.path:
         sys.path.insert(0, PROJECT)
+
+
+def fresh_database(name: str) -> None:
+    """Drop the local database ``name`` if it is there and create it empty (a bench script's throwaway one)."""
+    for statement in (f"DROP DATABASE IF EXISTS {name}", f"CREATE DATABASE {name}"):
+        subprocess.run(["psql", "-h", HOST, "-d", "postgres", "-qc", statement], check=True)

@@ -24,8 +24,8 @@ import time
 from collections.abc import Callable
 
 import psycopg
+from in_process import HOST, fresh_database
 
-HOST = os.environ.get("PGHOST", "127.0.0.1")
 DB = os.environ.get("BENCH_TRIPS_DB", "referral_trips")
 N = int(os.environ.get("BENCH_TRIPS_N", "20000"))
 INSERT = "INSERT INTO bench_writes (body) VALUES (%s) RETURNING id"
@@ -33,8 +33,7 @@ BODY = ("a row about as long as a sign-up",)
 
 
 def main() -> None:
-    for statement in (f"DROP DATABASE IF EXISTS {DB}", f"CREATE DATABASE {DB}"):
-        subprocess.run(["psql", "-h", HOST, "-d", "postgres", "-qc", statement], check=True)
+    fresh_database(DB)
     url = f"postgresql://{os.environ.get('PGUSER', 'root')}@{HOST}/{DB}"
     with psycopg.connect(url, autocommit=True) as setup:
         setup.execute("CREATE TABLE bench_writes (id bigserial PRIMARY KEY, body text NOT NULL)")

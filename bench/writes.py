@@ -18,7 +18,6 @@ import cProfile
 import glob
 import os
 import pstats
-import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -26,7 +25,7 @@ from datetime import timedelta
 from typing import Any
 
 import psycopg
-from in_process import HOST, PROJECT, use_database
+from in_process import PROJECT, fresh_database, use_database
 from sqlalchemy import event, text
 
 DB = os.environ.get("BENCH_WRITES_DB", "referral_writes")
@@ -70,8 +69,7 @@ class RoundTrips:
 
 
 def main(profile: bool) -> None:
-    subprocess.run(["psql", "-h", HOST, "-d", "postgres", "-qc", f"DROP DATABASE IF EXISTS {DB}"], check=True)
-    subprocess.run(["psql", "-h", HOST, "-d", "postgres", "-qc", f"CREATE DATABASE {DB}"], check=True)
+    fresh_database(DB)
     app = create_app()
     with app.app_context():
         upgrade(directory=os.path.join(PROJECT, "migrations"))  # the schema as the app runs on it, views included
